@@ -1,0 +1,1 @@
+"""Declarative feature definitions and pure DataFrame transforms (issue: batch features)."""

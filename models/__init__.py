@@ -1,0 +1,1 @@
+"""The LSTM anomaly model, thresholds and evaluation (issue: the LSTM model)."""

@@ -1,0 +1,20 @@
+"""The single source of truth for every record and table (see ``records``)."""
+
+from schemas.core import DIALECTS, Field, Kind, Table, ddl
+from schemas.records import (
+    ASSET_ID_MAX_LEN,
+    JOB_RUNS,
+    LAKE_TABLES,
+    LANDING_EVENTS,
+    QUARANTINE_EVENTS,
+    SENSOR_EVENT,
+    SENSOR_NAMES,
+    SENSORS,
+    SQL_TABLES,
+    Sensor,
+)
+
+__all__ = [
+    "ASSET_ID_MAX_LEN", "DIALECTS", "Field", "JOB_RUNS", "Kind", "LAKE_TABLES", "LANDING_EVENTS",
+    "QUARANTINE_EVENTS", "SENSOR_EVENT", "SENSOR_NAMES", "SENSORS", "SQL_TABLES", "Sensor", "Table", "ddl",
+]

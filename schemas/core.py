@@ -1,0 +1,179 @@
+"""The schema model: a table is a list of typed fields declared once, rendered many ways.
+
+``Table.spark_schema()`` -> Spark StructType, ``Table.arrow_schema()`` -> pyarrow schema,
+``ddl(table, dialect)`` -> CREATE TABLE for ``cratedb``, ``postgresql`` or ``hive`` (an
+external Parquet table over the landing zone). Dialect differences live only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import pyarrow as pa
+from pyspark.sql import types as T
+
+
+class Kind(Enum):
+    STRING = "string"
+    INT = "int"
+    BIGINT = "bigint"
+    DOUBLE = "double"
+    BOOLEAN = "boolean"
+    TIMESTAMP = "timestamp"
+    BINARY = "binary"
+    STRING_MAP = "map<string,string>"
+    STRING_ARRAY = "array<string>"
+
+
+_SPARK = {
+    Kind.STRING: T.StringType(),
+    Kind.INT: T.IntegerType(),
+    Kind.BIGINT: T.LongType(),
+    Kind.DOUBLE: T.DoubleType(),
+    Kind.BOOLEAN: T.BooleanType(),
+    Kind.TIMESTAMP: T.TimestampType(),
+    Kind.BINARY: T.BinaryType(),
+    Kind.STRING_MAP: T.MapType(T.StringType(), T.StringType()),
+    Kind.STRING_ARRAY: T.ArrayType(T.StringType()),
+}
+_ARROW = {
+    Kind.STRING: pa.string(),
+    Kind.INT: pa.int32(),
+    Kind.BIGINT: pa.int64(),
+    Kind.DOUBLE: pa.float64(),
+    Kind.BOOLEAN: pa.bool_(),
+    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    Kind.BINARY: pa.binary(),
+    Kind.STRING_MAP: pa.map_(pa.string(), pa.string()),
+    Kind.STRING_ARRAY: pa.list_(pa.string()),
+}
+_SQL = {
+    "postgresql": {
+        Kind.STRING: "TEXT",
+        Kind.INT: "INTEGER",
+        Kind.BIGINT: "BIGINT",
+        Kind.DOUBLE: "DOUBLE PRECISION",
+        Kind.BOOLEAN: "BOOLEAN",
+        Kind.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+        Kind.BINARY: "BYTEA",
+        Kind.STRING_MAP: "JSONB",
+        Kind.STRING_ARRAY: "TEXT[]",
+    },
+    "cratedb": {
+        Kind.STRING: "TEXT",
+        Kind.INT: "INTEGER",
+        Kind.BIGINT: "BIGINT",
+        Kind.DOUBLE: "DOUBLE PRECISION",
+        Kind.BOOLEAN: "BOOLEAN",
+        Kind.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+        Kind.BINARY: "TEXT",  # CrateDB has no byte type: base64 text
+        Kind.STRING_MAP: "OBJECT(DYNAMIC)",
+        Kind.STRING_ARRAY: "ARRAY(TEXT)",
+    },
+    "hive": {
+        Kind.STRING: "STRING",
+        Kind.INT: "INT",
+        Kind.BIGINT: "BIGINT",
+        Kind.DOUBLE: "DOUBLE",
+        Kind.BOOLEAN: "BOOLEAN",
+        Kind.TIMESTAMP: "TIMESTAMP",
+        Kind.BINARY: "BINARY",
+        Kind.STRING_MAP: "MAP<STRING,STRING>",
+        Kind.STRING_ARRAY: "ARRAY<STRING>",
+    },
+}
+DIALECTS = tuple(_SQL)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    nullable: bool = True
+    doc: str = ""
+
+    def spark_field(self) -> T.StructField:
+        return T.StructField(self.name, _SPARK[self.kind], self.nullable, {"comment": self.doc} if self.doc else {})
+
+    def arrow_field(self) -> pa.Field:
+        return pa.field(self.name, _ARROW[self.kind], self.nullable)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A record type and, where it is stored, how (keys, partitioning, clustering)."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+    primary_key: tuple[str, ...] = ()
+    partition_by: tuple[Field, ...] = ()  # Hive-style directory partitions / CrateDB partitions
+    clustered_by: str | None = None  # CrateDB routing column
+    shards: int = 4
+    replicas: str = "0-1"
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.all_fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table {self.name}: duplicate column names")
+        for col in (*self.primary_key, *([self.clustered_by] if self.clustered_by else [])):
+            if col not in names:
+                raise ValueError(f"table {self.name}: key column {col!r} is not a field")
+
+    @property
+    def all_fields(self) -> tuple[Field, ...]:
+        return self.fields + self.partition_by
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f.name for f in self.all_fields]
+
+    def spark_schema(self) -> T.StructType:
+        return T.StructType([f.spark_field() for f in self.all_fields])
+
+    def arrow_schema(self) -> pa.Schema:
+        return pa.schema([f.arrow_field() for f in self.all_fields])
+
+
+def _q(name: str, dialect: str) -> str:
+    return f"`{name}`" if dialect == "hive" else f'"{name}"'
+
+
+def _column(f: Field, dialect: str, force_not_null: bool = False) -> str:
+    not_null = " NOT NULL" if (not f.nullable or force_not_null) else ""
+    return f"{_q(f.name, dialect)} {_SQL[dialect][f.kind]}{not_null}"
+
+
+def ddl(table: Table, dialect: str, *, location: str | None = None, shards: int | None = None,
+        replicas: str | None = None) -> str:
+    """CREATE TABLE IF NOT EXISTS for one dialect.
+
+    ``hive`` renders an EXTERNAL Parquet table over ``location`` (the landing zone);
+    ``cratedb`` adds CLUSTERED/PARTITIONED/WITH; ``postgresql`` is plain.
+    """
+    if dialect not in _SQL:
+        raise ValueError(f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    if dialect == "hive":
+        if location is None:
+            raise ValueError("hive DDL needs the table's location")
+        cols = ",\n  ".join(_column(f, "hive").replace(" NOT NULL", "") for f in table.fields)
+        parts = ", ".join(f"{_q(f.name, 'hive')} {_SQL['hive'][f.kind]}" for f in table.partition_by)
+        partitioned = f"\nPARTITIONED BY ({parts})" if parts else ""
+        return (f"CREATE EXTERNAL TABLE IF NOT EXISTS {_q(table.name, 'hive')} (\n  {cols}\n)"
+                f"{partitioned}\nSTORED AS PARQUET\nLOCATION '{location}'")
+
+    keyed = set(table.primary_key)
+    lines = [_column(f, dialect, force_not_null=f.name in keyed) for f in table.all_fields]
+    if table.primary_key:
+        lines.append("PRIMARY KEY (" + ", ".join(_q(c, dialect) for c in table.primary_key) + ")")
+    sql = f"CREATE TABLE IF NOT EXISTS {_q(table.name, dialect)} (\n  " + ",\n  ".join(lines) + "\n)"
+    if dialect == "cratedb":
+        if table.clustered_by:
+            sql += f"\nCLUSTERED BY ({_q(table.clustered_by, dialect)}) INTO {shards or table.shards} SHARDS"
+        else:
+            sql += f"\nCLUSTERED INTO {shards or table.shards} SHARDS"
+        if table.partition_by:
+            sql += "\nPARTITIONED BY (" + ", ".join(_q(f.name, dialect) for f in table.partition_by) + ")"
+        sql += f"\nWITH (number_of_replicas = '{replicas or table.replicas}')"
+    return sql

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Idempotent setup on a fresh Debian 12 machine: system packages, then the .venv.
+# A second run only checks (seconds). Services themselves are installed lazily by
+# `sensorwatch services up` (the Hadoop jars are cached in ~/.cache/sensorwatch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
+[ -f /usr/share/java/jersey1-servlet.jar ] || need_apt+=(libjersey1-servlet-java)
+[ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+stamp=.venv/.installed
+if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+[ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv==0.9.30
+# This machine sets PYTHONDONTWRITEBYTECODE=1: compile once at install, or every
+# `import pyspark`/`import tensorflow` pays for it again.
+export UV_COMPILE_BYTECODE=1
+echo "setup: installing Python dependencies into .venv"
+.venv/bin/uv pip install --python .venv/bin/python -q wheel setuptools -e ".[dev]"
+touch "$stamp"

@@ -1,0 +1,160 @@
+"""``sensorwatch``: one command with subcommands drives everything locally.
+
+    sensorwatch services up|down|status
+    sensorwatch produce simulate|skab ...
+    sensorwatch ingest [--trigger availableNow|processingTime]
+    sensorwatch landed                 counts per landing partition and quarantine reason
+    sensorwatch schema ddl --dialect cratedb|postgresql|hive
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sensorwatch.config import ConfigError, Settings, load_settings
+
+
+def _parse_time(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch import services
+
+    if args.action == "up":
+        for name, where in services.up(settings, args.only).items():
+            print(f"{name:9s} up    {where}")
+    elif args.action == "down":
+        for name, was_running in services.down(settings, args.only).items():
+            print(f"{name:9s} {'stopped' if was_running else 'was not running'}")
+    else:
+        states = services.status(settings)
+        for name, ok in states.items():
+            print(f"{name:9s} {'up' if ok else 'DOWN'}")
+        return 0 if all(states.values()) else 1
+    return 0
+
+
+def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.sources import produce
+
+    if args.source == "simulate":
+        report = produce.simulate_to_kafka(
+            settings, assets=args.assets, seconds=args.seconds, start=_parse_time(args.start) if args.start else None,
+            seed=args.seed, anomalies_per_asset=args.anomalies, bad_events=args.bad_events,
+            ground_truth=Path(args.ground_truth) if args.ground_truth else None)
+    else:
+        report = produce.replay_skab_to_kafka(
+            settings, data_dir=Path(args.data), files=args.files, speedup=args.speedup,
+            start=_parse_time(args.start) if args.start else None,
+            ground_truth=Path(args.ground_truth) if args.ground_truth else None)
+    print(json.dumps(report, default=str))
+    return 0
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.ingest import run_ingest
+    from sensorwatch.spark import get_spark
+
+    if args.trigger:
+        settings = settings.with_overrides(ingest={"trigger": args.trigger})
+    summary = run_ingest(get_spark(settings, "sensorwatch-ingest"), settings, timeout_s=args.timeout)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def cmd_landed(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.ingest import landed_summary
+    from sensorwatch.spark import get_spark
+
+    summary = landed_summary(get_spark(settings, "sensorwatch-landed"), settings)
+    print("landing zone (valid events) per partition:")
+    for row in summary["landing"]:
+        print(f"  date={row['date']}/hour={row['hour']:02d}  {row['events']:>9,d} events  {row['assets']:>4d} assets")
+    print(f"  total {summary['landing_total']:,d}")
+    print("quarantine per reason:")
+    for row in summary["quarantine"]:
+        print(f"  {row['events']:>9,d}  {row['reason']}")
+    print(f"  total {summary['quarantine_total']:,d}")
+    return 0
+
+
+def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas import LAKE_TABLES, SQL_TABLES, ddl
+
+    if args.dialect == "hive":
+        locations = {"landing_events": settings.storage.landing, "quarantine_events": settings.storage.quarantine}
+        print(";\n\n".join(ddl(t, "hive", location=locations[t.name]) for t in LAKE_TABLES) + ";")
+    else:
+        print(";\n\n".join(ddl(t, args.dialect) for t in SQL_TABLES) + ";")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sensorwatch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", help="conf profile (default: $SENSORWATCH_PROFILE or local)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("services", help="start/stop/probe the embedded Kafka, HDFS and PostgreSQL")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres"])
+    p.set_defaults(func=cmd_services)
+
+    p = sub.add_parser("produce", help="produce sensor events into Kafka")
+    psub = p.add_subparsers(dest="source", required=True)
+    s = psub.add_parser("simulate", help="N simulated pumps x 8 sensors with injected anomalies")
+    s.add_argument("--assets", type=int, default=20)
+    s.add_argument("--seconds", type=int, default=3600, help="seconds of 1 Hz data per asset")
+    s.add_argument("--start", help="ISO time of the first reading (default: now - seconds)")
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--anomalies", type=int, default=3, help="anomalies injected per asset")
+    s.add_argument("--bad-events", type=int, default=0, help="malformed events mixed in (for quarantine)")
+    s.add_argument("--ground-truth", help="where to write the ground truth (default: var/ground_truth/...)")
+    s = psub.add_parser("skab", help="replay SKAB CSV files, one asset per file")
+    s.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "skab"))
+    s.add_argument("--files", nargs="*", help="CSV files relative to --data (default: all labelled files)")
+    s.add_argument("--speedup", type=float, default=0.0, help="x real time; 0 = as fast as possible")
+    s.add_argument("--start", help="shift each file to start at this ISO time (default: keep SKAB's times)")
+    s.add_argument("--ground-truth")
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("ingest", help="Kafka -> validated Parquet on HDFS (+ quarantine)")
+    p.add_argument("--trigger", choices=["availableNow", "processingTime"])
+    p.add_argument("--timeout", type=float, default=None, help="stop a processingTime stream after N seconds")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("landed", help="what landed: events per partition, quarantine per reason")
+    p.set_defaults(func=cmd_landed)
+
+    p = sub.add_parser("schema", help="print DDL generated from schemas/")
+    p.add_argument("action", choices=["ddl"])
+    p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"], required=True)
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.profile)
+        return args.func(settings, args)
+    except ConfigError as exc:
+        print(f"sensorwatch: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one clear line for operational failures
+        from sensorwatch.errors import OPERATIONAL_ERRORS
+
+        if isinstance(exc, OPERATIONAL_ERRORS):
+            print(f"sensorwatch: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Configuration: one YAML profile per environment in ``conf/``, validated on load.
+
+* The profile is chosen by ``--profile`` or ``SENSORWATCH_PROFILE`` (default ``local``).
+* Any key can be overridden from the environment: ``SENSORWATCH__KAFKA__TOPIC=x``
+  overrides ``kafka.topic`` (values are parsed as YAML scalars, so numbers stay numbers).
+* Secrets never live in files: ``sql.password`` comes only from ``SENSORWATCH_SQL_PASSWORD``.
+* A wrong, unknown or missing key raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, PositiveInt, SecretStr, ValidationError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONF_DIR = REPO_ROOT / "conf"
+ENV_PREFIX = "SENSORWATCH__"
+SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD"}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the offending key in the message."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServicesConf(_Strict):
+    """Embedded local services (profile ``local`` only). Ports come from the endpoints."""
+
+    home: str
+    broker: Literal["tansu", "noida"]
+    datanode_port: PositiveInt
+    datanode_http_port: PositiveInt
+    datanode_ipc_port: PositiveInt
+
+
+class KafkaConf(_Strict):
+    bootstrap_servers: str
+    topic: str
+    partitions: PositiveInt
+    source_format: Literal["kafka_py", "kafka"]
+
+
+class StorageConf(_Strict):
+    root: str
+    webhdfs_url: str
+    user: str
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    @property
+    def landing(self) -> str:
+        return self.path("landing", "events")
+
+    @property
+    def quarantine(self) -> str:
+        return self.path("quarantine", "events")
+
+    @property
+    def checkpoints(self) -> str:
+        return self.path("checkpoints")
+
+
+class SqlConf(_Strict):
+    dialect: Literal["postgresql", "cratedb"]
+    host: str
+    port: PositiveInt
+    database: str
+    user: str
+    password: SecretStr | None = None  # environment only
+
+
+class SparkConf(_Strict):
+    master: str
+    conf: dict[str, str]
+
+
+class IngestConf(_Strict):
+    trigger: Literal["availableNow", "processingTime"]
+    processing_time: str
+    max_offsets_per_trigger: PositiveInt
+    starting_offsets: Literal["earliest", "latest"]
+    watermark_delay: str
+    min_event_time: datetime
+    max_future_skew_s: PositiveInt
+
+
+class Settings(_Strict):
+    profile: str
+    services: ServicesConf | None = None
+    kafka: KafkaConf
+    storage: StorageConf
+    sql: SqlConf
+    spark: SparkConf
+    ingest: IngestConf
+
+    @property
+    def home(self) -> Path:
+        """Runtime directory of the embedded services (local profile)."""
+        if self.services is None:
+            raise ConfigError(f"profile '{self.profile}' has no 'services' section: nothing runs locally")
+        home = Path(self.services.home)
+        return home if home.is_absolute() else REPO_ROOT / home
+
+    def with_overrides(self, **sections: dict[str, Any]) -> "Settings":
+        """A copy with some keys replaced, e.g. ``with_overrides(kafka={"topic": "t"})``."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            data[section] = {**(data.get(section) or {}), **values}
+        return _validate(data, source="overrides")
+
+
+def endpoint_port(url_or_hostport: str) -> int:
+    """Port of ``hdfs://h:p/x``, ``http://h:p`` or ``h:p`` (first of a comma list)."""
+    first = url_or_hostport.split(",")[0]
+    parsed = urlparse(first if "://" in first else f"tcp://{first}")
+    if parsed.port is None:
+        raise ConfigError(f"endpoint '{url_or_hostport}' has no port")
+    return parsed.port
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        if ".".join(path) in SECRET_ENV:
+            raise ConfigError(f"'{'.'.join(path)}' is a secret: set {SECRET_ENV['.'.join(path)]} instead")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(data: dict[str, Any], source: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            if err["type"] == "missing":
+                problems.append(f"missing key '{key}'")
+            elif err["type"] == "extra_forbidden":
+                problems.append(f"unknown key '{key}'")
+            else:
+                problems.append(f"key '{key}': {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"invalid configuration ({source}): " + "; ".join(problems)) from None
+
+
+def load_settings(
+    profile: str | None = None,
+    conf_dir: Path | str | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Load, merge environment overrides into, and validate one profile."""
+    environ = dict(os.environ if environ is None else environ)
+    profile = profile or environ.get("SENSORWATCH_PROFILE") or "local"
+    conf_dir = Path(conf_dir or environ.get("SENSORWATCH_CONF_DIR") or DEFAULT_CONF_DIR)
+    path = conf_dir / f"{profile}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml"))
+        raise ConfigError(f"unknown profile '{profile}': no {path} (profiles: {', '.join(known) or 'none'})")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of sections")
+    for dotted in SECRET_ENV:
+        section, key = dotted.split(".")
+        if key in (data.get(section) or {}):
+            raise ConfigError(f"'{dotted}' is a secret and must not be in {path}: set {SECRET_ENV[dotted]}")
+    data = _merge(data, _env_overrides(environ))
+    data["profile"] = profile
+    for dotted, env_name in SECRET_ENV.items():
+        if environ.get(env_name):
+            section, key = dotted.split(".")
+            data.setdefault(section, {})[key] = environ[env_name]
+    return _validate(data, source=str(path))

@@ -1,0 +1,1 @@
+"""Connections to the outside world: Kafka, HDFS (WebHDFS), the SQL store."""
