@@ -1,0 +1,274 @@
+"""Kafka -> validated Parquet on HDFS, invalid events -> quarantine with every reason.
+
+Extract: ``read_kafka_stream`` (Kafka columns, either source format).
+Transform (pure, DataFrame in -> DataFrame out, unit-tested on small frames):
+    ``parse_events`` -> ``landing_rows`` / ``quarantine_rows``.
+Load: ``BatchPublisher``, exactly-once per micro-batch (see its docstring).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from schemas import ASSET_ID_MAX_LEN, LANDING_EVENTS, QUARANTINE_EVENTS, SENSOR_EVENT, SENSOR_NAMES, Kind
+from sensorwatch.config import Settings
+
+# JSON types (as Spark's schema_of_variant names them) accepted for each kind on the wire.
+_INTEGER = r"^(TINYINT|SMALLINT|INT|BIGINT)$"
+_NUMBER = r"^(TINYINT|SMALLINT|INT|BIGINT|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$"
+WIRE_TYPES: dict[Kind, tuple[str, str]] = {  # kind -> (accepted type regex, words for the reason)
+    Kind.STRING: (r"^STRING$", "string"),
+    Kind.BIGINT: (_INTEGER, "integer"),
+    Kind.TIMESTAMP: (_INTEGER, "integer epoch milliseconds"),
+    Kind.DOUBLE: (_NUMBER, "number"),
+}
+_CAST = {Kind.STRING: "string", Kind.BIGINT: "bigint", Kind.TIMESTAMP: "bigint", Kind.DOUBLE: "double"}
+
+
+@dataclass(frozen=True)
+class EventRules:
+    """The ranges the validator enforces, beyond the schema's types (from conf ``ingest``)."""
+
+    min_event_time: datetime
+    max_future_skew_s: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "EventRules":
+        return cls(settings.ingest.min_event_time, settings.ingest.max_future_skew_s)
+
+
+def _field(name: str, suffix: str = "variant") -> Column:
+    return F.expr(f"variant_get(_v, '$.{name}', '{suffix}')")
+
+
+def parse_events(raw: DataFrame, rules: EventRules) -> DataFrame:
+    """Kafka rows -> typed event columns, Kafka lineage, and ``_reasons`` (empty when valid).
+
+    Pure: the same input gives the same output (the future-skew check is against the
+    message's own Kafka timestamp, so a replayed batch validates identically).
+    """
+    df = raw.select(
+        F.col("key"), F.col("value").alias("payload"), F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"), F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.expr("try_parse_json(cast(value as string))").alias("_v"),
+    ).withColumn("_shape", F.expr("schema_of_variant(_v)"))
+
+    reasons: list[Column] = [
+        F.when(F.col("payload").isNull() | (F.length("payload") == 0), F.lit("empty_payload")),
+        F.when(F.col("payload").isNotNull() & (F.length("payload") > 0) & F.col("_v").isNull(),
+               F.lit("malformed_json")),
+        F.when(F.col("_v").isNotNull() & ~F.col("_shape").startswith("OBJECT"), F.lit("not_a_json_object")),
+    ]
+    typed: dict[str, Column] = {}
+    for f in SENSOR_EVENT.fields:
+        pattern, words = WIRE_TYPES[f.kind]
+        wire_type = F.expr(f"schema_of_variant(variant_get(_v, '$.{f.name}', 'variant'))")
+        present = wire_type.isNotNull() & (wire_type != "VOID")
+        type_ok = present & wire_type.rlike(pattern)
+        value = F.when(type_ok, F.expr(f"try_variant_get(_v, '$.{f.name}', '{_CAST[f.kind]}')"))
+        is_object = F.col("_shape").startswith("OBJECT")
+        if not f.nullable:
+            reasons.append(F.when(is_object & ~present, F.lit(f"missing_field:{f.name}")))
+        reasons.append(F.when(present & ~type_ok, F.concat(
+            F.lit(f"wrong_type:{f.name} (expected {words}, got "), F.lower(wire_type), F.lit(")"))))
+        if f.kind == Kind.TIMESTAMP:
+            reasons.append(F.when(type_ok & value.isNull(), F.lit(f"out_of_range:{f.name} (not a 64-bit integer)")))
+            value = F.timestamp_millis(value)
+            reference = F.coalesce(F.col("kafka_timestamp"), F.current_timestamp())
+            reasons.append(F.when(value < F.lit(rules.min_event_time), F.lit(
+                f"out_of_range:{f.name} (before {rules.min_event_time.isoformat()})")))
+            reasons.append(F.when(value > reference + F.expr(f"INTERVAL {rules.max_future_skew_s} SECONDS"), F.lit(
+                f"out_of_range:{f.name} (more than {rules.max_future_skew_s}s after the Kafka timestamp)")))
+        if f.kind == Kind.DOUBLE:
+            finite = ~F.isnan(value) & (F.abs(value) != F.lit(float("inf")))
+            reasons.append(F.when(value.isNotNull() & ~finite, F.lit(f"out_of_range:{f.name} (not finite)")))
+            value = F.when(finite, value)
+        if f.name == "asset_id":
+            reasons.append(F.when(type_ok & ((F.length(value) == 0) | (F.length(value) > ASSET_ID_MAX_LEN)),
+                                  F.lit(f"invalid_value:asset_id (must be 1-{ASSET_ID_MAX_LEN} characters)")))
+        typed[f.name] = value
+    any_reading = F.lit(False)
+    for name in SENSOR_NAMES:
+        any_reading = any_reading | typed[name].isNotNull()
+    reasons.append(F.when(F.col("_shape").startswith("OBJECT") & ~any_reading, F.lit("no_sensor_readings")))
+
+    known = F.array(*[F.lit(f.name) for f in SENSOR_EVENT.fields])
+    extras = F.map_filter(
+        F.transform_values(F.expr("try_variant_get(_v, '$', 'map<string,variant>')"), lambda _k, v: F.to_json(v)),
+        lambda k, _v: ~F.array_contains(known, k))
+    return df.select(
+        *[typed[f.name].alias(f.name) for f in SENSOR_EVENT.fields],
+        F.when(F.size(extras) > 0, extras).alias("extras"),
+        "key", "payload", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp",
+        F.filter(F.array(*reasons), lambda r: r.isNotNull()).alias("_reasons"),
+    )
+
+
+def landing_rows(parsed: DataFrame, ingest_time: datetime) -> DataFrame:
+    """Valid events in the landing table's columns, partitioned by event date/hour (UTC)."""
+    valid = parsed.where(F.size("_reasons") == 0)
+    return valid.select(*[_column(name, ingest_time) for name in LANDING_EVENTS.column_names])
+
+
+def quarantine_rows(parsed: DataFrame, ingest_time: datetime) -> DataFrame:
+    """Invalid events with the raw payload and every reason, partitioned by ingest date/hour."""
+    bad = parsed.where(F.size("_reasons") > 0).withColumn("reason", F.array_join("_reasons", "; "))
+    return bad.select(*[_column(name, ingest_time, partition_time=F.lit(ingest_time))
+                        for name in QUARANTINE_EVENTS.column_names])
+
+
+def _column(name: str, ingest_time: datetime, partition_time: Column | None = None) -> Column:
+    when = partition_time if partition_time is not None else F.col("event_time")
+    if name == "ingest_time":
+        return F.lit(ingest_time).cast("timestamp").alias(name)
+    if name == "date":
+        return F.date_format(when, "yyyy-MM-dd").alias(name)
+    if name == "hour":
+        return F.hour(when).cast("int").alias(name)
+    return F.col(name)
+
+
+def read_kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
+    """Extract: the Kafka topic as a stream (the project's source, or Spark's where available)."""
+    k, ing = settings.kafka, settings.ingest
+    return (spark.readStream.format(k.source_format)
+            .option("kafka.bootstrap.servers", k.bootstrap_servers)
+            .option("subscribe", k.topic)
+            .option("startingOffsets", ing.starting_offsets)
+            .option("maxOffsetsPerTrigger", ing.max_offsets_per_trigger)
+            .load())
+
+
+@dataclass
+class BatchPublisher:
+    """Load: write one micro-batch to the landing zone and quarantine, exactly once.
+
+    Spark replays a failed batch with the same id and the same offsets. Each batch is
+    written to ``_staging/batch=N`` and its files are then renamed into the partition
+    directories as ``bNNNNNNNNNN-<part>.parquet``. Before writing, any file of batch N
+    left by an earlier, interrupted attempt is deleted. So a replay replaces, never adds:
+    every Kafka offset lands exactly once, in the landing zone or in quarantine.
+    Unlike Spark's file sink (whose ``_spark_metadata`` log Hive and Impala ignore),
+    no stray files of failed attempts stay visible to other engines.
+    """
+
+    spark: SparkSession
+    settings: Settings
+    rules: EventRules
+    verbose: bool = True
+    stats: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        jvm = self.spark._jvm
+        self._Path = jvm.org.apache.hadoop.fs.Path
+        self._fs = self._Path(self.settings.storage.root).getFileSystem(self.spark._jsc.hadoopConfiguration())
+        self._targets = {"landing": self.settings.storage.landing, "quarantine": self.settings.storage.quarantine}
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        self._log(f"ingest batch {batch_id} started")
+        ingest_time = datetime.now(timezone.utc)
+        staging = self.settings.storage.path("_staging", "ingest", f"batch={batch_id}")
+        self._delete_batch_files(batch_id, staging)
+        batch = batch.persist()
+        try:
+            outputs = {"landing": landing_rows(batch, ingest_time), "quarantine": quarantine_rows(batch, ingest_time)}
+            counts = {name: df.count() for name, df in outputs.items()}
+            for name, df in outputs.items():
+                df.write.partitionBy("date", "hour").parquet(f"{staging}/{name}")
+            for name, target in self._targets.items():
+                self._publish(batch_id, f"{staging}/{name}", target)
+        finally:
+            batch.unpersist()
+        self._fs.delete(self._Path(staging), True)
+        stat = {"batch_id": batch_id, "landed": counts["landing"], "quarantined": counts["quarantine"],
+                "seconds": round(time.monotonic() - started, 2)}
+        self.stats.append(stat)
+        self._log(f"ingest batch {batch_id} committed: {json.dumps(stat)}")
+
+    def _publish(self, batch_id: int, staged: str, target: str) -> None:
+        """Rename the staged Parquet files of one batch into the partition dirs of ``target``."""
+        for status in self._fs.globStatus(self._Path(f"{staged}/date=*/hour=*/*.parquet")) or []:
+            src = status.getPath()
+            dst_dir = self._Path(f"{target}/{src.getParent().getParent().getName()}/{src.getParent().getName()}")
+            self._fs.mkdirs(dst_dir)
+            if not self._fs.rename(src, self._Path(dst_dir, f"b{batch_id:010d}-{src.getName()}")):
+                raise OSError(f"could not move {src} into {dst_dir}")
+
+    def _delete_batch_files(self, batch_id: int, staging: str) -> None:
+        self._fs.delete(self._Path(staging), True)
+        for target in self._targets.values():
+            for status in self._fs.globStatus(self._Path(f"{target}/date=*/hour=*/b{batch_id:010d}-*")) or []:
+                self._log(f"ingest batch {batch_id}: removing {status.getPath().getName()} of an interrupted attempt")
+                self._fs.delete(status.getPath(), False)
+
+    def _log(self, message: str) -> None:
+        if self.verbose:
+            print(message, file=sys.stdout, flush=True)
+
+
+def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None,
+               verbose: bool = True) -> dict:
+    """Run the ingest stream: availableNow returns when caught up; processingTime runs until
+    ``timeout_s`` (or forever). Returns a summary of what was written."""
+    from sensorwatch.connectors.kafka import ensure_topic
+
+    ensure_topic(settings.kafka.bootstrap_servers, settings.kafka.topic, settings.kafka.partitions)
+    rules = EventRules.from_settings(settings)
+    publisher = BatchPublisher(spark, settings, rules, verbose=verbose)
+    parsed = parse_events(read_kafka_stream(spark, settings), rules) \
+        .withWatermark("event_time", settings.ingest.watermark_delay)
+    writer = (parsed.writeStream.queryName("sensorwatch_ingest")
+              .option("checkpointLocation", settings.storage.path("checkpoints", "ingest"))
+              .foreachBatch(publisher))
+    if settings.ingest.trigger == "availableNow":
+        writer = writer.trigger(availableNow=True)
+    else:
+        writer = writer.trigger(processingTime=settings.ingest.processing_time)
+    started = time.monotonic()
+    query = writer.start()
+    try:
+        query.awaitTermination(timeout_s)
+    finally:
+        if query.isActive:
+            query.stop()
+    if query.exception() is not None:
+        raise query.exception()
+    progress = query.lastProgress or {}
+    return {
+        "batches": len(publisher.stats),
+        "landed": sum(s["landed"] for s in publisher.stats),
+        "quarantined": sum(s["quarantined"] for s in publisher.stats),
+        "seconds": round(time.monotonic() - started, 2),
+        "watermark": (progress.get("eventTime") or {}).get("watermark"),
+        "batch_stats": publisher.stats,
+    }
+
+
+def landed_summary(spark: SparkSession, settings: Settings) -> dict:
+    """Counts per landing partition and per quarantine reason (empty when nothing landed)."""
+    out: dict = {"landing": [], "quarantine": [], "landing_total": 0, "quarantine_total": 0}
+    for name, path in (("landing", settings.storage.landing), ("quarantine", settings.storage.quarantine)):
+        try:
+            df = spark.read.parquet(path)
+        except Exception as exc:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
+            if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+                continue
+            raise
+        if name == "landing":
+            rows = (df.groupBy("date", "hour").agg(F.count("*").alias("events"),
+                                                   F.countDistinct("asset_id").alias("assets"))
+                    .orderBy("date", "hour").collect())
+        else:
+            rows = df.groupBy("reason").agg(F.count("*").alias("events")).orderBy(F.desc("events")).collect()
+        out[name] = [r.asDict() for r in rows]
+        out[f"{name}_total"] = sum(r["events"] for r in out[name])
+    return out
