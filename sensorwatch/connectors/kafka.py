@@ -6,6 +6,7 @@ consumed ~120k msg/s where kafka-python managed 7-9k / 13-45k (see README).
 
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -103,32 +104,51 @@ def reader_consumer(bootstrap: str) -> Consumer:
         "fetch.max.bytes": 52428800,
         "max.partition.fetch.bytes": 10485760,
         "queued.min.messages": 200000,
+        "fetch.wait.max.ms": 20,
     })
+
+
+def consumer_partitions(consumer: Consumer, topic: str, timeout_s: float = 10.0) -> list[int]:
+    """Partitions of ``topic`` through an existing consumer's connection (no new client)."""
+    try:
+        info = consumer.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"Kafka broker unreachable: {exc}") from None
+    if info is None or info.error is not None or not info.partitions:
+        raise KafkaUnavailable(f"topic '{topic}' does not exist")
+    return sorted(info.partitions)
 
 
 def end_offsets(consumer: Consumer, topic: str, partitions: list[int], timeout_s: float = 10.0) -> dict[int, int]:
     """The true end (next offset to be written) of each partition.
 
     Tansu answers ListOffsets with the start of the last record batch + 1, not its end;
-    the high watermark in a Fetch response is right. So: ask ListOffsets, fetch one record
-    from just below that answer, and take the larger of it and the fetched high watermark.
-    Correct brokers (Kafka, noida-db) give the same answer both ways.
+    the high watermark in a Fetch response is right. So: ask ListOffsets, fetch from just
+    below that answer (all partitions at once), and take the larger of it and the fetched
+    high watermark. Correct brokers (Kafka, noida-db) give the same answer both ways.
     """
-    ends: dict[int, int] = {}
+    listed: dict[int, int] = {}
     for p in partitions:
-        tp = TopicPartition(topic, p)
         try:
-            _low, listed = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+            listed[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
         except KafkaException as exc:
             raise KafkaUnavailable(f"cannot read offsets of {topic}[{p}]: {exc}") from None
-        if listed <= 0:
-            ends[p] = 0
-            continue
-        consumer.assign([TopicPartition(topic, p, listed - 1)])
-        msgs = consumer.consume(1, timeout=timeout_s)
-        if msgs and msgs[0].error() is not None:
-            raise KafkaUnavailable(f"fetch from {topic}[{p}] failed: {msgs[0].error()}")
-        _low, fetched_high = consumer.get_watermark_offsets(tp, cached=True)
-        ends[p] = max(listed, fetched_high if fetched_high is not None else -1)
-    consumer.unassign()
+    pending = {p for p, end in listed.items() if end > 0}
+    if pending:
+        consumer.assign([TopicPartition(topic, p, listed[p] - 1) for p in pending])
+        deadline = time.monotonic() + timeout_s
+        try:
+            while pending and time.monotonic() < deadline:
+                for msg in consumer.consume(100000, timeout=0.2):
+                    if msg.error() is not None:
+                        raise KafkaUnavailable(f"fetch from {topic}[{msg.partition()}] failed: {msg.error()}")
+                    pending.discard(msg.partition())
+        finally:
+            consumer.unassign()
+        if pending:
+            raise KafkaUnavailable(f"no data from {topic} partitions {sorted(pending)} within {timeout_s}s")
+    ends = {}
+    for p, end in listed.items():
+        fetched_high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1] if end > 0 else -1
+        ends[p] = max(end, fetched_high if fetched_high is not None else -1)
     return ends

@@ -174,9 +174,10 @@ class _Offsets:
     def __init__(self, opts: _Options):
         self.opts = opts
         self._consumer = None
+        self.last_seen: dict | None = None
 
     def __getstate__(self):  # readers are pickled to executors; consumers are not picklable
-        return {"opts": self.opts, "_consumer": None}
+        return {"opts": self.opts, "_consumer": None, "last_seen": None}
 
     def _client(self):
         from sensorwatch.connectors.kafka import reader_consumer
@@ -186,19 +187,20 @@ class _Offsets:
         return self._consumer
 
     def latest(self) -> dict:
-        from sensorwatch.connectors.kafka import end_offsets, topic_partitions
+        from sensorwatch.connectors.kafka import consumer_partitions, end_offsets
 
-        parts = topic_partitions(self.opts.bootstrap, self.opts.topic)
-        ends = end_offsets(self._client(), self.opts.topic, parts)
-        return {self.opts.topic: {str(p): off for p, off in ends.items()}}
+        client = self._client()
+        ends = end_offsets(client, self.opts.topic, consumer_partitions(client, self.opts.topic))
+        self.last_seen = {self.opts.topic: {str(p): off for p, off in ends.items()}}
+        return self.last_seen
 
     def earliest(self) -> dict:
         from confluent_kafka import TopicPartition
 
-        from sensorwatch.connectors.kafka import topic_partitions
+        from sensorwatch.connectors.kafka import consumer_partitions
 
-        parts = topic_partitions(self.opts.bootstrap, self.opts.topic)
         client = self._client()
+        parts = consumer_partitions(client, self.opts.topic)
         low = {str(p): client.get_watermark_offsets(TopicPartition(self.opts.topic, p), timeout=10)[0] for p in parts}
         return {self.opts.topic: low}
 
@@ -249,8 +251,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             return cap_offsets(self.opts.topic, start, end, limit.max_rows)
         return end
 
-    def reportLatestOffset(self) -> dict:
-        return self.offsets.latest()
+    def reportLatestOffset(self) -> dict | None:
+        # For progress reports only: the end seen by the last latestOffset, not a new lookup.
+        return self.offsets.last_seen
 
     def partitions(self, start: dict, end: dict) -> list[KafkaRange]:
         return _split(self.opts, start, end)
