@@ -1,0 +1,81 @@
+"""Config profiles: validated on load, one clear error naming the key, env overrides, secrets."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sensorwatch.cli import main as cli_main
+from sensorwatch.config import DEFAULT_CONF_DIR, ConfigError, endpoint_port, load_settings
+
+
+def test_both_profiles_load():
+    local = load_settings("local", environ={})
+    yarn = load_settings("yarn", environ={})
+    assert local.services is not None and local.sql.dialect == "postgresql"
+    assert yarn.services is None and yarn.spark.master == "yarn" and yarn.sql.dialect == "cratedb"
+    assert local.storage.landing.endswith("/landing/events")
+
+
+def _write_profile(tmp_path: Path, mutate) -> Path:
+    data = yaml.safe_load((DEFAULT_CONF_DIR / "local.yaml").read_text())
+    mutate(data)
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+def test_missing_key_is_named(tmp_path):
+    conf = _write_profile(tmp_path, lambda d: d["kafka"].pop("topic"))
+    with pytest.raises(ConfigError, match=r"missing key 'kafka\.topic'"):
+        load_settings("local", conf, environ={})
+
+
+def test_unknown_key_is_named(tmp_path):
+    conf = _write_profile(tmp_path, lambda d: d["kafka"].update(topik="x"))
+    with pytest.raises(ConfigError, match=r"unknown key 'kafka\.topik'"):
+        load_settings("local", conf, environ={})
+
+
+def test_wrong_type_is_named(tmp_path):
+    conf = _write_profile(tmp_path, lambda d: d["ingest"].update(max_offsets_per_trigger="lots"))
+    with pytest.raises(ConfigError, match=r"key 'ingest\.max_offsets_per_trigger'"):
+        load_settings("local", conf, environ={})
+
+
+def test_unknown_profile():
+    with pytest.raises(ConfigError, match="unknown profile 'prod'.*local, yarn"):
+        load_settings("prod", environ={})
+
+
+def test_environment_overrides_keep_types():
+    s = load_settings("local", environ={"SENSORWATCH__KAFKA__TOPIC": "other",
+                                        "SENSORWATCH__INGEST__MAX_OFFSETS_PER_TRIGGER": "1234"})
+    assert s.kafka.topic == "other" and s.ingest.max_offsets_per_trigger == 1234
+
+
+def test_environment_override_is_validated():
+    with pytest.raises(ConfigError, match=r"key 'kafka\.partitions'"):
+        load_settings("local", environ={"SENSORWATCH__KAFKA__PARTITIONS": "-3"})
+
+
+def test_secrets_only_from_environment(tmp_path):
+    s = load_settings("local", environ={"SENSORWATCH_SQL_PASSWORD": "s3cret"})
+    assert s.sql.password.get_secret_value() == "s3cret" and "s3cret" not in repr(s)
+    conf = _write_profile(tmp_path, lambda d: d["sql"].update(password="inline"))
+    with pytest.raises(ConfigError, match="secret"):
+        load_settings("local", conf, environ={})
+    with pytest.raises(ConfigError, match="SENSORWATCH_SQL_PASSWORD"):
+        load_settings("local", environ={"SENSORWATCH__SQL__PASSWORD": "x"})
+
+
+def test_endpoint_port():
+    assert endpoint_port("hdfs://127.0.0.1:19000/x") == 19000
+    assert endpoint_port("a:1,b:2") == 1
+    with pytest.raises(ConfigError):
+        endpoint_port("hdfs:///data")
+
+
+def test_cli_reports_config_error_with_exit_2(monkeypatch, capsys):
+    monkeypatch.setenv("SENSORWATCH__KAFKA__PARTITIONS", "zero")
+    assert cli_main(["schema", "ddl", "--dialect", "postgresql"]) == 2
+    assert "kafka.partitions" in capsys.readouterr().err
