@@ -46,7 +46,7 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float =
 def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[int]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
-        meta = admin.list_topics(topic=topic, timeout=timeout_s)
+        meta = admin.list_topics(timeout=timeout_s)  # all topics: asking for one by name auto-creates it
     except KafkaException as exc:
         raise KafkaUnavailable(f"Kafka broker at {bootstrap} is unreachable: {exc}") from None
     info = meta.topics.get(topic)
@@ -111,7 +111,7 @@ def reader_consumer(bootstrap: str) -> Consumer:
 def consumer_partitions(consumer: Consumer, topic: str, timeout_s: float = 10.0) -> list[int]:
     """Partitions of ``topic`` through an existing consumer's connection (no new client)."""
     try:
-        info = consumer.list_topics(topic=topic, timeout=timeout_s).topics.get(topic)
+        info = consumer.list_topics(timeout=timeout_s).topics.get(topic)  # by name would auto-create
     except KafkaException as exc:
         raise KafkaUnavailable(f"Kafka broker unreachable: {exc}") from None
     if info is None or info.error is not None or not info.partitions:
