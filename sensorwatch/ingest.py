@@ -262,7 +262,6 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
             query.stop()
     if query.exception() is not None:
         raise query.exception()
-    progress = query.lastProgress or {}
     durations: dict[str, int] = {}
     for report in query.recentProgress:
         for stage, ms in (report.get("durationMs") or {}).items():
@@ -273,7 +272,8 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
         "landed": sum(s["landed"] for s in publisher.stats),
         "quarantined": sum(s["quarantined"] for s in publisher.stats),
         "seconds": round(time.monotonic() - started, 2),
-        "watermark": (progress.get("eventTime") or {}).get("watermark"),
+        "event_time": next((r["eventTime"] for r in reversed(query.recentProgress) if r.get("eventTime", {}).get("max")),
+                           None),
         "batch_stats": publisher.stats,
     }
 
