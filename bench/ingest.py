@@ -21,7 +21,7 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from sensorwatch import services  # noqa: E402
 from sensorwatch.config import load_settings  # noqa: E402
-from sensorwatch.ingest import EventRules, parse_events, run_ingest  # noqa: E402
+from sensorwatch.ingest import parse_events, rules_from_settings, run_ingest  # noqa: E402
 from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
 from sensorwatch.spark import get_spark  # noqa: E402
 
@@ -58,7 +58,7 @@ def main() -> None:
            .option("subscribe", settings.kafka.topic).load())
     _, t_read = timed(lambda: raw.agg(F.sum(F.length("value"))).collect())
     print(f"source read alone: {t_read:.1f}s ({events / t_read:,.0f} events/s)", flush=True)
-    parsed = parse_events(raw, EventRules.from_settings(settings))
+    parsed = parse_events(raw, rules_from_settings(settings))
     _, t_parse = timed(lambda: parsed.write.format("noop").mode("overwrite").save())
     print(f"read+parse+validate (no write): {t_parse:.1f}s ({events / t_parse:,.0f} events/s)", flush=True)
 

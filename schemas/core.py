@@ -86,6 +86,10 @@ _SQL = {
 DIALECTS = tuple(_SQL)
 
 
+def arrow_type(kind: Kind) -> pa.DataType:
+    return _ARROW[kind]
+
+
 @dataclass(frozen=True)
 class Field:
     name: str

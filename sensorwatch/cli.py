@@ -41,7 +41,7 @@ def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
-    from sensorwatch.sources import produce
+    from sensorwatch.sources import produce, skab
 
     if args.source == "simulate":
         report = produce.simulate_to_kafka(
@@ -50,7 +50,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
             ground_truth=Path(args.ground_truth) if args.ground_truth else None)
     else:
         report = produce.replay_skab_to_kafka(
-            settings, data_dir=Path(args.data), files=args.files, speedup=args.speedup,
+            settings, data_dir=Path(args.data) if args.data else skab.default_data_dir(), files=args.files, speedup=args.speedup,
             start=_parse_time(args.start) if args.start else None,
             ground_truth=Path(args.ground_truth) if args.ground_truth else None)
     print(json.dumps(report, default=str))
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bad-events", type=int, default=0, help="malformed events mixed in (for quarantine)")
     s.add_argument("--ground-truth", help="where to write the ground truth (default: var/ground_truth/...)")
     s = psub.add_parser("skab", help="replay SKAB CSV files, one asset per file")
-    s.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "skab"))
+    s.add_argument("--data", help="SKAB-format folder (default: $SENSORWATCH_SKAB_DIR or ../shared/data/skab)")
     s.add_argument("--files", nargs="*", help="CSV files relative to --data (default: all labelled files)")
     s.add_argument("--speedup", type=float, default=0.0, help="x real time; 0 = as fast as possible")
     s.add_argument("--start", help="shift each file to start at this ISO time (default: keep SKAB's times)")

@@ -13,7 +13,9 @@ os.environ.setdefault("SENSORWATCH_PROFILE", "local")
 from sensorwatch import services  # noqa: E402
 from sensorwatch.config import Settings, load_settings  # noqa: E402
 
-SKAB_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "skab")
+from sensorwatch.sources.skab import default_data_dir  # noqa: E402
+
+SKAB_DIR = str(default_data_dir())
 
 
 def unique(prefix: str) -> str:

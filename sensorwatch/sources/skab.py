@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,13 @@ import pandas as pd
 
 from schemas import SENSORS
 from sensorwatch.sources.simulator import Anomaly, AssetSeries
+
+
+def default_data_dir() -> Path:
+    """``$SENSORWATCH_SKAB_DIR``, else ``../shared/data/skab`` beside the repository."""
+    from sensorwatch.config import REPO_ROOT
+
+    return Path(os.environ.get("SENSORWATCH_SKAB_DIR") or REPO_ROOT.parent / "shared" / "data" / "skab")
 
 
 @dataclass(frozen=True)
