@@ -115,7 +115,8 @@ class BatchPublisher:
             counts = {name: df.count() for name, df in outputs.items()}
             clock["read_validate"] = time.monotonic()
             for name, df in outputs.items():
-                df.write.partitionBy("date", "hour").parquet(f"{staging}/{name}")
+                if counts[name]:  # an empty write is still a Spark job
+                    df.write.partitionBy("date", "hour").parquet(f"{staging}/{name}")
             clock["write"] = time.monotonic()
             for name, target in self._targets.items():
                 self._publish(batch_id, f"{staging}/{name}", target)

@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 
 from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Field, Kind
 from schemas.core import arrow_type
@@ -158,7 +159,13 @@ def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
         else:
             arrays.append(pa.array(column, PARSED_SCHEMA.field(f.name).type))
     arrays.append(pa.array(extras_col, PARSED_SCHEMA.field("extras").type))
-    arrays.extend(batch.column(_FROM_KAFKA[name]).cast(PARSED_SCHEMA.field(name).type) for name in LINEAGE)
+    # The raw key and payload only matter for quarantine: keep them for invalid rows only,
+    # so valid rows do not carry their bytes back to Spark and through the batch cache.
+    invalid = pa.array([bool(r) for r in reasons_col], pa.bool_())
+    for name in LINEAGE:
+        column = batch.column(_FROM_KAFKA[name]).cast(PARSED_SCHEMA.field(name).type)
+        arrays.append(pa.compute.if_else(invalid, column, pa.nulls(len(column), column.type))
+                      if name in ("key", "payload") else column)
     arrays.append(pa.array(reasons_col, PARSED_SCHEMA.field("_reasons").type))
     return pa.RecordBatch.from_arrays(arrays, schema=PARSED_SCHEMA)
 
