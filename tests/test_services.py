@@ -60,3 +60,25 @@ def test_cli_status_and_unreachable_broker_exit_codes(live_services, tmp_path):
     bad = subprocess.run([*cli, "produce", "simulate", "--assets", "1", "--seconds", "5", "--anomalies", "0",
                           "--ground-truth", str(tmp_path / "gt.json")], capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "KafkaUnavailable" in bad.stderr and "127.0.0.1:1" in bad.stderr
+
+
+def test_noida_broker_keeps_messages_across_restarts(live_services, tmp_path):
+    from sensorwatch.connectors.kafka import consumer_partitions, end_offsets, reader_consumer
+    from sensorwatch.sources.produce import simulate_to_kafka
+
+    noida = live_services.with_overrides(services={"broker": "noida", "home": str(tmp_path)},
+                                         kafka={"bootstrap_servers": "127.0.0.1:19093", "topic": "persist"})
+    services.up(noida, ["kafka"])
+    try:
+        simulate_to_kafka(noida, assets=2, seconds=300, anomalies_per_asset=0, ground_truth=tmp_path / "gt.json")
+        services.down(noida, ["kafka"])
+        assert not services.SERVICES["kafka"].is_up(noida)
+        services.up(noida, ["kafka"])
+        consumer = reader_consumer(noida.kafka.bootstrap_servers)
+        try:
+            ends = end_offsets(consumer, "persist", consumer_partitions(consumer, "persist"))
+        finally:
+            consumer.close()
+        assert sum(ends.values()) == 600
+    finally:
+        services.down(noida, ["kafka"])
