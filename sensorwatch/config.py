@@ -89,6 +89,7 @@ class IngestConf(_Strict):
     processing_time: str
     max_offsets_per_trigger: PositiveInt
     starting_offsets: Literal["earliest", "latest"]
+    fail_on_data_loss: bool
     watermark_delay: str
     min_event_time: datetime
     max_future_skew_s: PositiveInt

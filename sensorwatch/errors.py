@@ -1,7 +1,9 @@
 """Operational errors: the CLI prints these as one clear line instead of a traceback."""
 
 from sensorwatch.connectors.kafka import KafkaUnavailable
+from sensorwatch.connectors.kafka_source import KafkaDataLoss
 from sensorwatch.connectors.sql import SqlUnavailable
+from sensorwatch.ingest import IngestFailed
 from sensorwatch.services.process import ServiceError
 
-OPERATIONAL_ERRORS = (KafkaUnavailable, SqlUnavailable, ServiceError, FileNotFoundError)
+OPERATIONAL_ERRORS = (KafkaUnavailable, KafkaDataLoss, SqlUnavailable, ServiceError, IngestFailed, FileNotFoundError)

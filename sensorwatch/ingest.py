@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -69,12 +70,32 @@ def _column(name: str, ingest_time: datetime, partition_time: Column | None = No
 def read_kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
     """Extract: the Kafka topic as a stream (the project's source, or Spark's where available)."""
     k, ing = settings.kafka, settings.ingest
-    return (spark.readStream.format(k.source_format)
-            .option("kafka.bootstrap.servers", k.bootstrap_servers)
-            .option("subscribe", k.topic)
-            .option("startingOffsets", ing.starting_offsets)
-            .option("maxOffsetsPerTrigger", ing.max_offsets_per_trigger)
-            .load())
+    reader = (spark.readStream.format(k.source_format)
+              .option("kafka.bootstrap.servers", k.bootstrap_servers)
+              .option("subscribe", k.topic)
+              .option("startingOffsets", ing.starting_offsets)
+              .option("maxOffsetsPerTrigger", ing.max_offsets_per_trigger)
+              .option("failOnDataLoss", str(ing.fail_on_data_loss).lower()))
+    if k.source_format == "kafka_py":  # named in its data-loss error message
+        reader = reader.option("sensorwatch.checkpoint", ingest_checkpoint(settings))
+    return reader.load()
+
+
+def ingest_checkpoint(settings: Settings) -> str:
+    return settings.storage.path("checkpoints", "ingest")
+
+
+class IngestFailed(RuntimeError):
+    """The ingest stream stopped with an error (the root cause is in the message)."""
+
+
+def _root_cause(text: str) -> str:
+    """The most telling line of a streaming failure (Python errors arrive inside JVM ones)."""
+    for marker in ("KafkaDataLoss:", "KafkaUnavailable:"):
+        for line in text.splitlines():
+            if marker in line:
+                return line.strip()
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
 @dataclass
@@ -164,7 +185,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")
-              .option("checkpointLocation", settings.storage.path("checkpoints", "ingest"))
+              .option("checkpointLocation", ingest_checkpoint(settings))
               .foreachBatch(publisher))
     if settings.ingest.trigger == "availableNow":
         writer = writer.trigger(availableNow=True)
@@ -174,11 +195,11 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     query = writer.start()
     try:
         query.awaitTermination(timeout_s)
+    except StreamingQueryException as exc:
+        raise IngestFailed(_root_cause(str(exc))) from exc
     finally:
         if query.isActive:
             query.stop()
-    if query.exception() is not None:
-        raise query.exception()
     durations: dict[str, int] = {}
     for report in query.recentProgress:
         for stage, ms in (report.get("durationMs") or {}).items():

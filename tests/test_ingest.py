@@ -5,6 +5,7 @@ from collections import Counter
 import time
 from pathlib import Path
 
+import pytest
 from pyspark.sql import functions as F
 
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
@@ -85,3 +86,32 @@ def test_small_trigger_limit_gives_several_batches(isolated, spark):
     summary = run_ingest(spark, settings, verbose=False)
     assert summary["batches"] >= 4 and summary["landed"] == 3500, (summary, time.monotonic() - started)
     assert all(b["landed"] <= 1000 for b in summary["batch_stats"])
+
+
+def _recreate_topic(settings):
+    from confluent_kafka.admin import AdminClient
+
+    from sensorwatch.connectors.kafka import ensure_topic
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin.delete_topics([settings.kafka.topic])[settings.kafka.topic].result(timeout=10)
+    time.sleep(0.5)
+    ensure_topic(settings.kafka.bootstrap_servers, settings.kafka.topic, settings.kafka.partitions)
+
+
+def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark):
+    """A broker that lost its data (Tansu restarted) must never make ingest skip events silently."""
+    from sensorwatch.ingest import IngestFailed
+
+    strict = isolated.with_overrides(ingest={"fail_on_data_loss": True})
+    simulate_to_kafka(strict, assets=2, seconds=300, anomalies_per_asset=0)
+    assert run_ingest(spark, strict, verbose=False)["landed"] == 600
+    _recreate_topic(strict)
+    simulate_to_kafka(strict, assets=2, seconds=400, anomalies_per_asset=0)  # more than before: offsets alone can't tell
+    with pytest.raises(IngestFailed, match=r"was recreated .*delete the ingest checkpoint \(hdfs://.*checkpoints/ingest\)"):
+        run_ingest(spark, strict, verbose=False)
+    assert spark.read.parquet(strict.storage.landing).count() == 600  # nothing half-written
+
+    lenient = strict.with_overrides(ingest={"fail_on_data_loss": False})
+    assert run_ingest(spark, lenient, verbose=False)["landed"] == 800  # the whole new topic
+    assert spark.read.parquet(strict.storage.landing).count() == 1400

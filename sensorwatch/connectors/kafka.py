@@ -55,6 +55,19 @@ def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) -> lis
     return sorted(info.partitions)
 
 
+def topic_id(bootstrap: str, topic: str, timeout_s: float = 10.0) -> str | None:
+    """The topic's unique id (KIP-516): a recreated topic gets a new one. None if unsupported."""
+    from confluent_kafka import TopicCollection
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        found = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_s)[topic].result(timeout_s)
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"cannot describe topic '{topic}' on {bootstrap}: {exc}") from None
+    value = str(found.topic_id) if found.topic_id is not None else ""
+    return value if value.strip("A=") else None  # all-zero id: the broker has no topic ids
+
+
 def make_producer(bootstrap: str, **extra: object) -> Producer:
     """A producer tuned for bulk throughput; callers ``flush()`` at the end."""
     conf = {

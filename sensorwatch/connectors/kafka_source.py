@@ -11,9 +11,13 @@ Options (Spark lower-cases them): ``kafka.bootstrap.servers``, ``subscribe`` (on
 ``startingOffsets`` (earliest|latest), ``maxOffsetsPerTrigger``, ``failOnDataLoss``,
 ``maxRecordsPerPartition`` (split big ranges so both cores work).
 
-Offsets are ``{"topic": {"partition": next_offset}}``: Spark writes them to the checkpoint
-before a batch runs and replays exactly that range after a crash, which with an
-idempotent sink gives exactly-once.
+Offsets are ``{"topic": {"partition": next_offset}, "_topic_id": id}``: Spark writes them
+to the checkpoint before a batch runs and replays exactly that range after a crash, which
+with an idempotent sink gives exactly-once. The topic id (KIP-516) tells a recreated topic
+(or a broker that lost its data, like the in-memory Tansu after a restart) from the one the
+checkpoint was made on; so does an end offset behind the checkpoint. Then, as Spark's own
+source does, ``failOnDataLoss=true`` stops the query with a clear error, and ``false``
+restarts from the new topic's beginning with a warning. Nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ ARROW_COLUMNS = pa.schema([
     ("offset", pa.int64()), ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32()),
 ])
 ROWS_PER_ARROW_BATCH = 20000
+TOPIC_ID = "_topic_id"
 
 
 class KafkaDataLoss(RuntimeError):
@@ -77,6 +82,7 @@ class _Options:
     max_per_partition: int
     fail_on_data_loss: bool
     poll_timeout_s: float
+    checkpoint_hint: str
 
     @classmethod
     def parse(cls, options: dict) -> "_Options":
@@ -96,13 +102,17 @@ class _Options:
             max_per_partition=int(opts.get("maxrecordsperpartition", 100000)),
             fail_on_data_loss=opts.get("failondataloss", "true").lower() == "true",
             poll_timeout_s=float(opts.get("kafkaconsumer.polltimeoutms", 120000)) / 1000.0,
+            checkpoint_hint=f" ({opts['sensorwatch.checkpoint']})" if opts.get("sensorwatch.checkpoint") else "",
         )
 
 
 def _split(opts: _Options, start: dict, end: dict) -> list[KafkaRange]:
     ranges = []
+    restart = topic_changed(start, end)
     for part, stop in sorted(end.get(opts.topic, {}).items(), key=lambda kv: int(kv[0])):
-        first = start.get(opts.topic, {}).get(part, 0)
+        first = 0 if restart else start.get(opts.topic, {}).get(part, 0)
+        if first > stop:  # the partition went backwards (data loss was accepted): from its start
+            first = 0
         while first < stop:
             last = min(stop, first + opts.max_per_partition)
             ranges.append(KafkaRange(opts.topic, int(part), first, last))
@@ -168,6 +178,31 @@ def _to_batch(cols: dict[str, list], rng: KafkaRange) -> pa.RecordBatch:
     ], schema=ARROW_COLUMNS)
 
 
+def topic_changed(start: dict, end: dict) -> bool:
+    """True when ``end`` was read from another incarnation of the topic than ``start``."""
+    return bool(start.get(TOPIC_ID) and end.get(TOPIC_ID) and start[TOPIC_ID] != end[TOPIC_ID])
+
+
+def check_continuity(opts: "_Options", start: dict, end: dict, checkpoint_hint: str = "") -> None:
+    """Raise (failOnDataLoss) or warn when the topic was recreated or went backwards."""
+    problems = []
+    if topic_changed(start, end):
+        problems.append(f"topic '{opts.topic}' was recreated (id {start[TOPIC_ID]} -> {end[TOPIC_ID]})")
+    behind = {p: (o, end[opts.topic].get(p)) for p, o in start.get(opts.topic, {}).items()
+              if end.get(opts.topic, {}).get(p) is not None and end[opts.topic][p] < o}
+    if behind and not problems:
+        problems.append(f"topic '{opts.topic}' partitions went backwards (checkpoint -> broker): {behind}")
+    if not problems:
+        return
+    message = (f"{problems[0]}: the data the checkpoint points into is gone (a broker that keeps data in "
+               "memory only, like Tansu, loses it on restart).")
+    if opts.fail_on_data_loss:
+        raise KafkaDataLoss(f"{message} Either delete the ingest checkpoint{checkpoint_hint} to start over, or "
+                            "set failOnDataLoss=false (conf ingest.fail_on_data_loss) to read the topic from its "
+                            "beginning.")
+    print(f"WARNING kafka_py: {message} failOnDataLoss=false: reading it from its beginning.", flush=True)
+
+
 class _Offsets:
     """Driver-side offset lookups, with one lazily created consumer."""
 
@@ -191,8 +226,14 @@ class _Offsets:
 
         client = self._client()
         ends = end_offsets(client, self.opts.topic, consumer_partitions(client, self.opts.topic))
-        self.last_seen = {self.opts.topic: {str(p): off for p, off in ends.items()}}
+        self.last_seen = self._with_id({self.opts.topic: {str(p): off for p, off in ends.items()}})
         return self.last_seen
+
+    def _with_id(self, offsets: dict) -> dict:
+        from sensorwatch.connectors.kafka import topic_id
+
+        tid = topic_id(self.opts.bootstrap, self.opts.topic)
+        return {**offsets, TOPIC_ID: tid} if tid else offsets
 
     def earliest(self) -> dict:
         from confluent_kafka import TopicPartition
@@ -202,7 +243,7 @@ class _Offsets:
         client = self._client()
         parts = consumer_partitions(client, self.opts.topic)
         low = {str(p): client.get_watermark_offsets(TopicPartition(self.opts.topic, p), timeout=10)[0] for p in parts}
-        return {self.opts.topic: low}
+        return self._with_id({self.opts.topic: low})
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -244,11 +285,14 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
         end = self._available_now_end or self.offsets.latest()
-        # Partitions added since ``start`` begin at 0; never move backwards.
-        start_p = start.get(self.opts.topic, {})
-        end = {self.opts.topic: {p: max(o, start_p.get(p, 0)) for p, o in end[self.opts.topic].items()}}
+        check_continuity(self.opts, start, end, self.opts.checkpoint_hint)
+        if topic_changed(start, end) or any(o < start.get(self.opts.topic, {}).get(p, 0)
+                                            for p, o in end[self.opts.topic].items()):
+            # Accepted data loss: the new incarnation is read from offset 0 (see _split).
+            start = {self.opts.topic: {p: 0 for p in end[self.opts.topic]}}
         if isinstance(limit, ReadMaxRows):
-            return cap_offsets(self.opts.topic, start, end, limit.max_rows)
+            return {**cap_offsets(self.opts.topic, start, end, limit.max_rows),
+                    **({TOPIC_ID: end[TOPIC_ID]} if TOPIC_ID in end else {})}
         return end
 
     def reportLatestOffset(self) -> dict | None:
