@@ -7,7 +7,7 @@ external Parquet table over the landing zone). Dialect differences live only her
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 import pyarrow as pa

@@ -177,9 +177,6 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
                verbose: bool = True) -> dict:
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
     ``timeout_s`` (or forever). Returns a summary of what was written."""
-    from sensorwatch.connectors.kafka import ensure_topic
-
-    ensure_topic(settings.kafka.bootstrap_servers, settings.kafka.topic, settings.kafka.partitions)
     rules = rules_from_settings(settings)
     publisher = BatchPublisher(spark, settings, rules, verbose=verbose)
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \

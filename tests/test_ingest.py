@@ -115,3 +115,17 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
     lenient = strict.with_overrides(ingest={"fail_on_data_loss": False})
     assert run_ingest(spark, lenient, verbose=False)["landed"] == 800  # the whole new topic
     assert spark.read.parquet(strict.storage.landing).count() == 1400
+
+
+def test_missing_topic_is_a_clear_failure_not_a_created_topic(isolated, spark):
+    from sensorwatch.connectors.kafka import reader_consumer, consumer_partitions, KafkaUnavailable
+    from sensorwatch.ingest import IngestFailed
+
+    with pytest.raises(IngestFailed, match=f"topic '{isolated.kafka.topic}' does not exist"):
+        run_ingest(spark, isolated, verbose=False)
+    consumer = reader_consumer(isolated.kafka.bootstrap_servers)
+    try:
+        with pytest.raises(KafkaUnavailable):  # ingest did not create it behind our back
+            consumer_partitions(consumer, isolated.kafka.topic)
+    finally:
+        consumer.close()

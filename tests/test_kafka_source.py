@@ -12,7 +12,6 @@ from sensorwatch.connectors.kafka import (
     make_producer,
     produce_all,
     reader_consumer,
-    topic_partitions,
 )
 from sensorwatch.connectors.kafka_source import cap_offsets
 
@@ -63,8 +62,12 @@ def test_cap_offsets_shares_the_limit_by_backlog():
 
 
 def test_missing_topic_and_unreachable_broker_are_clear(isolated):
-    with pytest.raises(KafkaUnavailable, match="does not exist"):
-        topic_partitions(isolated.kafka.bootstrap_servers, isolated.kafka.topic + "-never-created")
+    consumer = reader_consumer(isolated.kafka.bootstrap_servers)
+    try:
+        with pytest.raises(KafkaUnavailable, match="does not exist"):
+            consumer_partitions(consumer, isolated.kafka.topic + "-never-created")
+    finally:
+        consumer.close()
     with pytest.raises(KafkaUnavailable, match="unreachable"):
         ensure_topic("127.0.0.1:1", "t", 1, timeout_s=2)
 

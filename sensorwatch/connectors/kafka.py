@@ -43,18 +43,6 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float =
             raise
 
 
-def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[int]:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    try:
-        meta = admin.list_topics(timeout=timeout_s)  # all topics: asking for one by name auto-creates it
-    except KafkaException as exc:
-        raise KafkaUnavailable(f"Kafka broker at {bootstrap} is unreachable: {exc}") from None
-    info = meta.topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
-        raise KafkaUnavailable(f"topic '{topic}' does not exist on {bootstrap}")
-    return sorted(info.partitions)
-
-
 def topic_id(bootstrap: str, topic: str, timeout_s: float = 10.0) -> str | None:
     """The topic's unique id (KIP-516): a recreated topic gets a new one. None if unsupported."""
     from confluent_kafka import TopicCollection

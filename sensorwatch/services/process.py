@@ -29,6 +29,18 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is left in process group ``pgid`` (Linux /proc)."""
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:  # state, ppid, pgrp
+            return True
+    return False
+
+
 def read_pid(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().strip())
@@ -52,7 +64,9 @@ def start_background(cmd: Sequence[str], pid_file: Path, log_file: Path, *, env:
 
 
 def stop_pid(pid_file: Path, timeout_s: float = 20.0) -> bool:
-    """SIGTERM the process group, then SIGKILL after ``timeout_s``. True if one was running."""
+    """SIGTERM the process group, then SIGKILL after ``timeout_s``; return once every process
+    of the group has exited (a launcher's child may outlive it while it flushes). True if one
+    was running."""
     pid = read_pid(pid_file)
     pid_file.unlink(missing_ok=True)
     if pid is None:
@@ -64,7 +78,7 @@ def stop_pid(pid_file: Path, timeout_s: float = 20.0) -> bool:
             return True
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not pid_alive(pid):
+            if not group_alive(pid):
                 return True
             time.sleep(0.1)
     raise ServiceError(f"process {pid} did not stop")
