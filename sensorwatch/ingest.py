@@ -113,7 +113,6 @@ class BatchPublisher:
 
     spark: SparkSession
     settings: Settings
-    rules: EventRules
     verbose: bool = True
     stats: list[dict] = field(default_factory=list)
 
@@ -178,7 +177,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
     ``timeout_s`` (or forever). Returns a summary of what was written."""
     rules = rules_from_settings(settings)
-    publisher = BatchPublisher(spark, settings, rules, verbose=verbose)
+    publisher = BatchPublisher(spark, settings, verbose=verbose)
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")

@@ -93,7 +93,7 @@ def check_event(body: Any, kafka_ts_ms: int | None, rules: EventRules) -> tuple[
     if readings == 0:
         reasons.append("no_sensor_readings")
     extras = None
-    if len(body) > len(KNOWN) or any(k not in KNOWN for k in body):
+    if any(k not in KNOWN for k in body):
         extras = {k: orjson.dumps(v).decode() for k, v in body.items() if k not in KNOWN} or None
     return values, extras, reasons
 

@@ -13,7 +13,7 @@ from sensorwatch.connectors.kafka import (
     produce_all,
     reader_consumer,
 )
-from sensorwatch.connectors.kafka_source import cap_offsets
+from sensorwatch.connectors.kafka_source import TOPIC_ID, _Options, _split, cap_offsets, resume_offsets
 
 
 def _produce(settings, n, partitions=2):
@@ -75,3 +75,17 @@ def test_missing_topic_and_unreachable_broker_are_clear(isolated):
 def test_source_requires_its_options(spark):
     with pytest.raises(Exception, match="subscribe"):
         spark.read.format("kafka_py").option("kafka.bootstrap.servers", "127.0.0.1:1").load().collect()
+
+
+def test_only_the_partition_that_went_backwards_restarts_even_when_capped():
+    """Accepted data loss on one partition must not re-read the healthy ones (duplicates)."""
+    opts = _Options.parse({"kafka.bootstrap.servers": "x:1", "subscribe": "t", "failOnDataLoss": "false"})
+    start = {"t": {"0": 100, "1": 500}}
+    end = {"t": {"0": 300, "1": 50}}  # partition 1 is behind its checkpoint
+    assert resume_offsets("t", start, end) == {"0": 100, "1": 0}
+    capped = cap_offsets("t", {"t": resume_offsets("t", start, end)}, end, 120)
+    ranges = {r.partition: (r.start, r.end) for r in _split(opts, start, capped)}
+    assert ranges[0][0] == 100 and ranges[1][0] == 0
+    assert sum(e - s for s, e in ranges.values()) <= 120
+    recreated = {**end, TOPIC_ID: "new"}
+    assert resume_offsets("t", {**start, TOPIC_ID: "old"}, recreated) == {"0": 0, "1": 0}

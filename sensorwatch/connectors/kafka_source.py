@@ -108,11 +108,9 @@ class _Options:
 
 def _split(opts: _Options, start: dict, end: dict) -> list[KafkaRange]:
     ranges = []
-    restart = topic_changed(start, end)
+    resume = resume_offsets(opts.topic, start, end)
     for part, stop in sorted(end.get(opts.topic, {}).items(), key=lambda kv: int(kv[0])):
-        first = 0 if restart else start.get(opts.topic, {}).get(part, 0)
-        if first > stop:  # the partition went backwards (data loss was accepted): from its start
-            first = 0
+        first = resume[part]
         while first < stop:
             last = min(stop, first + opts.max_per_partition)
             ranges.append(KafkaRange(opts.topic, int(part), first, last))
@@ -183,13 +181,27 @@ def topic_changed(start: dict, end: dict) -> bool:
     return bool(start.get(TOPIC_ID) and end.get(TOPIC_ID) and start[TOPIC_ID] != end[TOPIC_ID])
 
 
+def partitions_behind(topic: str, start: dict, end: dict) -> dict[str, tuple[int, int]]:
+    """Partitions whose broker end is behind the checkpointed start: (checkpoint, broker)."""
+    start_p, end_p = start.get(topic, {}), end.get(topic, {})
+    return {p: (o, end_p[p]) for p, o in start_p.items() if p in end_p and end_p[p] < o}
+
+
+def resume_offsets(topic: str, start: dict, end: dict) -> dict[str, int]:
+    """Where each partition of ``end`` is read from: its ``start`` offset (0 if new), or 0
+    when the topic was recreated or that partition went backwards (data loss accepted)."""
+    if topic_changed(start, end):
+        return {p: 0 for p in end.get(topic, {})}
+    behind = partitions_behind(topic, start, end)
+    return {p: 0 if p in behind else start.get(topic, {}).get(p, 0) for p in end.get(topic, {})}
+
+
 def check_continuity(opts: "_Options", start: dict, end: dict, checkpoint_hint: str = "") -> None:
     """Raise (failOnDataLoss) or warn when the topic was recreated or went backwards."""
     problems = []
     if topic_changed(start, end):
         problems.append(f"topic '{opts.topic}' was recreated (id {start[TOPIC_ID]} -> {end[TOPIC_ID]})")
-    behind = {p: (o, end[opts.topic].get(p)) for p, o in start.get(opts.topic, {}).items()
-              if end.get(opts.topic, {}).get(p) is not None and end[opts.topic][p] < o}
+    behind = partitions_behind(opts.topic, start, end)
     if behind and not problems:
         problems.append(f"topic '{opts.topic}' partitions went backwards (checkpoint -> broker): {behind}")
     if not problems:
@@ -286,12 +298,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
         end = self._available_now_end or self.offsets.latest()
         check_continuity(self.opts, start, end, self.opts.checkpoint_hint)
-        if topic_changed(start, end) or any(o < start.get(self.opts.topic, {}).get(p, 0)
-                                            for p, o in end[self.opts.topic].items()):
-            # Accepted data loss: the new incarnation is read from offset 0 (see _split).
-            start = {self.opts.topic: {p: 0 for p in end[self.opts.topic]}}
         if isinstance(limit, ReadMaxRows):
-            return {**cap_offsets(self.opts.topic, start, end, limit.max_rows),
+            resumed = {self.opts.topic: resume_offsets(self.opts.topic, start, end)}  # the same rule as _split
+            return {**cap_offsets(self.opts.topic, resumed, end, limit.max_rows),
                     **({TOPIC_ID: end[TOPIC_ID]} if TOPIC_ID in end else {})}
         return end
 
