@@ -1,6 +1,6 @@
 """The single source of truth for every record and table (see ``records``)."""
 
-from schemas.core import DIALECTS, Field, Kind, Table, ddl
+from schemas.core import DIALECTS, Field, Kind, Table, ddl, qualified, sql_type
 from schemas.records import (
     ASSET_ID_MAX_LEN,
     JOB_RUNS,
@@ -8,6 +8,7 @@ from schemas.records import (
     LANDING_EVENTS,
     QUARANTINE_EVENTS,
     SENSOR_EVENT,
+    SENSOR_FEATURES,
     SENSOR_NAMES,
     SENSORS,
     SQL_TABLES,
@@ -16,5 +17,5 @@ from schemas.records import (
 
 __all__ = [
     "ASSET_ID_MAX_LEN", "DIALECTS", "Field", "JOB_RUNS", "Kind", "LAKE_TABLES", "LANDING_EVENTS",
-    "QUARANTINE_EVENTS", "SENSOR_EVENT", "SENSOR_NAMES", "SENSORS", "SQL_TABLES", "Sensor", "Table", "ddl",
+    "QUARANTINE_EVENTS", "SENSOR_EVENT", "SENSOR_FEATURES", "SENSOR_NAMES", "SENSORS", "SQL_TABLES", "Sensor", "Table", "ddl", "qualified", "sql_type",
 ]

@@ -144,13 +144,22 @@ def _q(name: str, dialect: str) -> str:
     return f"`{name}`" if dialect == "hive" else f'"{name}"'
 
 
+def sql_type(kind: Kind, dialect: str) -> str:
+    return _SQL[dialect][kind]
+
+
 def _column(f: Field, dialect: str, force_not_null: bool = False) -> str:
     not_null = " NOT NULL" if (not f.nullable or force_not_null) else ""
     return f"{_q(f.name, dialect)} {_SQL[dialect][f.kind]}{not_null}"
 
 
+def qualified(name: str, dialect: str, schema: str | None = None) -> str:
+    """A quoted, optionally schema-qualified table name."""
+    return f"{_q(schema, dialect)}.{_q(name, dialect)}" if schema else _q(name, dialect)
+
+
 def ddl(table: Table, dialect: str, *, location: str | None = None, shards: int | None = None,
-        replicas: str | None = None) -> str:
+        replicas: str | None = None, schema: str | None = None) -> str:
     """CREATE TABLE IF NOT EXISTS for one dialect.
 
     ``hive`` renders an EXTERNAL Parquet table over ``location`` (the landing zone);
@@ -171,7 +180,7 @@ def ddl(table: Table, dialect: str, *, location: str | None = None, shards: int 
     lines = [_column(f, dialect, force_not_null=f.name in keyed) for f in table.all_fields]
     if table.primary_key:
         lines.append("PRIMARY KEY (" + ", ".join(_q(c, dialect) for c in table.primary_key) + ")")
-    sql = f"CREATE TABLE IF NOT EXISTS {_q(table.name, dialect)} (\n  " + ",\n  ".join(lines) + "\n)"
+    sql = f"CREATE TABLE IF NOT EXISTS {qualified(table.name, dialect, schema)} (\n  " + ",\n  ".join(lines) + "\n)"
     if dialect == "cratedb":
         if table.clustered_by:
             sql += f"\nCLUSTERED BY ({_q(table.clustered_by, dialect)}) INTO {shards or table.shards} SHARDS"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from features.definitions import ROW_FLAGS, sensor_columns
 from schemas.core import Field, Kind, Table
 
 
@@ -105,12 +106,31 @@ JOB_RUNS = Table(
         Field("late_rows", Kind.BIGINT),
         Field("duration_s", Kind.DOUBLE),
         Field("error", Kind.STRING),
+        Field("watermark", Kind.TIMESTAMP, doc="incremental runs: the latest ingest_time consumed"),
+        Field("details", Kind.STRING, doc="JSON: job-specific counts (e.g. unknown fields seen)"),
     ),
     primary_key=("run_id",),
     clustered_by="run_id",
 )
 
+SENSOR_FEATURES = Table(
+    name="sensor_features",
+    doc="Per asset and fixed interval: sensor aggregates, rolling statistics and gap flags "
+        "(columns declared in features/definitions.py).",
+    fields=(
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("interval_start", Kind.TIMESTAMP, nullable=False, doc="start of the fixed interval (UTC)"),
+        *(Field(f.name, Kind(f.kind), nullable=False, doc=f.doc) for f in ROW_FLAGS),
+        *(Field(name, Kind(st.kind), doc=st.doc) for name, st in sensor_columns(SENSOR_NAMES)),
+    ),
+    # CrateDB: one partition per day, rows of an asset on one shard; a partition column
+    # must be part of CrateDB's primary key, so the key is (asset_id, interval_start, day).
+    partition_by=(Field("day", Kind.TIMESTAMP, nullable=False, doc="UTC day of interval_start"),),
+    primary_key=("asset_id", "interval_start", "day"),
+    clustered_by="asset_id",
+)
+
 # Tables that live in the SQL store (CrateDB / PostgreSQL); later issues add theirs here.
-SQL_TABLES: tuple[Table, ...] = (JOB_RUNS,)
+SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

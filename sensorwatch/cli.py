@@ -4,6 +4,7 @@
     sensorwatch produce simulate|skab ...
     sensorwatch ingest [--trigger availableNow|processingTime]
     sensorwatch landed                 counts per landing partition and quarantine reason
+    sensorwatch features [--from T --to T]   landing -> sensor_features (incremental, or a backfill)
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
 """
 
@@ -84,6 +85,19 @@ def cmd_landed(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_features(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.features_job import run_features
+    from sensorwatch.spark import get_spark
+
+    start = _parse_time(args.start) if args.start else None
+    end = _parse_time(args.end) if args.end else None
+    if (start is None) != (end is None):
+        raise ConfigError("give both --from and --to for a backfill, or neither for an incremental run")
+    summary = run_features(get_spark(settings, "sensorwatch-features"), settings, start, end)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schemas import LAKE_TABLES, SQL_TABLES, ddl
 
@@ -91,7 +105,9 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
         locations = {"landing_events": settings.storage.landing, "quarantine_events": settings.storage.quarantine}
         print(";\n\n".join(ddl(t, "hive", location=locations[t.name]) for t in LAKE_TABLES) + ";")
     else:
-        print(";\n\n".join(ddl(t, args.dialect) for t in SQL_TABLES) + ";")
+        sql = settings.sql
+        print(";\n\n".join(ddl(t, args.dialect, shards=sql.shards, replicas=sql.replicas, schema=sql.schema_)
+                            for t in SQL_TABLES) + ";")
     return 0
 
 
@@ -99,14 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sensorwatch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", help="conf profile (default: $SENSORWATCH_PROFILE or local)")
+    # ... also accepted after the subcommand (spark-submit entry points pass it there)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("services", help="start/stop/probe the embedded Kafka, HDFS and PostgreSQL")
+    def add(name: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kw)
+
+    p = add("services", help="start/stop/probe the embedded Kafka, HDFS and PostgreSQL")
     p.add_argument("action", choices=["up", "down", "status"])
     p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres"])
     p.set_defaults(func=cmd_services)
 
-    p = sub.add_parser("produce", help="produce sensor events into Kafka")
+    p = add("produce", help="produce sensor events into Kafka")
     psub = p.add_subparsers(dest="source", required=True)
     s = psub.add_parser("simulate", help="N simulated pumps x 8 sensors with injected anomalies")
     s.add_argument("--assets", type=int, default=20)
@@ -124,15 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ground-truth")
     p.set_defaults(func=cmd_produce)
 
-    p = sub.add_parser("ingest", help="Kafka -> validated Parquet on HDFS (+ quarantine)")
+    p = add("ingest", help="Kafka -> validated Parquet on HDFS (+ quarantine)")
     p.add_argument("--trigger", choices=["availableNow", "processingTime"])
     p.add_argument("--timeout", type=float, default=None, help="stop a processingTime stream after N seconds")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("landed", help="what landed: events per partition, quarantine per reason")
+    p = add("landed", help="what landed: events per partition, quarantine per reason")
     p.set_defaults(func=cmd_landed)
 
-    p = sub.add_parser("schema", help="print DDL generated from schemas/")
+    p = add("features", help="landing events -> sensor_features in the SQL store (upsert)")
+    p.add_argument("--from", dest="start", help="backfill from this ISO time (inclusive)")
+    p.add_argument("--to", dest="end", help="backfill up to this ISO time (exclusive)")
+    p.set_defaults(func=cmd_features)
+
+    p = add("schema", help="print DDL generated from schemas/")
     p.add_argument("action", choices=["ddl"])
     p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"], required=True)
     p.set_defaults(func=cmd_schema)

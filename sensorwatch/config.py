@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, PositiveInt, SecretStr, ValidationError
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr,
+                      ValidationError, field_validator)
+
+if TYPE_CHECKING:
+    from features.definitions import FeatureSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF_DIR = REPO_ROOT / "conf"
@@ -29,7 +33,7 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class ServicesConf(_Strict):
@@ -75,8 +79,18 @@ class SqlConf(_Strict):
     host: str
     port: PositiveInt
     database: str
+    schema_: str = Field(alias="schema")  # tables live in this schema (CrateDB: "doc")
     user: str
     password: SecretStr | None = None  # environment only
+    shards: PositiveInt  # CrateDB: shards per table (per partition for partitioned tables)
+    replicas: str  # CrateDB: number_of_replicas, e.g. "0-1" or "1"
+    retries: NonNegativeInt  # attempts after the first when the store is unreachable
+    retry_backoff_s: PositiveFloat  # first wait; doubles each attempt
+    jdbc_batch_size: PositiveInt  # rows per JDBC batch in bulk writes
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}?reWriteBatchedInserts=true"
 
 
 class SparkConf(_Strict):
@@ -95,6 +109,30 @@ class IngestConf(_Strict):
     max_future_skew_s: PositiveInt
 
 
+class FeaturesConf(_Strict):
+    interval_s: PositiveInt  # resample interval; must divide an hour
+    rolling_intervals: PositiveInt  # K: rolling statistics over the last K intervals
+
+    @field_validator("interval_s")
+    @classmethod
+    def _divides_an_hour(cls, v: int) -> int:
+        if 3600 % v:
+            raise ValueError("must divide an hour (1, 2, 5, 10, 15, 30, 60, ...)")
+        return v
+
+    @field_validator("rolling_intervals")
+    @classmethod
+    def _at_least_two(cls, v: int) -> int:
+        if v < 2:
+            raise ValueError("must be at least 2")
+        return v
+
+    def spec(self) -> "FeatureSpec":
+        from features.definitions import FeatureSpec
+
+        return FeatureSpec(interval_s=self.interval_s, rolling_intervals=self.rolling_intervals)
+
+
 class Settings(_Strict):
     profile: str
     services: ServicesConf | None = None
@@ -103,6 +141,7 @@ class Settings(_Strict):
     sql: SqlConf
     spark: SparkConf
     ingest: IngestConf
+    features: FeaturesConf
 
     @property
     def home(self) -> Path:
@@ -114,7 +153,7 @@ class Settings(_Strict):
 
     def with_overrides(self, **sections: dict[str, Any]) -> "Settings":
         """A copy with some keys replaced, e.g. ``with_overrides(kafka={"topic": "t"})``."""
-        data = self.model_dump()
+        data = self.model_dump(by_alias=True)
         for section, values in sections.items():
             data[section] = {**(data.get(section) or {}), **values}
         return _validate(data, source="overrides")

@@ -38,7 +38,8 @@ def test_sql_tables_are_created_from_schemas(live_services):
     statements = create_tables(live_services)
     assert any("job_runs" in s for s in statements)
     with connect(live_services) as conn:
-        assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name='job_runs'").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name='job_runs' "
+                            "AND table_schema=%s", (live_services.sql.schema_,)).fetchone()[0] == 1
 
 
 def test_unreachable_sql_store_is_retried_then_clear(live_services):

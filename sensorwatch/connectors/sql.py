@@ -1,20 +1,40 @@
 """The SQL store over the PostgreSQL wire protocol: CrateDB in production, PostgreSQL here.
 
-One module owns connections and dialects; table DDL comes from ``schemas``.
+This module owns connections, retries, dialect differences and every statement the
+project runs on the store; table DDL comes from ``schemas``. The differences between the
+two dialects that matter here:
+
+* DDL types and CrateDB's CLUSTERED/PARTITIONED/WITH clauses (``schemas.ddl``);
+* CrateDB has no transactions and makes writes visible to queries only after a refresh
+  (``REFRESH TABLE``), so bulk loads are staged, refreshed, then merged;
+* both accept ``INSERT ... ON CONFLICT (key) DO UPDATE SET c = excluded.c``: the merge.
+
+Bulk writes (``bulk_upsert``): Spark writes the rows into a staging table with pgJDBC
+(batched, rewritten into multi-row INSERTs), then one ``INSERT ... SELECT ... ON CONFLICT``
+merges them into the target, and the staging table is dropped. A failure before the merge
+leaves the target untouched; on PostgreSQL the merge itself is one atomic statement, on
+CrateDB it is idempotent, so re-running the job completes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import psycopg
 
-from schemas import SQL_TABLES, Table, ddl
+from schemas import SQL_TABLES, Table, ddl, qualified, sql_type
 from sensorwatch.config import Settings
 
 
 class SqlUnavailable(RuntimeError):
     """The SQL store could not be reached after retries."""
+
+
+class SqlWriteFailed(RuntimeError):
+    """The SQL store rejected a write (reachable, but the statement failed)."""
 
 
 def connect(settings: Settings, *, retries: int = 0, backoff_s: float = 0.5,
@@ -45,9 +65,145 @@ def sql_reachable(settings: Settings) -> bool:
 
 
 def create_tables(settings: Settings, tables: tuple[Table, ...] = SQL_TABLES) -> list[str]:
-    """CREATE TABLE IF NOT EXISTS every SQL table in the configured dialect; return the DDL run."""
-    statements = [ddl(t, settings.sql.dialect) for t in tables]
-    with connect(settings, retries=3) as conn:
-        for statement in statements:
-            conn.execute(statement)
-    return statements
+    return SqlStore(settings).create_tables(tables)
+
+
+class SqlStore:
+    """Statements on the configured store, in its dialect and schema, with retries.
+
+    ``connect_fn`` exists for one test: rendering CrateDB statements where no CrateDB
+    server can run, to validate them with ``cratedb-sqlparse``.
+    """
+
+    def __init__(self, settings: Settings, connect_fn: Callable[[], Any] | None = None) -> None:
+        self.settings = settings
+        self.conf = settings.sql
+        self.dialect = settings.sql.dialect
+        self._connect = connect_fn or (lambda: connect(settings, retries=self.conf.retries,
+                                                       backoff_s=self.conf.retry_backoff_s))
+
+    # -- names and statements (pure) -------------------------------------------------
+    def name(self, table: Table | str) -> str:
+        return qualified(table if isinstance(table, str) else table.name, self.dialect, self.conf.schema_)
+
+    def table_ddl(self, table: Table) -> str:
+        return ddl(table, self.dialect, shards=self.conf.shards, replicas=self.conf.replicas,
+                   schema=self.conf.schema_)
+
+    def upsert_statement(self, table: Table, source: str) -> str:
+        """Insert the table's columns from ``source`` (``VALUES (...)`` or a SELECT), updating
+        existing rows on a key conflict."""
+        cols = [f'"{c}"' for c in table.column_names]
+        keys = set(table.primary_key)
+        updates = ", ".join(f"{c} = excluded.{c}" for c, n in zip(cols, table.column_names) if n not in keys)
+        conflict = ", ".join(f'"{k}"' for k in table.primary_key)
+        return (f"INSERT INTO {self.name(table)} ({', '.join(cols)}) {source} "
+                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}")
+
+    def values_upsert(self, table: Table) -> str:
+        return self.upsert_statement(table, "VALUES (" + ", ".join(["%s"] * len(table.column_names)) + ")")
+
+    def merge_statement(self, target: Table, stage: Table) -> str:
+        cols = ", ".join(f'"{c}"' for c in target.column_names)
+        return self.upsert_statement(target, f"SELECT {cols} FROM {self.name(stage)}")
+
+    def stage_table(self, target: Table, tag: str) -> Table:
+        """A keyless, unpartitioned copy of ``target`` to bulk-load into."""
+        return dataclasses.replace(target, name=f"{target.name}_stage_{tag}", fields=target.all_fields,
+                                   partition_by=(), primary_key=(), clustered_by=None)
+
+    # -- execution -------------------------------------------------------------------
+    def execute(self, statement: str, params: Iterable[Any] | None = None) -> int:
+        """Run one statement; returns the affected row count."""
+        return self._run(statement, params, fetch=False)
+
+    def query(self, statement: str, params: Iterable[Any] | None = None) -> list[tuple]:
+        return self._run(statement, params, fetch=True)
+
+    def _run(self, statement: str, params: Iterable[Any] | None, fetch: bool) -> Any:
+        """Every statement here is idempotent, so a dropped connection is retried too."""
+        attempts = self.conf.retries + 1
+        for attempt in range(attempts):
+            try:
+                with self._connect() as conn:
+                    cur = conn.execute(statement, tuple(params) if params is not None else None)
+                    return cur.fetchall() if fetch else cur.rowcount
+            except psycopg.OperationalError as exc:
+                if attempt + 1 == attempts:
+                    raise SqlUnavailable(f"SQL store failed {attempts} time(s): {str(exc).strip()}") from exc
+                time.sleep(self.conf.retry_backoff_s * 2 ** attempt)
+            except psycopg.Error as exc:
+                raise SqlWriteFailed(f"{type(exc).__name__}: {str(exc).strip()}") from exc
+        raise AssertionError("unreachable")
+
+    def create_tables(self, tables: tuple[Table, ...] = SQL_TABLES) -> list[str]:
+        """CREATE TABLE IF NOT EXISTS each table, then add columns declared since it was
+        created (new nullable fields); returns the statements run."""
+        statements = []
+        for table in tables:
+            statements.append(self.table_ddl(table))
+            self.execute(statements[-1])
+            existing = {r[0] for r in self.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                (self.conf.schema_, table.name))}
+            for f in table.all_fields:
+                if existing and f.name not in existing:
+                    statements.append(f'ALTER TABLE {self.name(table)} ADD COLUMN "{f.name}" '
+                                      f"{sql_type(f.kind, self.dialect)}")
+                    self.execute(statements[-1])
+        return statements
+
+    def refresh(self, table: Table | str) -> None:
+        """CrateDB: make recent writes visible to queries. PostgreSQL: nothing to do."""
+        if self.dialect == "cratedb":
+            self.execute(f"REFRESH TABLE {self.name(table)}")
+
+    def upsert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Upsert a few rows (run records and the like) by the table's primary key."""
+        statement = self.values_upsert(table)
+        for row in rows:
+            self.execute(statement, [row.get(c) for c in table.column_names])
+        self.refresh(table)
+
+    def bulk_upsert(self, df, table: Table, tag: str) -> int:
+        """Spark DataFrame (``table``'s columns) -> ``table``, via a staging table; returns the
+        number of rows merged. ``tag`` names the staging table (unique per run)."""
+        stage = self.stage_table(table, tag)
+        self.execute(f"DROP TABLE IF EXISTS {self.name(stage)}")
+        self.execute(self.table_ddl(stage))
+        try:
+            self._write_jdbc(df.select(*table.column_names), stage)
+            self.refresh(stage)
+            return self.execute(self.merge_statement(table, stage))
+        finally:
+            try:
+                self.execute(f"DROP TABLE IF EXISTS {self.name(stage)}")
+            except SqlUnavailable:
+                pass  # the store is gone; the staging table is dropped by the next run with this tag
+
+    def _write_jdbc(self, df, stage: Table) -> None:
+        """Spark -> staging table over pgJDBC. Retried with backoff while the store is
+        unreachable (each attempt empties the staging table first)."""
+        conf = self.conf
+        options = {"url": conf.jdbc_url, "dbtable": self.name(stage), "user": conf.user,
+                   "driver": "org.postgresql.Driver", "batchsize": str(conf.jdbc_batch_size)}
+        if conf.password:
+            options["password"] = conf.password.get_secret_value()
+        for attempt in range(conf.retries + 1):
+            if attempt:
+                self.execute(f"DELETE FROM {self.name(stage)}")
+            try:
+                df.write.format("jdbc").options(**options).mode("append").save()
+                return
+            except Exception as exc:  # noqa: BLE001 - Spark wraps the JDBC error in a JVM one
+                if sql_reachable(self.settings):
+                    raise SqlWriteFailed(f"bulk write into {stage.name} failed: {_first_line(exc)}") from exc
+                if attempt == conf.retries:
+                    raise SqlUnavailable(f"SQL store at {conf.host}:{conf.port} unreachable during the bulk "
+                                         f"write after {attempt + 1} attempt(s): {_first_line(exc)}") from exc
+                time.sleep(conf.retry_backoff_s * 2 ** attempt)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

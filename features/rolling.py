@@ -1,0 +1,63 @@
+"""Rolling statistics and gap flags of one asset's interval rows, in numpy (no Spark).
+
+``features.transforms`` runs this per asset inside Spark (``applyInPandas``); training
+and prediction can call it directly on pandas. Each window is computed on its own (no
+running sums), so a row's values depend only on the K intervals it covers, bit for bit,
+whatever range the rows were computed in.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from features.definitions import FeatureSpec, column
+
+IX = "_ix"  # interval index: floor(epoch seconds / interval_s)
+
+
+def rolling_stats(rows: pd.DataFrame, spec: FeatureSpec, sensors: tuple[str, ...]) -> pd.DataFrame:
+    """``rows``: one asset's intervals (``_ix``, ``<sensor>__mean`` ...), any order, unique ``_ix``.
+    Returns them sorted by ``_ix`` with ``missing_intervals``, ``after_gap`` and, per sensor,
+    ``roll_mean``, ``roll_std``, ``zscore`` and ``slope`` over the last K intervals."""
+    k = spec.rolling_intervals
+    rows = rows.sort_values(IX, kind="stable").reset_index(drop=True)
+    ix = rows[IX].to_numpy(dtype=np.int64)
+    if len(ix) == 0:
+        return rows.assign(missing_intervals=np.int32(0), after_gap=False,
+                           **{column(s, st): np.nan for s in sensors
+                              for st in ("roll_mean", "roll_std", "zscore", "slope")})
+    # A dense grid from K-1 intervals before the first row to the last: window w covers
+    # grid[w : w + K] and ends at grid position w + K - 1.
+    pos = ix - (ix[0] - (k - 1))
+    present = np.zeros(pos[-1] + 1, dtype=bool)
+    present[pos] = True
+    window_of_row = pos - (k - 1)
+    out = {
+        "missing_intervals": (k - sliding_window_view(present, k)[window_of_row].sum(axis=1)).astype(np.int32),
+        "after_gap": ~present[pos - 1],
+    }
+    x = np.arange(k, dtype=np.float64) * spec.interval_s  # seconds from the window's start
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing windows give NaN, as intended
+        for s in sensors:
+            mean = rows[column(s, "mean")].to_numpy(dtype=np.float64)
+            grid = np.full(len(present), np.nan)
+            grid[pos] = mean
+            w = sliding_window_view(grid, k)[window_of_row]  # (rows, K)
+            roll_mean = np.nanmean(w, axis=1)
+            roll_std = np.nanstd(w, axis=1, ddof=1)
+            roll_std[np.sum(~np.isnan(w), axis=1) < 2] = np.nan
+            xs = np.where(np.isnan(w), np.nan, x)
+            dx = xs - np.nanmean(xs, axis=1, keepdims=True)
+            var_x = np.nansum(dx * dx, axis=1)
+            slope = np.nansum(dx * (w - roll_mean[:, None]), axis=1) / var_x
+            slope[var_x == 0] = np.nan
+            out[column(s, "roll_mean")] = roll_mean
+            out[column(s, "roll_std")] = roll_std
+            out[column(s, "zscore")] = np.where(roll_std > 0, (mean - roll_mean) / roll_std, np.nan)
+            out[column(s, "slope")] = slope
+    return rows.assign(**out)

@@ -1,0 +1,83 @@
+"""Run records: each job run is a row in ``job_runs`` (the start of monitoring).
+
+``recorded_run`` writes the row as ``running`` when the job starts and again when it ends:
+``succeeded``, ``noop`` (nothing to do) or ``failed`` with the error. Incremental jobs keep
+their state there too: the ``watermark`` of their last successful run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from schemas import JOB_RUNS
+from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
+
+
+@dataclass
+class RunRecord:
+    job: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    finished_at: datetime | None = None
+    status: str = "running"
+    range_start: datetime | None = None
+    range_end: datetime | None = None
+    rows_in: int | None = None
+    rows_out: int | None = None
+    rows_rejected: int | None = None
+    late_rows: int | None = None
+    duration_s: float | None = None
+    error: str | None = None
+    watermark: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        values = {name: getattr(self, name) for name in JOB_RUNS.column_names}
+        values["details"] = json.dumps(self.details, sort_keys=True, default=str) if self.details else None
+        return values
+
+
+@contextmanager
+def recorded_run(store: SqlStore, job: str) -> Iterator[RunRecord]:
+    """Record one run of ``job``. The body fills in counts; set ``status = "noop"`` when
+    there was nothing to do. An exception marks the run failed and propagates."""
+    record = RunRecord(job=job)
+    store.upsert(JOB_RUNS, [record.row()])
+    started = time.monotonic()
+    failure: BaseException | None = None
+    try:
+        yield record
+    except BaseException as exc:
+        failure = exc
+        record.status, record.error = "failed", f"{type(exc).__name__}: {exc}"[:4000]
+        raise
+    finally:
+        if record.status == "running":
+            record.status = "succeeded"
+        record.finished_at = datetime.now(timezone.utc)
+        record.duration_s = round(time.monotonic() - started, 3)
+        try:
+            store.upsert(JOB_RUNS, [record.row()])
+        except SqlUnavailable as exc:
+            if failure is None:
+                raise
+            print(f"could not record the failed run {record.run_id}: {exc}", file=sys.stderr)
+
+
+def last_watermark(store: SqlStore, job: str) -> tuple[datetime, dict[str, Any]] | None:
+    """The watermark and details of the newest successful incremental run of ``job``."""
+    rows = store.query(
+        f"SELECT watermark, details FROM {store.name(JOB_RUNS)} WHERE job = %s AND status IN ('succeeded', 'noop') "
+        "AND watermark IS NOT NULL ORDER BY watermark DESC LIMIT 1", (job,))
+    if not rows:
+        return None
+    watermark, details = rows[0]
+    return watermark, json.loads(details) if details else {}
