@@ -214,8 +214,7 @@ def _plan_incremental(store: SqlStore, landing: DataFrame | None, record, spec: 
 def _late_events(store: SqlStore, new: DataFrame, spec: FeatureSpec, previous_watermark: datetime | None) -> int:
     """Events new since the last run whose interval was already in ``sensor_features``."""
     fresh = new.where(F.col("ingest_time") > F.lit(previous_watermark)) if previous_watermark else new
-    latest = store.query(f'SELECT "asset_id", max("interval_start") FROM {store.name(SENSOR_FEATURES)} '
-                         'GROUP BY "asset_id"')
+    latest = store.max_per(SENSOR_FEATURES, "asset_id", "interval_start")
     if not latest:
         return 0
     known = new.sparkSession.createDataFrame([(a, _micros(t)) for a, t in latest], "asset_id string, _latest long")

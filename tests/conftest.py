@@ -55,3 +55,16 @@ def spark(live_services: Settings):
     session = get_spark(live_services, "sensorwatch-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def store_isolated(isolated: Settings):
+    """``isolated`` plus its own SQL schema (dropped afterwards): tables never collide."""
+    from sensorwatch.connectors.sql import SqlStore
+
+    schema = unique("s").replace("-", "_")
+    settings = isolated.with_overrides(sql={"schema": schema})
+    store = SqlStore(settings)
+    store.execute(f'CREATE SCHEMA "{schema}"')
+    yield settings
+    store.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -107,6 +107,12 @@ class SqlStore:
         cols = ", ".join(f'"{c}"' for c in target.column_names)
         return self.upsert_statement(target, f"SELECT {cols} FROM {self.name(stage)}")
 
+    def drop_statement(self, table: Table) -> str:
+        return f"DROP TABLE IF EXISTS {self.name(table)}"
+
+    def clear_statement(self, table: Table) -> str:
+        return f"DELETE FROM {self.name(table)}"
+
     def stage_table(self, target: Table, tag: str) -> Table:
         """A keyless, unpartitioned copy of ``target`` to bulk-load into."""
         return dataclasses.replace(target, name=f"{target.name}_stage_{tag}", fields=target.all_fields,
@@ -165,11 +171,15 @@ class SqlStore:
             self.execute(statement, [row.get(c) for c in table.column_names])
         self.refresh(table)
 
+    def max_per(self, table: Table, group: str, value: str) -> list[tuple]:
+        """``(group, max(value))`` for each group of ``table``."""
+        return self.query(f'SELECT "{group}", max("{value}") FROM {self.name(table)} GROUP BY "{group}"')
+
     def bulk_upsert(self, df, table: Table, tag: str) -> int:
         """Spark DataFrame (``table``'s columns) -> ``table``, via a staging table; returns the
         number of rows merged. ``tag`` names the staging table (unique per run)."""
         stage = self.stage_table(table, tag)
-        self.execute(f"DROP TABLE IF EXISTS {self.name(stage)}")
+        self.execute(self.drop_statement(stage))
         self.execute(self.table_ddl(stage))
         try:
             self._write_jdbc(df.select(*table.column_names), stage)
@@ -177,7 +187,7 @@ class SqlStore:
             return self.execute(self.merge_statement(table, stage))
         finally:
             try:
-                self.execute(f"DROP TABLE IF EXISTS {self.name(stage)}")
+                self.execute(self.drop_statement(stage))
             except SqlUnavailable:
                 pass  # the store is gone; the staging table is dropped by the next run with this tag
 
@@ -191,7 +201,7 @@ class SqlStore:
             options["password"] = conf.password.get_secret_value()
         for attempt in range(conf.retries + 1):
             if attempt:
-                self.execute(f"DELETE FROM {self.name(stage)}")
+                self.execute(self.clear_statement(stage))
             try:
                 df.write.format("jdbc").options(**options).mode("append").save()
                 return

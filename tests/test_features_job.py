@@ -1,0 +1,243 @@
+"""The features job against real HDFS, PostgreSQL and Spark: fills sensor_features, re-runs
+change nothing, late events update only their intervals, backfill equals incremental,
+run records, errors, and every CrateDB statement it emits parses."""
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from cratedb_sqlparse import sqlparse
+
+from features.definitions import column
+from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed
+from sensorwatch.features_job import run_features
+from sensorwatch.runs import last_watermark, recorded_run
+from sensorwatch.sources.landing import seed_landing, series_frame
+from sensorwatch.sources.simulator import simulate
+
+T0 = datetime(2026, 2, 1, 9, 40, tzinfo=timezone.utc)
+KEY = ["asset_id", "interval_start"]
+
+
+def table(settings) -> pd.DataFrame:
+    store = SqlStore(settings)
+    cols = ", ".join(f'"{c}"' for c in SENSOR_FEATURES.column_names)
+    rows = store.query(f"SELECT {cols} FROM {store.name(SENSOR_FEATURES)} ORDER BY asset_id, interval_start")
+    return pd.DataFrame(rows, columns=SENSOR_FEATURES.column_names)
+
+
+def runs(settings) -> pd.DataFrame:
+    store = SqlStore(settings)
+    rows = store.query(f"SELECT * FROM {store.name(JOB_RUNS)} ORDER BY started_at")
+    return pd.DataFrame(rows, columns=JOB_RUNS.column_names)
+
+
+def assert_same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    """Same keys and flags exactly; floats to 1e-12 (Spark may sum in another order)."""
+    a, b = a.sort_values(KEY).reset_index(drop=True), b.sort_values(KEY).reset_index(drop=True)
+    assert a[KEY].equals(b[KEY])
+    for c in SENSOR_FEATURES.column_names:
+        if pd.api.types.is_float_dtype(a[c]) and not c.endswith("__count"):
+            np.testing.assert_allclose(a[c].astype(float), b[c].astype(float), rtol=1e-12, equal_nan=True, err_msg=c)
+        else:
+            assert a[c].tolist() == b[c].tolist(), c
+
+
+def events(assets=3, seconds=1200):
+    return series_frame(simulate(assets, seconds, T0, seed=11, anomalies_per_asset=0))
+
+
+def test_incremental_fills_the_table_and_a_rerun_changes_nothing(spark, store_isolated):
+    ev = events()
+    seed_landing(spark, store_isolated, ev)
+    first = run_features(spark, store_isolated)
+    assert first["status"] == "succeeded" and first["rows_in"] == len(ev) == first["rows_out"]
+    filled = table(store_isolated)
+    assert len(filled) == len(ev) and filled["asset_id"].nunique() == 3  # 1 Hz, 1 s intervals
+    assert filled["interval_start"].min() == T0 and filled["day"].nunique() == 1
+    # the whole table agrees with the same transform run directly on the events
+    np.testing.assert_allclose(filled[column("current", "mean")], ev.sort_values(KEY[:1] + ["event_time"])["current"])
+
+    again = run_features(spark, store_isolated)
+    assert again["status"] == "noop" and again["rows_out"] == 0
+    assert table(store_isolated).equals(filled)
+
+    backfill = run_features(spark, store_isolated, T0, T0 + timedelta(hours=1))
+    assert backfill["status"] == "succeeded" and backfill["rows_out"] == len(ev)
+    assert_same_rows(table(store_isolated), filled)  # re-computed and upserted: no duplicates, same values
+    recorded = runs(store_isolated)
+    assert recorded["status"].tolist() == ["succeeded", "noop", "succeeded"]
+    assert recorded["finished_at"].notna().all() and (recorded["duration_s"] > 0).all()
+    assert recorded["rows_out"].tolist() == [len(ev), 0, len(ev)]
+
+
+def test_late_events_update_only_their_intervals_and_backfill_equals_incremental(spark, store_isolated):
+    ev = events()
+    late_mask = (ev.asset_id == "pump-0001") & ev.event_time.between(T0 + timedelta(seconds=300),
+                                                                       T0 + timedelta(seconds=310))
+    first_part = ev[~late_mask & (ev.event_time < T0 + timedelta(seconds=900))]
+    seed_landing(spark, store_isolated, first_part)
+    assert run_features(spark, store_isolated)["rows_out"] == len(first_part)
+    before = table(store_isolated)
+
+    # later: the held-back readings (late) and the next 5 minutes (on time)
+    seed_landing(spark, store_isolated, ev[late_mask | (ev.event_time >= T0 + timedelta(seconds=900))])
+    second = run_features(spark, store_isolated)
+    assert second["status"] == "succeeded" and second["late_rows"] == late_mask.sum() == 11
+    after = table(store_isolated)
+    assert len(after) == len(ev)
+
+    merged = before.merge(after, on=KEY, how="outer", suffixes=("_b", "_a"), indicator=True)
+    added = merged[merged._merge == "right_only"]
+    old_range = added[added.interval_start < T0 + timedelta(seconds=900)]
+    assert set(old_range.asset_id) == {"pump-0001"}
+    assert sorted(old_range.interval_start) == sorted(ev[late_mask].event_time)
+    both = merged[merged._merge == "both"]
+    changed = both[both["missing_intervals_b"] != both["missing_intervals_a"]]
+    for c in [column(s, "roll_mean") for s in SENSOR_NAMES]:
+        differs = ~np.isclose(both[f"{c}_b"], both[f"{c}_a"], rtol=1e-12, atol=0, equal_nan=True)
+        changed = pd.concat([changed, both[differs]])
+    changed = changed.drop_duplicates(KEY)
+    # exactly the rows whose 30-interval windows reach back into the late seconds changed
+    assert set(changed.asset_id) == {"pump-0001"}
+    offsets = sorted((changed.interval_start - T0).dt.total_seconds().astype(int))
+    assert offsets == list(range(311, 340))
+
+    # the same events computed in one backfill give the same table
+    store = SqlStore(store_isolated)
+    store.execute(f"DELETE FROM {store.name(SENSOR_FEATURES)}")
+    full = run_features(spark, store_isolated, T0, T0 + timedelta(minutes=20))
+    assert full["rows_out"] == len(ev)
+    assert_same_rows(table(store_isolated), after)
+
+
+def test_empty_range_and_empty_landing_zone_are_clean_noops(spark, store_isolated):
+    nothing = run_features(spark, store_isolated)  # nothing has landed at all
+    assert nothing["status"] == "noop" and nothing["watermark"] is None
+    seed_landing(spark, store_isolated, events(assets=1, seconds=60))
+    empty = run_features(spark, store_isolated, T0 - timedelta(days=2), T0 - timedelta(days=1))
+    assert empty["status"] == "noop" and empty["rows_in"] == 0
+    assert len(table(store_isolated)) == 0
+    assert runs(store_isolated)["status"].tolist() == ["noop", "noop"]
+    with pytest.raises(ValueError, match="not before"):
+        run_features(spark, store_isolated, T0, T0)
+
+
+def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_isolated):
+    """A landing file with an undeclared sensor column, and one written without a declared
+    sensor: the declared columns are read, the extra one ignored, the missing one null;
+    undeclared fields from the wire (kept in ``extras``) are counted in the run record."""
+    from pyspark.sql import functions as F
+
+    from sensorwatch.sources.landing import landing_frame
+
+    ev = events(assets=2, seconds=120)
+    now = datetime.now(timezone.utc)
+    a = landing_frame(spark, ev[ev.asset_id == "pump-0000"], now).withColumn("vibration_z_rms", F.lit(0.5))
+    a = a.withColumn("extras", F.create_map(F.lit("vibration_z_rms"), F.lit("0.5")))
+    b = landing_frame(spark, ev[ev.asset_id == "pump-0001"], now).drop("voltage")
+    for df in (a, b):
+        df.write.mode("append").partitionBy("date", "hour").parquet(store_isolated.storage.landing)
+    result = run_features(spark, store_isolated)
+    assert result["status"] == "succeeded" and result["rows_out"] == len(ev)
+    assert result["details"]["unknown_fields"] == {"vibration_z_rms": 120}
+    rows = table(store_isolated)
+    assert "vibration_z_rms" not in "".join(rows.columns)
+    b_rows = rows[rows.asset_id == "pump-0001"]
+    assert (b_rows[column("voltage", "count")] == 0).all() and b_rows[column("voltage", "mean")].isna().all()
+    assert (b_rows["missing_sensors"] == 1).all()
+    assert (rows[rows.asset_id == "pump-0000"]["missing_sensors"] == 0).all()
+
+
+def test_unreachable_sql_store_is_retried_then_fails_clearly_writing_nothing(spark, store_isolated, tmp_path):
+    seed_landing(spark, store_isolated, events(assets=1, seconds=60))
+    broken = store_isolated.with_overrides(sql={"port": 1, "retries": 2, "retry_backoff_s": 0.2})
+    started = datetime.now(timezone.utc)
+    with pytest.raises(SqlUnavailable, match=r"unreachable after 3 attempt"):
+        run_features(spark, broken)
+    assert (datetime.now(timezone.utc) - started).total_seconds() >= 0.2 + 0.4  # backed off
+    store = SqlStore(store_isolated)
+    assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+                       (store_isolated.sql.schema_,)) == [(0,)]
+    # the CLI says it in one line and exits 1
+    env = {"PATH": "/usr/bin:/bin", "SENSORWATCH__SQL__PORT": "1", "SENSORWATCH__SQL__RETRIES": "0",
+           "SENSORWATCH__STORAGE__ROOT": store_isolated.storage.root}
+    cli = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "features"], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert cli.returncode == 1, cli.stderr[-2000:]
+    assert "sensorwatch: SqlUnavailable: SQL store at 127.0.0.1:1/sensorwatch unreachable" in cli.stderr
+    assert "Traceback" not in cli.stderr
+
+
+def test_a_failing_merge_leaves_the_table_as_it_was_and_records_the_failure(spark, store_isolated):
+    """A real fault inside the store: the target rejects the new rows (a CHECK constraint
+    added behind the job's back). The merge is one statement: all rows or none."""
+    ev = events(assets=2, seconds=120)
+    seed_landing(spark, store_isolated, ev[ev.event_time < T0 + timedelta(seconds=60)])
+    run_features(spark, store_isolated)
+    before = table(store_isolated)
+    store = SqlStore(store_isolated)
+    store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} ADD CONSTRAINT no_new_rows "
+                  f"CHECK (interval_start < '{(T0 + timedelta(seconds=90)).isoformat()}')")
+    seed_landing(spark, store_isolated, ev[ev.event_time >= T0 + timedelta(seconds=60)])
+    with pytest.raises(SqlWriteFailed, match="CheckViolation"):
+        run_features(spark, store_isolated)
+    assert table(store_isolated).equals(before)  # not even the rows the check allowed
+    failed = runs(store_isolated).iloc[-1]
+    assert failed["status"] == "failed" and "no_new_rows" in failed["error"]
+    assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE %s",
+                       ("sensor_features_stage_%",)) == [(0,)]  # staging dropped
+    # the watermark did not move: once the constraint is gone, the next run catches up
+    store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} DROP CONSTRAINT no_new_rows")
+    assert run_features(spark, store_isolated)["status"] == "succeeded"
+    assert len(table(store_isolated)) == len(ev)
+
+
+class RecordingConnection:
+    """Stands in for a CrateDB server, which cannot run here: it records each statement
+    (as psycopg sends it: %s -> $n) so that cratedb-sqlparse can check it."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, statement, params=None):
+        n = iter(range(1, 1000))
+        self.log.append(statement.replace("%s", "$%d") % tuple(next(n) for _ in range(statement.count("%s"))))
+        return self
+
+    def fetchall(self):
+        return []
+
+    rowcount = 0
+
+
+def test_every_cratedb_statement_the_store_emits_parses(live_services):
+    crate = live_services.with_overrides(sql={"dialect": "cratedb", "schema": "doc"})
+    log: list[str] = []
+    store = SqlStore(crate, connect_fn=lambda: RecordingConnection(log))
+    store.create_tables()
+    with recorded_run(store, "features") as record:
+        record.details["x"] = 1
+    last_watermark(store, "features")
+    store.max_per(SENSOR_FEATURES, "asset_id", "interval_start")  # late events
+    # bulk_upsert's statements (its JDBC insert is Spark's, parameterised)
+    stage = store.stage_table(SENSOR_FEATURES, "abc123")
+    log += [store.drop_statement(stage), store.table_ddl(stage), store.clear_statement(stage),
+            store.merge_statement(SENSOR_FEATURES, stage)]
+    store.refresh(stage)
+    assert any(s.startswith("REFRESH TABLE") for s in log) and any("ON CONFLICT" in s for s in log)
+    for statement in log:
+        try:
+            sqlparse(statement, raise_exception=True)
+        except Exception as exc:  # noqa: BLE001 - the parser raises several kinds
+            pytest.fail(f"CrateDB rejects: {exc}\n{statement}")
