@@ -16,6 +16,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/features.py
 
 services-up: setup
 	$(VENV)/bin/sensorwatch services up

@@ -5,6 +5,7 @@
     sensorwatch ingest [--trigger availableNow|processingTime]
     sensorwatch landed                 counts per landing partition and quarantine reason
     sensorwatch features [--from T --to T]   landing -> sensor_features (incremental, or a backfill)
+    sensorwatch runs [--last N]        the latest job runs (job_runs)
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
 """
 
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sensorwatch.config import ConfigError, Settings, load_settings
+from sensorwatch.connectors.sql import SqlStore
 
 
 def _parse_time(text: str) -> datetime:
@@ -86,16 +88,35 @@ def cmd_landed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_features(settings: Settings, args: argparse.Namespace) -> int:
-    from sensorwatch.features_job import run_features
+    from sensorwatch.features_job import check_range, run_features
     from sensorwatch.spark import get_spark
 
-    start = _parse_time(args.start) if args.start else None
-    end = _parse_time(args.end) if args.end else None
-    if (start is None) != (end is None):
-        raise ConfigError("give both --from and --to for a backfill, or neither for an incremental run")
+    try:
+        start = _parse_time(args.start) if args.start else None
+        end = _parse_time(args.end) if args.end else None
+        check_range(start, end)
+    except ValueError as exc:  # BadRange, or a time that is not ISO 8601
+        print(f"sensorwatch features: {exc}", file=sys.stderr)
+        return 2
     summary = run_features(get_spark(settings, "sensorwatch-features"), settings, start, end)
     print(json.dumps(summary, default=str))
     return 0
+
+
+def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.runs import recent_runs
+
+    print(f"{'started (UTC)':19s}  {'job':9s} {'status':9s} {'rows in':>9s} {'rows out':>9s} {'late':>6s} "
+          f"{'seconds':>8s}  range / error")
+    for r in recent_runs(SqlStore(settings), args.last):
+        span = f"{r['range_start']:%Y-%m-%d %H:%M:%S} .. {r['range_end']:%H:%M:%S}" if r["range_start"] else ""
+        print(f"{r['started_at']:%Y-%m-%d %H:%M:%S}  {r['job']:9s} {r['status']:9s} {_n(r['rows_in']):>9s} "
+              f"{_n(r['rows_out']):>9s} {_n(r['late_rows']):>6s} {_n(r['duration_s']):>8s}  {r['error'] or span}")
+    return 0
+
+
+def _n(value) -> str:
+    return "" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
 
 
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
@@ -158,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="backfill from this ISO time (inclusive)")
     p.add_argument("--to", dest="end", help="backfill up to this ISO time (exclusive)")
     p.set_defaults(func=cmd_features)
+
+    p = add("runs", help="the latest job runs recorded in the SQL store")
+    p.add_argument("--last", type=int, default=10)
+    p.set_defaults(func=cmd_runs)
 
     p = add("schema", help="print DDL generated from schemas/")
     p.add_argument("action", choices=["ddl"])

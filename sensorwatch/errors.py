@@ -2,8 +2,9 @@
 
 from sensorwatch.connectors.kafka import KafkaUnavailable
 from sensorwatch.connectors.kafka_source import KafkaDataLoss
-from sensorwatch.connectors.sql import SqlUnavailable
+from sensorwatch.connectors.sql import SqlUnavailable, SqlWriteFailed
 from sensorwatch.ingest import IngestFailed
 from sensorwatch.services.process import ServiceError
 
-OPERATIONAL_ERRORS = (KafkaUnavailable, KafkaDataLoss, SqlUnavailable, ServiceError, IngestFailed, FileNotFoundError)
+OPERATIONAL_ERRORS = (KafkaUnavailable, KafkaDataLoss, SqlUnavailable, SqlWriteFailed, ServiceError, IngestFailed,
+                      FileNotFoundError)

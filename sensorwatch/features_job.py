@@ -22,6 +22,7 @@ A row depends only on the events of its last K intervals, so recomputing a range
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -130,6 +131,10 @@ def unknown_fields(events: DataFrame) -> dict[str, int]:
     return {r["field"]: r["count"] for r in sorted(rows, key=lambda r: r["field"])}
 
 
+class BadRange(ValueError):
+    """A backfill range that cannot be run (a usage error)."""
+
+
 @dataclass
 class Plan:
     spans: list[Span]
@@ -137,18 +142,23 @@ class Plan:
     previous_watermark: datetime | None = None
 
 
+def check_range(start: datetime | None, end: datetime | None) -> None:
+    if (start is None) != (end is None):
+        raise BadRange("give both --from and --to for a backfill, or neither for an incremental run")
+    if start is not None and end is not None and start >= end:
+        raise BadRange(f"empty range: --from {start.isoformat()} is not before --to {end.isoformat()}")
+
+
 def run_features(spark: SparkSession, settings: Settings, start: datetime | None = None,
                  end: datetime | None = None) -> dict:
     """One run of the features job: backfill [start, end) when given, else incremental.
     Returns the run record as a dict (also written to ``job_runs``)."""
-    if (start is None) != (end is None):
-        raise ValueError("give both --from and --to for a backfill, or neither for an incremental run")
-    if start is not None and end is not None and start >= end:
-        raise ValueError(f"empty range: --from {start.isoformat()} is not before --to {end.isoformat()}")
+    check_range(start, end)
     spec = settings.features.spec()
     store = SqlStore(settings)
     store.create_tables((JOB_RUNS, SENSOR_FEATURES))
     with recorded_run(store, JOB) as record:
+        started = time.monotonic()
         landing = read_landing(spark, settings)
         if start is not None and end is not None:
             record.details["mode"] = "backfill"
@@ -157,14 +167,15 @@ def run_features(spark: SparkSession, settings: Settings, start: datetime | None
             record.details["mode"] = "incremental"
             plan = _plan_incremental(store, landing, record, spec)
         try:
-            _recompute(store, landing, plan, record, spec)
+            _recompute(store, landing, plan, record, spec, started)
         finally:
             if plan.new is not None:
                 plan.new.unpersist()
     return _summary(record)
 
 
-def _recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, record, spec: FeatureSpec) -> None:
+def _recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, record, spec: FeatureSpec,
+               started: float) -> None:
     record.rows_in = record.rows_out = 0
     if landing is None or not plan.spans:
         record.status = "noop"
@@ -179,7 +190,8 @@ def _recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, record, s
         if plan.new is not None:
             record.late_rows = _late_events(store, plan.new, spec, plan.previous_watermark)
         rows = keep_planned(compute_features(events, spec), plan.spans)
-        record.rows_out = store.bulk_upsert(rows, SENSOR_FEATURES, tag=record.run_id[:12])
+        record.details["seconds"] = seconds = {"plan_and_read": round(time.monotonic() - started, 2)}
+        record.rows_out = store.bulk_upsert(rows, SENSOR_FEATURES, tag=record.run_id[:12], seconds=seconds)
         record.range_start = min(s.start for s in plan.spans)
         record.range_end = max(s.end for s in plan.spans)
     finally:

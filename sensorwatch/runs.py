@@ -81,3 +81,11 @@ def last_watermark(store: SqlStore, job: str) -> tuple[datetime, dict[str, Any]]
         return None
     watermark, details = rows[0]
     return watermark, json.loads(details) if details else {}
+
+
+def recent_runs(store: SqlStore, last: int = 10) -> list[dict[str, Any]]:
+    """The ``last`` runs of every job, newest first (empty before the first run)."""
+    store.create_tables((JOB_RUNS,))
+    cols = ", ".join(f'"{c}"' for c in JOB_RUNS.column_names)
+    rows = store.query(f"SELECT {cols} FROM {store.name(JOB_RUNS)} ORDER BY started_at DESC LIMIT %s", (last,))
+    return [dict(zip(JOB_RUNS.column_names, r)) for r in rows]

@@ -125,6 +125,12 @@ def test_empty_range_and_empty_landing_zone_are_clean_noops(spark, store_isolate
     assert runs(store_isolated)["status"].tolist() == ["noop", "noop"]
     with pytest.raises(ValueError, match="not before"):
         run_features(spark, store_isolated, T0, T0)
+    for args, says in ((["--from", "2026-01-02", "--to", "2026-01-01"], "is not before"),
+                       (["--from", "2026-01-02"], "give both --from and --to"),
+                       (["--from", "yesterday", "--to", "2026-01-01"], "Invalid isoformat")):
+        cli = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "features", *args],
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 2 and says in cli.stderr, cli.stderr
 
 
 def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_isolated):

@@ -175,21 +175,28 @@ class SqlStore:
         """``(group, max(value))`` for each group of ``table``."""
         return self.query(f'SELECT "{group}", max("{value}") FROM {self.name(table)} GROUP BY "{group}"')
 
-    def bulk_upsert(self, df, table: Table, tag: str) -> int:
+    def bulk_upsert(self, df, table: Table, tag: str, seconds: dict[str, float] | None = None) -> int:
         """Spark DataFrame (``table``'s columns) -> ``table``, via a staging table; returns the
-        number of rows merged. ``tag`` names the staging table (unique per run)."""
+        number of rows merged. ``tag`` names the staging table (unique per run); ``seconds``,
+        when given, receives the time spent writing the stage (Spark's whole computation of
+        ``df`` included) and merging."""
+        seconds = {} if seconds is None else seconds
         stage = self.stage_table(table, tag)
         self.execute(self.drop_statement(stage))
         self.execute(self.table_ddl(stage))
         try:
+            t0 = time.monotonic()
             self._write_jdbc(df.select(*table.column_names), stage)
             self.refresh(stage)
-            return self.execute(self.merge_statement(table, stage))
+            t1 = time.monotonic()
+            merged = self.execute(self.merge_statement(table, stage))
+            seconds.update(compute_and_stage=round(t1 - t0, 2), merge=round(time.monotonic() - t1, 2))
+            return merged
         finally:
             try:
                 self.execute(self.drop_statement(stage))
             except SqlUnavailable:
-                pass  # the store is gone; the staging table is dropped by the next run with this tag
+                pass  # the store is gone: the run fails anyway; the stage is named after its run id
 
     def _write_jdbc(self, df, stage: Table) -> None:
         """Spark -> staging table over pgJDBC. Retried with backoff while the store is
