@@ -91,37 +91,30 @@ def read_landing(spark: SparkSession, settings: Settings) -> DataFrame | None:
 
 def events_for(landing: DataFrame, spans: list[Span], spec: FeatureSpec) -> DataFrame:
     """The events needed to recompute ``spans``: partition-pruned, then each span's range
-    minus the lookback (per asset by a broadcast join, or for all assets)."""
+    widened by the lookback."""
     hour_key = F.concat_ws("T", "date", F.lpad(F.col("hour").cast("string"), 2, "0"))
     events = landing.where(hour_key.isin(landing_hours(spans, spec)))
-    lookback = timedelta(seconds=spec.lookback_s)
-    if all(s.asset_id is None for s in spans):
-        cond = F.lit(False)
-        for s in spans:
-            cond = cond | ((F.col("event_time") >= F.lit(s.start - lookback)) & (F.col("event_time") < F.lit(s.end)))
-        return events.where(cond)
-    ranges = _spans_frame(landing.sparkSession, spans, start_shift=lookback)
-    return (events.join(F.broadcast(ranges), "asset_id")
-            .where((F.col("event_time") >= F.col("_start")) & (F.col("event_time") < F.col("_end")))
-            .drop("_start", "_end"))
+    return _within(events, "event_time", spans, widen=timedelta(seconds=spec.lookback_s))
 
 
 def keep_planned(rows: DataFrame, spans: list[Span]) -> DataFrame:
     """Only the rows the spans recompute (the lookback rows were input, not output)."""
+    return _within(rows, "interval_start", spans)
+
+
+def _within(df: DataFrame, time_col: str, spans: list[Span], widen: timedelta = timedelta(0)) -> DataFrame:
+    """Rows whose ``time_col`` is in a span (start moved ``widen`` earlier) of their asset:
+    a filter when spans cover every asset, else a broadcast join on the asset."""
+    t = F.col(time_col)
     if all(s.asset_id is None for s in spans):
         cond = F.lit(False)
         for s in spans:
-            cond = cond | ((F.col("interval_start") >= F.lit(s.start)) & (F.col("interval_start") < F.lit(s.end)))
-        return rows.where(cond)
-    ranges = _spans_frame(rows.sparkSession, spans)
-    return (rows.join(F.broadcast(ranges), "asset_id")
-            .where((F.col("interval_start") >= F.col("_start")) & (F.col("interval_start") < F.col("_end")))
-            .drop("_start", "_end"))
-
-
-def _spans_frame(spark: SparkSession, spans: list[Span], start_shift: timedelta = timedelta(0)) -> DataFrame:
-    return spark.createDataFrame([(s.asset_id, s.start - start_shift, s.end) for s in spans],
-                                 "asset_id string, _start timestamp, _end timestamp")
+            cond = cond | ((t >= F.lit(s.start - widen)) & (t < F.lit(s.end)))
+        return df.where(cond)
+    ranges = df.sparkSession.createDataFrame([(s.asset_id, s.start - widen, s.end) for s in spans],
+                                             "asset_id string, _start timestamp, _end timestamp")
+    return (df.join(F.broadcast(ranges), "asset_id")
+            .where((t >= F.col("_start")) & (t < F.col("_end"))).drop("_start", "_end"))
 
 
 def unknown_fields(events: DataFrame) -> dict[str, int]:
