@@ -131,7 +131,7 @@ class BadRange(ValueError):
 @dataclass
 class Plan:
     spans: list[Span]
-    new: DataFrame | None = None  # incremental: the events at or after the previous watermark
+    new: DataFrame | None = None  # incremental: events at or after the previous watermark (some columns)
     previous_watermark: datetime | None = None
 
 
@@ -199,7 +199,9 @@ def _plan_incremental(store: SqlStore, landing: DataFrame | None, record, spec: 
     record.details["rows_at_watermark"] = details.get("rows_at_watermark", 0)
     if landing is None:
         return Plan([])
-    new = (landing.where(F.col("ingest_time") >= F.lit(watermark)) if watermark else landing).cache()
+    # Only the columns planning and counting need are cached (not the readings).
+    new = (landing.where(F.col("ingest_time") >= F.lit(watermark)) if watermark else landing) \
+        .select("asset_id", "event_time", "ingest_time", "extras").cache()
     plan = Plan([], new, watermark)
     # Timestamps travel as epoch microseconds: collect() would use the local time zone.
     per_batch = {r["t"]: r["n"] for r in new.groupBy(F.unix_micros("ingest_time").alias("t"))
