@@ -70,7 +70,7 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     store = SqlStore(settings)
     stage = store.stage_table(SENSOR_FEATURES, "bench")
     cols = SENSOR_FEATURES.column_names
-    quoted = ", ".join(f'"{c}"' for c in cols)
+    quoted = store.column_list(cols)
     insert = f"INSERT INTO {store.name(stage)} ({quoted}) VALUES ({', '.join(['%s'] * len(cols))})"
     copy = f"COPY {store.name(stage)} ({quoted}) FROM STDIN"
 

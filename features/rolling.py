@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from features.definitions import FeatureSpec, column
+from features.definitions import ROLLING_STATS, FeatureSpec, column
 
 IX = "_ix"  # interval index: floor(epoch seconds / interval_s)
 
@@ -28,8 +28,7 @@ def rolling_stats(rows: pd.DataFrame, spec: FeatureSpec, sensors: tuple[str, ...
     ix = rows[IX].to_numpy(dtype=np.int64)
     if len(ix) == 0:
         return rows.assign(missing_intervals=np.int32(0), after_gap=False,
-                           **{column(s, st): np.nan for s in sensors
-                              for st in ("roll_mean", "roll_std", "zscore", "slope")})
+                           **{column(s, st.name): np.nan for s in sensors for st in ROLLING_STATS})
     # A dense grid from K-1 intervals before the first row to the last: window w covers
     # grid[w : w + K] and ends at grid position w + K - 1.
     pos = ix - (ix[0] - (k - 1))

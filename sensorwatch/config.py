@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr,
-                      ValidationError, field_validator)
+                      ValidationError, model_validator)
 
 if TYPE_CHECKING:
     from features.definitions import FeatureSpec
@@ -113,19 +113,10 @@ class FeaturesConf(_Strict):
     interval_s: PositiveInt  # resample interval; must divide an hour
     rolling_intervals: PositiveInt  # K: rolling statistics over the last K intervals
 
-    @field_validator("interval_s")
-    @classmethod
-    def _divides_an_hour(cls, v: int) -> int:
-        if 3600 % v:
-            raise ValueError("must divide an hour (1, 2, 5, 10, 15, 30, 60, ...)")
-        return v
-
-    @field_validator("rolling_intervals")
-    @classmethod
-    def _at_least_two(cls, v: int) -> int:
-        if v < 2:
-            raise ValueError("must be at least 2")
-        return v
+    @model_validator(mode="after")
+    def _valid_spec(self) -> "FeaturesConf":
+        self.spec()  # FeatureSpec holds the rules (interval divides an hour, K >= 2)
+        return self
 
     def spec(self) -> "FeatureSpec":
         from features.definitions import FeatureSpec

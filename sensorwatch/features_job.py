@@ -21,7 +21,6 @@ A row depends only on the events of its last K intervals, so recomputing a range
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,7 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from features.definitions import FeatureSpec
-from features.transforms import compute_features
+from features.transforms import compute_features, interval_index
 from schemas import JOB_RUNS, LANDING_EVENTS, SENSOR_FEATURES
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore
@@ -224,9 +223,11 @@ def _late_events(store: SqlStore, new: DataFrame, spec: FeatureSpec, previous_wa
     latest = store.max_per(SENSOR_FEATURES, "asset_id", "interval_start")
     if not latest:
         return 0
-    known = new.sparkSession.createDataFrame([(a, _micros(t)) for a, t in latest], "asset_id string, _latest long")
-    interval_micros = F.floor(F.unix_micros("event_time") / (spec.interval_s * 1_000_000)) * (spec.interval_s * 1_000_000)
-    return fresh.join(F.broadcast(known), "asset_id").where(interval_micros <= F.col("_latest")).count()
+    known = new.sparkSession.createDataFrame(latest, "asset_id string, _latest timestamp")
+    def ix(col: str):
+        return interval_index(F.col(col), spec.interval_s)
+
+    return fresh.join(F.broadcast(known), "asset_id").where(ix("event_time") <= ix("_latest")).count()
 
 
 def _micros(t: datetime) -> int:
@@ -249,6 +250,5 @@ def _interval_ceil(t: datetime, spec: FeatureSpec) -> datetime:
 
 
 def _summary(record) -> dict:
-    out = {k: v for k, v in record.row().items() if k != "details"}
-    out["details"] = json.loads(record.row()["details"] or "{}")
-    return out
+    """The run record as written, with ``details`` as a dict instead of JSON text."""
+    return {**record.row(), "details": record.details}

@@ -86,6 +86,5 @@ def last_watermark(store: SqlStore, job: str) -> tuple[datetime, dict[str, Any]]
 def recent_runs(store: SqlStore, last: int = 10) -> list[dict[str, Any]]:
     """The ``last`` runs of every job, newest first (empty before the first run)."""
     store.create_tables((JOB_RUNS,))
-    cols = ", ".join(f'"{c}"' for c in JOB_RUNS.column_names)
-    rows = store.query(f"SELECT {cols} FROM {store.name(JOB_RUNS)} ORDER BY started_at DESC LIMIT %s", (last,))
+    rows = store.query(f"SELECT {store.column_list(JOB_RUNS.column_names)} FROM {store.name(JOB_RUNS)} ORDER BY started_at DESC LIMIT %s", (last,))
     return [dict(zip(JOB_RUNS.column_names, r)) for r in rows]

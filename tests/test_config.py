@@ -79,3 +79,10 @@ def test_cli_reports_config_error_with_exit_2(monkeypatch, capsys):
     monkeypatch.setenv("SENSORWATCH__KAFKA__PARTITIONS", "zero")
     assert cli_main(["schema", "ddl", "--dialect", "postgresql"]) == 2
     assert "kafka.partitions" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, value, says", [("INTERVAL_S", "7", "interval_s must divide an hour"),
+                                              ("ROLLING_INTERVALS", "1", "rolling_intervals must be at least 2")])
+def test_feature_settings_are_checked_by_the_feature_spec_rules(key, value, says):
+    with pytest.raises(ConfigError, match=f"key 'features'.*{says}"):
+        load_settings("local", environ={f"SENSORWATCH__FEATURES__{key}": value})

@@ -90,22 +90,24 @@ class SqlStore:
         return ddl(table, self.dialect, shards=self.conf.shards, replicas=self.conf.replicas,
                    schema=self.conf.schema_)
 
+    @staticmethod
+    def column_list(names: Iterable[str]) -> str:
+        """``"a", "b", ...``: quoted column names for a statement."""
+        return ", ".join(f'"{c}"' for c in names)
+
     def upsert_statement(self, table: Table, source: str) -> str:
         """Insert the table's columns from ``source`` (``VALUES (...)`` or a SELECT), updating
         existing rows on a key conflict."""
-        cols = [f'"{c}"' for c in table.column_names]
         keys = set(table.primary_key)
-        updates = ", ".join(f"{c} = excluded.{c}" for c, n in zip(cols, table.column_names) if n not in keys)
-        conflict = ", ".join(f'"{k}"' for k in table.primary_key)
-        return (f"INSERT INTO {self.name(table)} ({', '.join(cols)}) {source} "
-                f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}")
+        updates = ", ".join(f'"{c}" = excluded."{c}"' for c in table.column_names if c not in keys)
+        return (f"INSERT INTO {self.name(table)} ({self.column_list(table.column_names)}) {source} "
+                f"ON CONFLICT ({self.column_list(table.primary_key)}) DO UPDATE SET {updates}")
 
     def values_upsert(self, table: Table) -> str:
         return self.upsert_statement(table, "VALUES (" + ", ".join(["%s"] * len(table.column_names)) + ")")
 
     def merge_statement(self, target: Table, stage: Table) -> str:
-        cols = ", ".join(f'"{c}"' for c in target.column_names)
-        return self.upsert_statement(target, f"SELECT {cols} FROM {self.name(stage)}")
+        return self.upsert_statement(target, f"SELECT {self.column_list(target.column_names)} FROM {self.name(stage)}")
 
     def drop_statement(self, table: Table) -> str:
         return f"DROP TABLE IF EXISTS {self.name(table)}"
