@@ -1,7 +1,6 @@
 """Rolling statistics and gap flags of one asset's interval rows, in numpy (no Spark).
 
-``features.transforms`` runs this per asset inside Spark (``applyInPandas``); training
-and prediction can call it directly on pandas. Each window is computed on its own (no
+Called by ``features.compute.asset_features`` (per asset, in Spark or not). Each window is computed on its own (no
 running sums), so a row's values depend only on the K intervals it covers, bit for bit,
 whatever range the rows were computed in.
 """

@@ -1,0 +1,69 @@
+"""Landing events -> ``sensor_features`` rows, in pandas: the one implementation.
+
+    events --deduplicate--> --interval_aggregates--> --rolling_stats--> rows
+
+``asset_features`` does it for one asset. Spark runs it per asset (``features.transforms``,
+``applyInPandas``); the SKAB evaluation and tests call ``features_frame`` directly, without
+Spark. So batch features, training, prediction and evaluation share the same code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.definitions import INTERVAL_STATS, FeatureSpec, column
+from features.rolling import IX, rolling_stats
+from schemas import SENSOR_FEATURES, SENSOR_NAMES
+
+# Among deliveries of the same reading, the latest wins: by ingest time, then Kafka
+# partition and offset (producer retries and re-sent corrections count once).
+DELIVERY_ORDER = ("ingest_time", "kafka_partition", "kafka_offset")
+EVENT_COLUMNS = ("asset_id", "event_time", *SENSOR_NAMES, *DELIVERY_ORDER)  # what the rows need
+_PANDAS_AGG = {"mean": "mean", "min": "min", "max": "max", "std": "std", "count": "count", "last": "last"}
+
+
+def interval_ix(event_time: pd.Series, interval_s: int) -> np.ndarray:
+    """floor(epoch seconds / interval_s) of naive-UTC (or tz-aware) timestamps."""
+    us = pd.to_datetime(event_time, utc=True).dt.tz_localize(None).to_numpy("datetime64[us]").astype(np.int64)
+    return us // (interval_s * 1_000_000)
+
+
+def deduplicate(events: pd.DataFrame) -> pd.DataFrame:
+    """One reading per (asset, event_time); the latest delivery wins; sorted by event time."""
+    order = ["asset_id", "event_time", *(c for c in DELIVERY_ORDER if c in events.columns)]
+    return (events.sort_values(order, kind="stable")
+            .drop_duplicates(["asset_id", "event_time"], keep="last").reset_index(drop=True))
+
+
+def interval_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """One row per interval with events (``_ix``): the interval statistics of each sensor.
+    ``events``: one asset, de-duplicated, in event-time order (``last`` = latest present)."""
+    grouped = events.assign(**{IX: interval_ix(events["event_time"], spec.interval_s)}).groupby(IX, sort=True)
+    stats = grouped[list(SENSOR_NAMES)].agg([_PANDAS_AGG[st.name] for st in INTERVAL_STATS])
+    stats.columns = [column(s, st) for s, st in stats.columns]
+    counts = stats[[column(s, "count") for s in SENSOR_NAMES]]
+    stats["event_count"] = grouped.size().astype(np.int64)
+    stats["missing_sensors"] = (counts == 0).sum(axis=1).astype(np.int32)
+    return stats.reset_index()
+
+
+def asset_features(events: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """One asset's events -> its rows (all ``sensor_features`` columns, in table order).
+
+    Each row depends only on the events of its own last K intervals: to get exact rows for
+    intervals [a, b), pass the events of [a - spec.lookback_s, b) and keep [a, b)."""
+    if events.empty:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENSOR_FEATURES.column_names})
+    rows = rolling_stats(interval_aggregates(deduplicate(events), spec), spec, SENSOR_NAMES)
+    start = pd.to_datetime(rows[IX] * spec.interval_s, unit="s")  # naive UTC, as Spark's session
+    rows = rows.assign(asset_id=events["asset_id"].iloc[0], interval_start=start, day=start.dt.floor("D"))
+    for s in SENSOR_NAMES:  # counts are integers, also where the whole sensor is absent
+        rows[column(s, "count")] = rows[column(s, "count")].astype(np.int64)
+    return rows[SENSOR_FEATURES.column_names]
+
+
+def features_frame(events: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    """Many assets' events -> rows, without Spark (evaluation, tests, small data)."""
+    parts = [asset_features(group, spec) for _, group in events.groupby("asset_id", sort=True)]
+    return pd.concat(parts, ignore_index=True) if parts else asset_features(events, spec)

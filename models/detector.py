@@ -1,0 +1,217 @@
+"""The detector: forecaster + per-asset normalisation, error scales and thresholds.
+
+One LSTM is trained on the windows of all training assets. What differs between assets
+is calibrated per asset on its own data: the normalisation of its inputs (mean, std),
+the typical size of each sensor's forecast error, and the score threshold. An asset the
+model has not seen uses the fleet calibration (``"*"``, medians over the assets).
+
+Everything the detector needs at scoring time travels with it (``save``/``load``):
+``model.keras`` and ``detector.json`` (spec, calibrations, training summary).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from models import errors, threshold
+from models.spec import DetectorSpec
+from schemas import SENSOR_NAMES
+
+FLEET = "*"
+FORMAT_VERSION = 1
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be used: missing, corrupt, or not matching the features."""
+
+
+@dataclass
+class Calibration:
+    """Per asset: input normalisation (per model column), error scale (per sensor), threshold."""
+
+    mean: list[float]
+    std: list[float]
+    scale: list[float]
+    threshold: float
+
+
+@dataclass
+class Detector:
+    spec: DetectorSpec
+    model: Any  # keras.Model (TensorFlow is imported lazily, by models.network)
+    calibrations: dict[str, Calibration]
+    training: dict[str, Any] = field(default_factory=dict)  # device, epochs, losses, rows
+    _predictor: Any = field(default=None, repr=False, compare=False)
+
+    # ---- training ---------------------------------------------------------------------
+    @classmethod
+    def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec, callbacks: list | None = None) -> "Detector":
+        """Train on each asset's feature rows (sorted by time). The last
+        ``validation_fraction`` of each asset's windows drives early stopping and the
+        calibration of its error scales and threshold; the model is never fitted on it."""
+        from models import network
+
+        usable = {a: f for a, f in frames.items() if len(f) > spec.window + 1}
+        if not usable:
+            raise ValueError(f"no asset has more than window + 1 = {spec.window + 1} rows to train on")
+        norms = {a: _fit_normalisation(f, spec) for a, f in usable.items()}
+        parts = {a: _windows(_normalised(f, spec, *norms[a]), spec.window) for a, f in usable.items()}
+        n_val = {a: max(1, int(round(len(x) * spec.validation_fraction))) for a, (x, _) in parts.items()}
+        x_fit = np.concatenate([x[:-n_val[a]] for a, (x, _) in parts.items()])
+        y_fit = np.concatenate([y[:-n_val[a]] for a, (_, y) in parts.items()])
+        x_val = np.concatenate([x[-n_val[a]:] for a, (x, _) in parts.items()])
+        y_val = np.concatenate([y[-n_val[a]:] for a, (_, y) in parts.items()])
+        result = network.train(spec, x_fit, y_fit, x_val, y_val, callbacks)
+
+        detector = cls(spec, result.model, {})
+        for asset, (x, y) in parts.items():
+            sensor_err = detector._sensor_errors(x, y)
+            scale = errors.error_scale(sensor_err[-n_val[asset]:])
+            score, _ = errors.score(sensor_err / scale, spec.smoothing)
+            limit = threshold.calibrate(score[-n_val[asset]:], spec.threshold_quantile, spec.threshold_factor)
+            mean, std = norms[asset]
+            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), scale.tolist(), limit)
+        detector.calibrations[FLEET] = _fleet(detector.calibrations.values())
+        detector.training = {
+            "device": result.device, "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch,
+            "history": result.history, "assets": sorted(usable), "windows_fit": len(x_fit),
+            "windows_val": len(x_val), "final_val_loss": min(result.history.get("val_loss", [np.nan])),
+        }
+        return detector
+
+    # ---- scoring ----------------------------------------------------------------------
+    def calibration(self, asset_id: str) -> Calibration:
+        return self.calibrations.get(asset_id) or self.calibrations[FLEET]
+
+    def score(self, asset_id: str, rows: pd.DataFrame) -> pd.DataFrame:
+        """One asset's feature rows (sorted by time) -> per row: ``score``, ``threshold``,
+        ``is_anomaly``, ``contributions`` (per sensor, summing to 1) and ``top_sensors``.
+        The first ``window`` rows have no forecast (score NaN, never flagged); a row's
+        score depends on the ``spec.lookback_rows`` rows before it."""
+        self._check_columns(rows)
+        cal = self.calibration(asset_id)
+        n = len(rows)
+        scaled = np.full((n, len(SENSOR_NAMES)), np.nan)
+        if n > self.spec.window:
+            x, y = _windows(_normalised(rows, self.spec, np.array(cal.mean), np.array(cal.std)), self.spec.window)
+            scaled[self.spec.window:] = self._sensor_errors(x, y) / np.array(cal.scale)
+        score, contrib = errors.score(scaled, self.spec.smoothing)
+        score[: self.spec.window] = np.nan
+        contrib[: self.spec.window] = np.nan
+        flags = threshold.flag(score, cal.threshold, self.spec.min_duration)
+        return pd.DataFrame({
+            "score": score, "threshold": cal.threshold, "is_anomaly": flags,
+            "contributions": list(contrib),
+            "top_sensors": errors.top_sensors(contrib, SENSOR_NAMES, self.spec.top_sensors),
+        }, index=rows.index)
+
+    def forecast_error(self, frames: dict[str, pd.DataFrame]) -> float:
+        """Mean absolute next-interval error in each asset's own units, divided by that
+        asset-sensor's spread in ``frames``: a yardstick that does not depend on the
+        model's normalisation, so two models can be compared on the same held-back data."""
+        total, count = 0.0, 0
+        for asset, rows in frames.items():
+            if len(rows) <= self.spec.window:
+                continue
+            cal = self.calibration(asset)
+            mean, std = np.array(cal.mean), np.array(cal.std)
+            x, y = _windows(_normalised(rows, self.spec, mean, std), self.spec.window)
+            raw = rows[self.spec.columns].to_numpy(np.float64)[self.spec.window:]
+            predicted = self._predict(x) * std + mean
+            spread = np.maximum(np.nanstd(raw, axis=0), errors.EPS)
+            err = np.abs(raw - predicted) / spread
+            total += float(np.nansum(err))
+            count += int(np.sum(np.isfinite(err)))
+        if count == 0:
+            raise ValueError("no asset has enough rows to measure the forecast error")
+        return total / count
+
+    # ---- persistence ------------------------------------------------------------------
+    def save(self, directory: Path) -> Path:
+        from models import network
+
+        directory.mkdir(parents=True, exist_ok=True)
+        network.save(self.model, directory / "model.keras")
+        (directory / "detector.json").write_text(json.dumps(self.describe(), indent=1))
+        return directory
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION, "spec": self.spec.to_dict(), "columns": self.spec.columns,
+            "sensors": list(SENSOR_NAMES), "training": self.training,
+            "calibrations": {a: asdict(c) for a, c in self.calibrations.items()},
+        }
+
+    @classmethod
+    def load(cls, directory: Path) -> "Detector":
+        """Raises ``ModelError`` naming what is missing or unreadable."""
+        from models import network
+
+        meta_path, model_path = directory / "detector.json", directory / "model.keras"
+        missing = [p.name for p in (meta_path, model_path) if not p.is_file()]
+        if missing:
+            raise ModelError(f"no usable model in {directory}: missing {', '.join(missing)}")
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
+            spec = DetectorSpec.from_dict(meta["spec"])
+            calibrations = {a: Calibration(**c) for a, c in meta["calibrations"].items()}
+            if meta["sensors"] != list(SENSOR_NAMES) or meta["columns"] != spec.columns:
+                raise ValueError(f"built for sensors {meta['sensors']}, this version has {list(SENSOR_NAMES)}")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelError(f"corrupt model metadata in {meta_path}: {exc}") from exc
+        try:
+            model = network.load(model_path)
+        except Exception as exc:  # Keras raises many types for a damaged file
+            raise ModelError(f"corrupt model file {model_path}: {exc}") from exc
+        return cls(spec, model, calibrations, meta.get("training", {}))
+
+    # ---- internals --------------------------------------------------------------------
+    def _predict(self, windows: np.ndarray) -> np.ndarray:
+        if self._predictor is None:
+            from models.network import Predictor
+
+            self._predictor = Predictor(self.model)
+        return self._predictor(windows)
+
+    def _sensor_errors(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return errors.sensor_errors(self._predict(x), y, len(SENSOR_NAMES))
+
+    def _check_columns(self, rows: pd.DataFrame) -> None:
+        missing = [c for c in self.spec.columns if c not in rows.columns]
+        if missing:
+            raise ModelError(f"the feature rows lack the model's input column(s): {', '.join(missing)}")
+
+
+def _fit_normalisation(rows: pd.DataFrame, spec: DetectorSpec) -> tuple[np.ndarray, np.ndarray]:
+    values = rows[spec.columns].to_numpy(np.float64)
+    mean = np.nan_to_num(np.nanmean(values, axis=0))
+    std = np.nan_to_num(np.nanstd(values, axis=0), nan=1.0)
+    return mean, np.where(std > errors.EPS, std, 1.0)
+
+
+def _normalised(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Inputs in units of the asset's training spread; a missing value becomes NaN here
+    (a target with no error) and 0, the training mean, inside windows."""
+    return (rows[spec.columns].to_numpy(np.float64) - mean) / std
+
+
+def _windows(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(windows of ``window`` consecutive rows, the row after each), as float32."""
+    x = sliding_window_view(np.nan_to_num(values[:-1], nan=0.0), window, axis=0).transpose(0, 2, 1)
+    return x.astype(np.float32), values[window:]
+
+
+def _fleet(calibrations) -> Calibration:
+    cals = list(calibrations)
+    median = lambda attr: np.median([getattr(c, attr) for c in cals], axis=0)  # noqa: E731
+    return Calibration(median("mean").tolist(), median("std").tolist(), median("scale").tolist(),
+                       float(median("threshold")))

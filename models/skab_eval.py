@@ -1,0 +1,156 @@
+"""The SKAB outlier-detection protocol, with the production feature, model and threshold code.
+
+For every labelled file, independently: its first 400 rows train the detector (labels
+unused), every later row is scored; all files' test rows are pooled and scored as binary
+classification (F1, FAR, MAR). Each file is one asset: its readings go through
+``features.compute`` exactly as landing events do, the detector is ``models.detector``,
+and each reading takes the flag of the interval it falls in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.compute import features_frame, interval_ix
+from features.definitions import FeatureSpec
+from models.detector import Detector
+from models.metrics import Scores, binary_scores
+from models.spec import DetectorSpec
+from schemas import SENSOR_NAMES
+from sensorwatch.sources import skab
+
+TRAIN_ROWS = 400
+# The published leaderboard (SKAB README, outlier detection, same protocol), for the table.
+LEADERBOARD: tuple[tuple[str, float, float, float], ...] = (
+    ("Conv-AE", 0.78, 13.55, 28.02), ("MSET", 0.78, 39.73, 14.13),
+    ("T-squared+Q (PCA)", 0.76, 26.62, 24.92), ("LSTM-AE", 0.74, 29.96, 25.92),
+    ("Vanilla LSTM", 0.54, 12.54, 59.53), ("Isolation forest", 0.29, 2.56, 82.89),
+)
+
+
+@dataclass
+class FileResult:
+    name: str
+    truth: np.ndarray  # per test row
+    flags: np.ndarray  # per test row
+    scores: Scores
+    seconds: float
+    device: str
+    epochs: int
+
+
+def events_of(f: skab.SkabFile) -> pd.DataFrame:
+    """A SKAB file as landing-shaped events of one asset (naive UTC event times)."""
+    events = pd.DataFrame({name: f.frame[name].to_numpy(float) for name in SENSOR_NAMES})
+    events.insert(0, "event_time", f.frame.index.tz_convert("UTC").tz_localize(None))
+    events.insert(0, "asset_id", f.asset_id)
+    return events
+
+
+def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
+                  plot_dir: Path | None = None) -> FileResult:
+    started = time.perf_counter()
+    events = events_of(f)
+    rows = features_frame(events, features).sort_values("interval_start", ignore_index=True)
+    # Each reading belongs to one interval; the first 400 readings' intervals train.
+    reading_ix = interval_ix(events["event_time"], features.interval_s)
+    row_ix = interval_ix(rows["interval_start"], features.interval_s)
+    train = row_ix <= reading_ix[TRAIN_ROWS - 1]
+    detector = Detector.fit({f.asset_id: rows[train].reset_index(drop=True)}, spec)
+    scored = detector.score(f.asset_id, rows)
+    flag_of_reading = pd.Series(scored["is_anomaly"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy()
+    truth = f.frame["anomaly"].to_numpy() > 0.5
+    result = FileResult(
+        f.asset_id, truth[TRAIN_ROWS:], flag_of_reading[TRAIN_ROWS:].astype(bool),
+        binary_scores(truth[TRAIN_ROWS:], flag_of_reading[TRAIN_ROWS:].astype(bool)),
+        time.perf_counter() - started, detector.training["device"], detector.training["epochs"])
+    if plot_dir is not None:
+        plot_file(f, rows, scored, truth, flag_of_reading.astype(bool), plot_dir / f"{f.asset_id}.png")
+    return result
+
+
+def evaluate(data_dir: Path, features: FeatureSpec, spec: DetectorSpec, out_dir: Path,
+             files: list[str] | None = None, progress=print) -> dict[str, Any]:
+    """Run the protocol on every labelled CSV under ``data_dir``; write plots and
+    ``summary.json`` to ``out_dir``; return the summary."""
+    paths = skab.list_files(data_dir, files)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[FileResult] = []
+    skipped = []
+    for i, path in enumerate(paths, 1):
+        f = skab.read_file(path, data_dir)
+        if "anomaly" not in f.frame.columns:
+            skipped.append(f.asset_id)  # e.g. anomaly-free.csv: nothing to score against
+            continue
+        if len(f.frame) <= TRAIN_ROWS + spec.window:
+            raise ValueError(f"{path}: {len(f.frame)} rows; the protocol needs more than {TRAIN_ROWS + spec.window}")
+        r = evaluate_file(f, features, spec, out_dir)
+        results.append(r)
+        progress(f"[{i}/{len(paths)}] {r.name:22s} F1 {r.scores.f1:.3f}  FAR {r.scores.far:5.1f}  "
+                 f"MAR {r.scores.mar:5.1f}  ({r.seconds:.0f} s, {r.epochs} epochs, {r.device})")
+    if not results:
+        raise ValueError(f"no labelled SKAB files (with an 'anomaly' column) under {data_dir}")
+    pooled = binary_scores(np.concatenate([r.truth for r in results]), np.concatenate([r.flags for r in results]))
+    summary = {
+        "protocol": f"SKAB outlier detection: fit on the first {TRAIN_ROWS} rows of each file, score the rest",
+        "data": str(data_dir), "skipped_unlabelled": skipped, "detector": spec.to_dict(),
+        "features": {"interval_s": features.interval_s, "rolling_intervals": features.rolling_intervals},
+        "device": results[0].device, "seconds": round(sum(r.seconds for r in results), 1),
+        "per_file": [{"file": r.name, **r.scores.as_dict(), "test_rows": r.scores.rows} for r in results],
+        "pooled": {**pooled.as_dict(), "test_rows": pooled.rows, "files": len(results)},
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The result beside the published leaderboard, best F1 first."""
+    p = summary["pooled"]
+    rows = [("sensorwatch LSTM forecaster (this run)", p["f1"], p["far"], p["mar"]), *LEADERBOARD]
+    rows.sort(key=lambda r: -r[1])
+    lines = [f"{'detector':40s} {'F1':>6s} {'FAR %':>7s} {'MAR %':>7s}", "-" * 63]
+    lines += [f"{name:40s} {f1:6.3f} {far:7.2f} {mar:7.2f}" for name, f1, far, mar in rows]
+    return "\n".join(lines)
+
+
+def plot_file(f: skab.SkabFile, rows: pd.DataFrame, scored: pd.DataFrame, truth: np.ndarray,
+              flags: np.ndarray, path: Path) -> None:
+    """Signals (standardised on the training rows), score vs threshold, and detections:
+    true positives green, false alarms red, misses orange."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = f.frame.index.tz_localize(None)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 8), sharex=True,
+                                        gridspec_kw={"height_ratios": [3, 2, 1]})
+    train = f.frame.iloc[:TRAIN_ROWS]
+    for name in SENSOR_NAMES:
+        std = train[name].std() or 1.0
+        ax1.plot(t, (f.frame[name] - train[name].mean()) / std, lw=0.7, label=name)
+    ax1.axvline(t[TRAIN_ROWS], color="k", ls="--", lw=0.8)
+    ax1.set_ylabel("standardised")
+    ax1.legend(fontsize=6, ncol=4, loc="upper left")
+    ax1.set_title(f"{f.asset_id}: training = first {TRAIN_ROWS} rows (left of the dashed line)")
+    ax2.plot(rows["interval_start"], scored["score"], lw=0.8, label="score")
+    ax2.plot(rows["interval_start"], scored["threshold"], color="r", lw=0.8, label="threshold")
+    ax2.set_ylabel("anomaly score")
+    ax2.legend(fontsize=7, loc="upper left")
+    test = np.arange(len(t)) >= TRAIN_ROWS
+    for mask, color, label in ((truth & flags & test, "tab:green", "detected"),
+                               (~truth & flags & test, "tab:red", "false alarm"),
+                               (truth & ~flags & test, "tab:orange", "missed")):
+        ax3.fill_between(t, 0, 1, where=mask, color=color, step="mid", label=label, lw=0)
+    ax3.set_yticks([])
+    ax3.legend(fontsize=7, ncol=3, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -1,0 +1,76 @@
+"""What the detector is, declared as data: the model's inputs and every hyperparameter.
+
+A ``DetectorSpec`` comes from configuration (``model.detector`` in ``conf/``), is saved
+with the trained model (``detector.json``) and is logged to MLflow as parameters, so a
+registered model says exactly how it was built and what it reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from features.definitions import INTERVAL_STATS, ROLLING_STATS, column
+from schemas import SENSOR_NAMES
+
+_STATS = {st.name for st in (*INTERVAL_STATS, *ROLLING_STATS)} - {"count"}
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    # The model reads, per sensor, these statistics of each interval (feature columns).
+    inputs: tuple[str, ...] = ("mean",)
+    window: int = 30  # W: intervals the LSTM sees to forecast the next one
+    units: int = 64  # LSTM units
+    epochs: int = 40
+    batch_size: int = 32
+    patience: int = 5  # early stopping on the validation loss
+    learning_rate: float = 1e-3
+    seed: int = 0
+    validation_fraction: float = 0.2  # last part of each asset's training windows (by time)
+    # Anomaly score: per-sensor absolute forecast errors, each divided by its typical
+    # (validation) size, averaged over sensors, then a trailing mean over `smoothing` rows.
+    smoothing: int = 60
+    # Threshold per asset: the `quantile` of the validation scores times `factor`.
+    threshold_quantile: float = 0.95
+    threshold_factor: float = 2.0
+    min_duration: int = 1  # flagged runs shorter than this many rows are pruned
+    top_sensors: int = 3  # sensors named per anomaly, by contribution
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", tuple(self.inputs))
+        unknown = [s for s in self.inputs if s not in _STATS]
+        if not self.inputs or unknown:
+            raise ValueError(f"inputs must be feature statistics among {sorted(_STATS)}, got {list(self.inputs)}")
+        for name in ("window", "units", "epochs", "batch_size", "smoothing", "min_duration", "top_sensors"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
+        if not 0 < self.threshold_quantile <= 1 or self.threshold_factor <= 0:
+            raise ValueError("threshold_quantile must be in (0, 1] and threshold_factor > 0")
+        if self.top_sensors > len(SENSOR_NAMES):
+            raise ValueError(f"top_sensors must be at most {len(SENSOR_NAMES)}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DetectorSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown detector setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "inputs": list(self.inputs)}
+
+    @property
+    def columns(self) -> list[str]:
+        """The feature columns the model reads, in its input order."""
+        return [column(s, st) for s in SENSOR_NAMES for st in self.inputs]
+
+    @property
+    def lookback_rows(self) -> int:
+        """Rows before a row that its score depends on (window + smoothing)."""
+        return self.window + self.smoothing - 1
+
+
