@@ -6,6 +6,9 @@
     sensorwatch landed                 counts per landing partition and quarantine reason
     sensorwatch features [--from T --to T]   landing -> sensor_features (incremental, or a backfill)
     sensorwatch runs [--last N]        the latest job runs (job_runs)
+    sensorwatch train [--from T --to T] [--assets A ...]   features -> registered model (+ gate)
+    sensorwatch model list|promote VERSION|rollback        the registry and its champion alias
+    sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
 """
 
@@ -115,6 +118,60 @@ def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.train_job import run_train
+
+    try:
+        start = _parse_time(args.start) if args.start else None
+        end = _parse_time(args.end) if args.end else None
+    except ValueError as exc:
+        print(f"sensorwatch train: {exc}", file=sys.stderr)
+        return 2
+    if (start is None) != (end is None) or (start and end and start >= end):
+        print("sensorwatch train: give both --from and --to, with --from before --to", file=sys.stderr)
+        return 2
+    print(json.dumps(run_train(settings, start, end, args.assets), default=str))
+    return 0
+
+
+def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
+    from models import registry
+
+    conf = settings.model
+    if args.action == "list":
+        for v in registry.versions(conf):
+            mark = "champion" if v["champion"] else ""
+            print(f"v{v['version']:<4d} {mark:9s} {v['created'][:19]}  holdout_error={v.get('holdout_error', '-')}  "
+                  f"{v.get('gate', '')}")
+    elif args.action == "promote":
+        if args.version is None:
+            print("sensorwatch model promote: give the VERSION", file=sys.stderr)
+            return 2
+        registry.promote(conf, args.version)
+        print(f"{conf.name} v{args.version} is now '{registry.ALIAS}'")
+    else:
+        version = registry.rollback(conf)
+        print(f"{conf.name}: '{registry.ALIAS}' rolled back to v{version}")
+    return 0
+
+
+def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
+    from models import skab_eval
+    from sensorwatch.sources import skab
+
+    data = Path(args.data) if args.data else skab.default_data_dir()
+    out = Path(args.out)
+    try:
+        summary = skab_eval.evaluate(data, settings.features.spec(), settings.model.spec(), out, args.files)
+    except ValueError as exc:  # not SKAB's format, no labelled file, files too short
+        print(f"sensorwatch evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(skab_eval.table(summary))
+    print(f"plots and summary.json in {out}")
+    print(json.dumps({k: summary["pooled"][k] for k in ("f1", "far", "mar", "files")}))
+    return 0
+
+
 def _n(value) -> str:
     return "" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
 
@@ -183,6 +240,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("runs", help="the latest job runs recorded in the SQL store")
     p.add_argument("--last", type=int, default=10)
     p.set_defaults(func=cmd_runs)
+
+    p = add("train", help="sensor_features -> a new registered model version; champion if not worse")
+    p.add_argument("--from", dest="start", help="ISO time (default: the newest model.train_hours of features)")
+    p.add_argument("--to", dest="end", help="ISO time, exclusive")
+    p.add_argument("--assets", nargs="+", help="only these assets (default: all in the range)")
+    p.set_defaults(func=cmd_train)
+
+    p = add("model", help="the model registry: list versions, promote one, roll back the champion")
+    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p.add_argument("version", nargs="?", type=int)
+    p.set_defaults(func=cmd_model)
+
+    p = add("evaluate", help="the SKAB outlier-detection benchmark with the production model code")
+    p.add_argument("benchmark", choices=["skab"])
+    p.add_argument("--data", help="SKAB-format folder (default: $SENSORWATCH_SKAB_DIR or ../shared/data/skab)")
+    p.add_argument("--files", nargs="*", help="CSV files relative to --data (default: all)")
+    p.add_argument("--out", default="var/evaluation/skab", help="plots and summary.json")
+    p.set_defaults(func=cmd_evaluate)
 
     p = add("schema", help="print DDL generated from schemas/")
     p.add_argument("action", choices=["ddl"])

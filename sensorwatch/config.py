@@ -21,6 +21,7 @@ from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloa
 
 if TYPE_CHECKING:
     from features.definitions import FeatureSpec
+    from models.spec import DetectorSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF_DIR = REPO_ROOT / "conf"
@@ -124,6 +125,44 @@ class FeaturesConf(_Strict):
         return FeatureSpec(interval_s=self.interval_s, rolling_intervals=self.rolling_intervals)
 
 
+class ModelConf(_Strict):
+    """The detector (``detector``: ``models.spec.DetectorSpec`` settings, checked by it) and
+    where models are tracked and registered."""
+
+    name: str  # registered model name
+    # An MLflow server URI (http://..., databricks, sqlite:///...), or a local directory
+    # (relative to the repository root) that holds a SQLite store and the artifacts.
+    tracking_uri: str
+    experiment: str
+    train_hours: PositiveInt  # default training range: the newest hours of features
+    holdout_fraction: float = Field(gt=0, lt=1)  # last part of each asset's range: the promotion gate's data
+    promotion_tolerance: float = Field(ge=0)  # the champion is replaced unless the new error is > (1 + tol) x its
+    detector: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid_spec(self) -> "ModelConf":
+        self.spec()
+        return self
+
+    def spec(self) -> "DetectorSpec":
+        from models.spec import DetectorSpec
+
+        return DetectorSpec.from_dict(self.detector)
+
+    @property
+    def local_dir(self) -> Path | None:
+        """The local store's directory, when ``tracking_uri`` names one."""
+        if "://" in self.tracking_uri or self.tracking_uri.startswith("databricks"):
+            return None
+        path = Path(self.tracking_uri)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    @property
+    def mlflow_uri(self) -> str:
+        local = self.local_dir
+        return f"sqlite:///{local / 'mlflow.db'}" if local else self.tracking_uri
+
+
 class Settings(_Strict):
     profile: str
     services: ServicesConf | None = None
@@ -133,6 +172,7 @@ class Settings(_Strict):
     spark: SparkConf
     ingest: IngestConf
     features: FeaturesConf
+    model: ModelConf
 
     @property
     def home(self) -> Path:

@@ -5,6 +5,8 @@ from sensorwatch.connectors.kafka_source import KafkaDataLoss
 from sensorwatch.connectors.sql import SqlUnavailable, SqlWriteFailed
 from sensorwatch.ingest import IngestFailed
 from sensorwatch.services.process import ServiceError
+from models.detector import ModelError
+from sensorwatch.train_job import NoTrainingData
 
 OPERATIONAL_ERRORS = (KafkaUnavailable, KafkaDataLoss, SqlUnavailable, SqlWriteFailed, ServiceError, IngestFailed,
-                      FileNotFoundError)
+                      FileNotFoundError, ModelError, NoTrainingData)

@@ -1,0 +1,166 @@
+"""MLflow: the tracking store, the registry (versions, the ``champion`` alias) and loading.
+
+A registered version is an MLflow pyfunc model whose artifacts are the detector's own
+files (``model.keras``, ``detector.json``), with an input signature naming the feature
+columns it reads. The champion alias moves only through ``promote`` (the gate in the
+training job, or an operator) and ``rollback``; the registered model's tag
+``champion_history`` lists the versions that held it, oldest first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from models.detector import Detector, ModelError
+
+if TYPE_CHECKING:
+    from sensorwatch.config import ModelConf
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network calls from a job
+import mlflow  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.models import infer_signature  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+ALIAS = "champion"
+HISTORY_TAG = "champion_history"
+ARTIFACT = "detector"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    detector: Detector
+    name: str
+    version: int
+    run_id: str
+
+
+def client(conf: "ModelConf") -> MlflowClient:
+    """Point MLflow at the configured store (creating a local one) and return a client."""
+    if conf.local_dir is not None:
+        conf.local_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(conf.mlflow_uri)
+    mlflow.set_registry_uri(conf.mlflow_uri)
+    return MlflowClient(conf.mlflow_uri, conf.mlflow_uri)
+
+
+def experiment_id(conf: "ModelConf") -> str:
+    c = client(conf)
+    found = c.get_experiment_by_name(conf.experiment)
+    if found is not None:
+        return found.experiment_id
+    location = (conf.local_dir / "artifacts").as_uri() if conf.local_dir is not None else None
+    return c.create_experiment(conf.experiment, artifact_location=location)
+
+
+class DetectorPyfunc(mlflow.pyfunc.PythonModel):
+    """The detector as an MLflow pyfunc: feature rows in, one scored row per input row out."""
+
+    def load_context(self, context) -> None:
+        self.detector = Detector.load(Path(context.artifacts[ARTIFACT]))
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        parts = []
+        for asset, rows in model_input.groupby("asset_id", sort=False):
+            rows = rows.sort_values("interval_start")
+            scored = self.detector.score(str(asset), rows)
+            parts.append(pd.DataFrame({
+                "asset_id": rows["asset_id"], "interval_start": rows["interval_start"],
+                "score": scored["score"], "threshold": scored["threshold"], "is_anomaly": scored["is_anomaly"],
+                "top_sensors": [",".join(s) for s in scored["top_sensors"]],
+            }))
+        return pd.concat(parts).loc[model_input.index] if parts else pd.DataFrame()
+
+
+def log_detector(conf: "ModelConf", detector: Detector, example: pd.DataFrame, workdir: Path) -> int:
+    """Log the detector in the active run and register it; returns the new version."""
+    directory = detector.save(workdir / ARTIFACT)
+    inputs = example[["asset_id", "interval_start", *detector.spec.columns]]
+    wrapper = DetectorPyfunc()
+    wrapper.detector = detector
+    signature = infer_signature(inputs, wrapper.predict(None, inputs))
+    info = mlflow.pyfunc.log_model(
+        name=ARTIFACT, python_model=DetectorPyfunc(), artifacts={ARTIFACT: str(directory)},
+        signature=signature, registered_model_name=conf.name,
+        # Explicit requirements: inferring them costs 7-20 s and imports every package.
+        pip_requirements=[f"tensorflow=={_version('tensorflow')}", f"mlflow=={mlflow.__version__}",
+                          f"pandas=={pd.__version__}", "sensorwatch"])
+    return int(info.registered_model_version)
+
+
+def champion_version(conf: "ModelConf") -> int | None:
+    try:
+        return int(client(conf).get_model_version_by_alias(conf.name, ALIAS).version)
+    except MlflowException:
+        return None
+
+
+def load(conf: "ModelConf", version: int | None = None) -> LoadedModel:
+    """The champion (or a given version), with a clear ``ModelError`` when there is none
+    or it cannot be read."""
+    c = client(conf)
+    if version is None:
+        version = champion_version(conf)
+        if version is None:
+            raise ModelError(f"no '{ALIAS}' version of model '{conf.name}' in {conf.mlflow_uri}: "
+                             "train one first (sensorwatch train)")
+    try:
+        mv = c.get_model_version(conf.name, str(version))
+    except MlflowException as exc:
+        raise ModelError(f"model '{conf.name}' has no version {version}") from exc
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{conf.name}/{version}")
+    except ModelError:
+        raise
+    except Exception as exc:  # MLflow wraps missing artifacts and unreadable files in many types
+        raise ModelError(f"model '{conf.name}' version {version} cannot be loaded: {exc}") from exc
+    return LoadedModel(pyfunc.unwrap_python_model().detector, conf.name, int(version), mv.run_id)
+
+
+def history(conf: "ModelConf") -> list[int]:
+    tags = client(conf).get_registered_model(conf.name).tags
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def promote(conf: "ModelConf", version: int) -> None:
+    """Make ``version`` the champion (and remember it for ``rollback``)."""
+    c = client(conf)
+    try:
+        c.get_model_version(conf.name, str(version))
+    except MlflowException as exc:
+        raise ModelError(f"model '{conf.name}' has no version {version}") from exc
+    c.set_registered_model_alias(conf.name, ALIAS, str(version))
+    c.set_registered_model_tag(conf.name, HISTORY_TAG, json.dumps([*history(conf), int(version)]))
+
+
+def rollback(conf: "ModelConf") -> int:
+    """Give the champion alias back to the version that held it before; returns it."""
+    past = history(conf)
+    if len(past) < 2:
+        raise ModelError(f"model '{conf.name}' has no earlier champion to roll back to (history: {past})")
+    c = client(conf)
+    c.set_registered_model_alias(conf.name, ALIAS, str(past[-2]))
+    c.set_registered_model_tag(conf.name, HISTORY_TAG, json.dumps(past[:-1]))
+    return past[-2]
+
+
+def versions(conf: "ModelConf") -> list[dict[str, Any]]:
+    c = client(conf)
+    champion = champion_version(conf)
+    found = c.search_model_versions(f"name = '{conf.name}'")
+    return sorted(({"version": int(v.version), "run_id": v.run_id, "champion": int(v.version) == champion,
+                    "created": pd.Timestamp(v.creation_timestamp, unit="ms", tz="UTC").isoformat(),
+                    **{k: v.tags[k] for k in ("holdout_error", "gate") if k in v.tags}} for v in found),
+                  key=lambda v: v["version"])
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
