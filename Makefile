@@ -17,6 +17,7 @@ test: setup
 bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/features.py
+	$(PY) bench/model.py
 
 services-up: setup
 	$(VENV)/bin/sensorwatch services up

@@ -1,8 +1,8 @@
-"""The detector: forecaster + per-asset normalisation, error scales and thresholds.
+"""The detector: forecaster + per-asset normalisation and thresholds.
 
 One LSTM is trained on the windows of all training assets. What differs between assets
-is calibrated per asset on its own data: the normalisation of its inputs (mean, std),
-the typical size of each sensor's forecast error, and the score threshold. An asset the
+is calibrated per asset on its own data: the normalisation of its inputs (mean, std)
+and the score threshold. An asset the
 model has not seen uses the fleet calibration (``"*"``, medians over the assets).
 
 Everything the detector needs at scoring time travels with it (``save``/``load``):
@@ -34,11 +34,10 @@ class ModelError(RuntimeError):
 
 @dataclass
 class Calibration:
-    """Per asset: input normalisation (per model column), error scale (per sensor), threshold."""
+    """Per asset: input normalisation (per model column) and the score threshold."""
 
     mean: list[float]
     std: list[float]
-    scale: list[float]
     threshold: float
 
 
@@ -55,7 +54,7 @@ class Detector:
     def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec, callbacks: list | None = None) -> "Detector":
         """Train on each asset's feature rows (sorted by time). The last
         ``validation_fraction`` of each asset's windows drives early stopping and the
-        calibration of its error scales and threshold; the model is never fitted on it."""
+        calibration of its threshold; the model is never fitted on it."""
         from models import network
 
         usable = {a: f for a, f in frames.items() if len(f) > spec.window + 1}
@@ -72,12 +71,10 @@ class Detector:
 
         detector = cls(spec, result.model, {})
         for asset, (x, y) in parts.items():
-            sensor_err = detector._sensor_errors(x, y)
-            scale = errors.error_scale(sensor_err[-n_val[asset]:])
-            score, _ = errors.score(sensor_err / scale, spec.smoothing)
+            score, _ = errors.score(detector._sensor_errors(x, y), spec.smoothing)
             limit = threshold.calibrate(score[-n_val[asset]:], spec.threshold_quantile, spec.threshold_factor)
             mean, std = norms[asset]
-            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), scale.tolist(), limit)
+            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), limit)
         detector.calibrations[FLEET] = _fleet(detector.calibrations.values())
         detector.training = {
             "device": result.device, "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch,
@@ -98,11 +95,11 @@ class Detector:
         self._check_columns(rows)
         cal = self.calibration(asset_id)
         n = len(rows)
-        scaled = np.full((n, len(SENSOR_NAMES)), np.nan)
+        sensor_err = np.full((n, len(SENSOR_NAMES)), np.nan)
         if n > self.spec.window:
             x, y = _windows(_normalised(rows, self.spec, np.array(cal.mean), np.array(cal.std)), self.spec.window)
-            scaled[self.spec.window:] = self._sensor_errors(x, y) / np.array(cal.scale)
-        score, contrib = errors.score(scaled, self.spec.smoothing)
+            sensor_err[self.spec.window:] = self._sensor_errors(x, y)
+        score, contrib = errors.score(sensor_err, self.spec.smoothing)
         score[: self.spec.window] = np.nan
         contrib[: self.spec.window] = np.nan
         flags = threshold.flag(score, cal.threshold, self.spec.min_duration)
@@ -213,5 +210,4 @@ def _windows(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
 def _fleet(calibrations) -> Calibration:
     cals = list(calibrations)
     median = lambda attr: np.median([getattr(c, attr) for c in cals], axis=0)  # noqa: E731
-    return Calibration(median("mean").tolist(), median("std").tolist(), median("scale").tolist(),
-                       float(median("threshold")))
+    return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")))

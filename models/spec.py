@@ -20,7 +20,7 @@ _STATS = {st.name for st in (*INTERVAL_STATS, *ROLLING_STATS)} - {"count"}
 class DetectorSpec:
     # The model reads, per sensor, these statistics of each interval (feature columns).
     inputs: tuple[str, ...] = ("mean",)
-    window: int = 30  # W: intervals the LSTM sees to forecast the next one
+    window: int = 90  # W: intervals the LSTM sees to forecast the next one
     units: int = 64  # LSTM units
     epochs: int = 40
     batch_size: int = 32
@@ -28,13 +28,13 @@ class DetectorSpec:
     learning_rate: float = 1e-3
     seed: int = 0
     validation_fraction: float = 0.2  # last part of each asset's training windows (by time)
-    # Anomaly score: per-sensor absolute forecast errors, each divided by its typical
-    # (validation) size, averaged over sensors, then a trailing mean over `smoothing` rows.
+    # Anomaly score: the root mean square of the forecast errors (in units of each input's
+    # training spread) over all sensors and the last `smoothing` rows.
     smoothing: int = 60
     # Threshold per asset: the `quantile` of the validation scores times `factor`.
     threshold_quantile: float = 0.95
     threshold_factor: float = 2.0
-    min_duration: int = 1  # flagged runs shorter than this many rows are pruned
+    min_duration: int = 30  # flagged runs shorter than this many rows are pruned
     top_sensors: int = 3  # sensors named per anomaly, by contribution
 
     def __post_init__(self) -> None:

@@ -16,7 +16,8 @@ from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from tests.conftest import SKAB_DIR
 
-SPEC = DetectorSpec(window=10, units=16, epochs=15, patience=5, smoothing=5, batch_size=32, learning_rate=0.01)
+SPEC = DetectorSpec(window=10, units=16, epochs=15, patience=5, smoothing=5, batch_size=32, learning_rate=0.01,
+                    min_duration=3)
 
 
 def sine_rows(n: int, seed: int, spike_at: int | None = None, sensor: str = "pressure") -> pd.DataFrame:
@@ -46,7 +47,7 @@ def test_loss_falls_on_a_tiny_set(detector):
 def test_each_asset_gets_its_own_calibration_and_a_fleet_default(detector):
     assert set(detector.calibrations) == {"a1", "a2", FLEET}
     a1, fleet = detector.calibrations["a1"], detector.calibrations[FLEET]
-    assert len(a1.mean) == len(SPEC.columns) and len(a1.scale) == len(SENSOR_NAMES) and a1.threshold > 0
+    assert len(a1.mean) == len(a1.std) == len(SPEC.columns) and a1.threshold > 0
     assert detector.calibration("never-seen") is fleet
 
 
@@ -113,13 +114,14 @@ def test_threshold_calibration_and_pruning_on_hand_made_scores():
     assert threshold.runs(np.array([1, 1, 0, 1], bool)) == [(0, 2), (3, 4)]
 
 
-def test_errors_scale_smooth_and_name_top_sensors_on_hand_made_values():
-    err = np.array([[1.0, 2.0, 0.0], [3.0, 2.0, 0.0], [np.nan, 2.0, 0.0]])
-    np.testing.assert_allclose(errors.error_scale(err), [2.0, 2.0, errors.EPS])
+def test_errors_smooth_score_and_name_top_sensors_on_hand_made_values():
+    err = np.array([[1.0, 2.0], [3.0, 2.0], [np.nan, 2.0]])
     np.testing.assert_allclose(errors.smooth(err, 2)[:, 0], [1.0, 2.0, 3.0])  # NaN skipped
-    score, contrib = errors.score(np.array([[1.0, 3.0], [1.0, 1.0]]), smoothing=1)
-    np.testing.assert_allclose(score, [2.0, 1.0])
-    np.testing.assert_allclose(contrib, [[0.25, 0.75], [0.5, 0.5]])
+    score, contrib = errors.score(np.array([[1.0, 3.0], [3.0, 1.0]]), smoothing=1)
+    np.testing.assert_allclose(score, [np.sqrt(5.0), np.sqrt(5.0)])  # RMS over sensors
+    np.testing.assert_allclose(contrib, [[0.1, 0.9], [0.9, 0.1]])  # shares of squared error
+    score, _ = errors.score(np.array([[1.0, 1.0], [3.0, 3.0]]), smoothing=2)
+    np.testing.assert_allclose(score, [1.0, np.sqrt(5.0)])  # RMS over the last 2 rows
     assert errors.top_sensors(np.array([[0.1, 0.6, 0.3]]), ("x", "y", "z"), 2) == [["y", "z"]]
     two_stats = np.array([[1.0, 3.0, 0.0, 0.0]])  # sensor 1 has two inputs: their mean
     np.testing.assert_allclose(errors.sensor_errors(np.zeros((1, 4)), two_stats, 2), [[2.0, 0.0]])
