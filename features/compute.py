@@ -20,7 +20,6 @@ from schemas import SENSOR_FEATURES, SENSOR_NAMES
 # partition and offset (producer retries and re-sent corrections count once).
 DELIVERY_ORDER = ("ingest_time", "kafka_partition", "kafka_offset")
 EVENT_COLUMNS = ("asset_id", "event_time", *SENSOR_NAMES, *DELIVERY_ORDER)  # what the rows need
-_PANDAS_AGG = {"mean": "mean", "min": "min", "max": "max", "std": "std", "count": "count", "last": "last"}
 
 
 def interval_ix(event_time: pd.Series, interval_s: int) -> np.ndarray:
@@ -40,7 +39,9 @@ def interval_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame
     """One row per interval with events (``_ix``): the interval statistics of each sensor.
     ``events``: one asset, de-duplicated, in event-time order (``last`` = latest present)."""
     grouped = events.assign(**{IX: interval_ix(events["event_time"], spec.interval_s)}).groupby(IX, sort=True)
-    stats = grouped[list(SENSOR_NAMES)].agg([_PANDAS_AGG[st.name] for st in INTERVAL_STATS])
+    # The interval statistics are named after pandas' aggregations (std: ddof=1; last:
+    # the latest non-null value), so the declarations drive the aggregation directly.
+    stats = grouped[list(SENSOR_NAMES)].agg([st.name for st in INTERVAL_STATS])
     stats.columns = [column(s, st) for s, st in stats.columns]
     counts = stats[[column(s, "count") for s in SENSOR_NAMES]]
     stats["event_count"] = grouped.size().astype(np.int64)

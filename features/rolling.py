@@ -1,8 +1,8 @@
 """Rolling statistics and gap flags of one asset's interval rows, in numpy (no Spark).
 
-Called by ``features.compute.asset_features`` (per asset, in Spark or not). Each window is computed on its own (no
-running sums), so a row's values depend only on the K intervals it covers, bit for bit,
-whatever range the rows were computed in.
+Called by ``features.compute.asset_features`` (per asset, in Spark or not). Each window
+is computed on its own (no running sums), so a row's values depend only on the K
+intervals it covers, bit for bit, whatever range the rows were computed in.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 One LSTM is trained on the windows of all training assets. What differs between assets
 is calibrated per asset on its own data: the normalisation of its inputs (mean, std)
-and the score threshold. An asset the
-model has not seen uses the fleet calibration (``"*"``, medians over the assets).
+and the score threshold. An asset the model has not seen uses the fleet calibration
+(``"*"``, medians over the assets).
 
 Everything the detector needs at scoring time travels with it (``save``/``load``):
 ``model.keras`` and ``detector.json`` (spec, calibrations, training summary).
@@ -51,7 +51,7 @@ class Detector:
 
     # ---- training ---------------------------------------------------------------------
     @classmethod
-    def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec, callbacks: list | None = None) -> "Detector":
+    def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec) -> "Detector":
         """Train on each asset's feature rows (sorted by time). The last
         ``validation_fraction`` of each asset's windows drives early stopping and the
         calibration of its threshold; the model is never fitted on it."""
@@ -61,13 +61,13 @@ class Detector:
         if not usable:
             raise ValueError(f"no asset has more than window + 1 = {spec.window + 1} rows to train on")
         norms = {a: _fit_normalisation(f, spec) for a, f in usable.items()}
-        parts = {a: _windows(_normalised(f, spec, *norms[a]), spec.window) for a, f in usable.items()}
+        parts = {a: _windows(f, spec, *norms[a]) for a, f in usable.items()}
         n_val = {a: max(1, int(round(len(x) * spec.validation_fraction))) for a, (x, _) in parts.items()}
         x_fit = np.concatenate([x[:-n_val[a]] for a, (x, _) in parts.items()])
         y_fit = np.concatenate([y[:-n_val[a]] for a, (_, y) in parts.items()])
         x_val = np.concatenate([x[-n_val[a]:] for a, (x, _) in parts.items()])
         y_val = np.concatenate([y[-n_val[a]:] for a, (_, y) in parts.items()])
-        result = network.train(spec, x_fit, y_fit, x_val, y_val, callbacks)
+        result = network.train(spec, x_fit, y_fit, x_val, y_val)
 
         detector = cls(spec, result.model, {})
         for asset, (x, y) in parts.items():
@@ -79,7 +79,7 @@ class Detector:
         detector.training = {
             "device": result.device, "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch,
             "history": result.history, "assets": sorted(usable), "windows_fit": len(x_fit),
-            "windows_val": len(x_val), "final_val_loss": min(result.history.get("val_loss", [np.nan])),
+            "windows_val": len(x_val), "final_val_loss": min(result.history["val_loss"]),
         }
         return detector
 
@@ -97,7 +97,7 @@ class Detector:
         n = len(rows)
         sensor_err = np.full((n, len(SENSOR_NAMES)), np.nan)
         if n > self.spec.window:
-            x, y = _windows(_normalised(rows, self.spec, np.array(cal.mean), np.array(cal.std)), self.spec.window)
+            x, y = _windows(rows, self.spec, np.array(cal.mean), np.array(cal.std))
             sensor_err[self.spec.window:] = self._sensor_errors(x, y)
         score, contrib = errors.score(sensor_err, self.spec.smoothing)
         score[: self.spec.window] = np.nan
@@ -119,7 +119,7 @@ class Detector:
                 continue
             cal = self.calibration(asset)
             mean, std = np.array(cal.mean), np.array(cal.std)
-            x, y = _windows(_normalised(rows, self.spec, mean, std), self.spec.window)
+            x, y = _windows(rows, self.spec, mean, std)
             raw = rows[self.spec.columns].to_numpy(np.float64)[self.spec.window:]
             predicted = self._predict(x) * std + mean
             spread = np.maximum(np.nanstd(raw, axis=0), errors.EPS)
@@ -195,16 +195,13 @@ def _fit_normalisation(rows: pd.DataFrame, spec: DetectorSpec) -> tuple[np.ndarr
     return mean, np.where(std > errors.EPS, std, 1.0)
 
 
-def _normalised(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """Inputs in units of the asset's training spread; a missing value becomes NaN here
-    (a target with no error) and 0, the training mean, inside windows."""
-    return (rows[spec.columns].to_numpy(np.float64) - mean) / std
-
-
-def _windows(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """(windows of ``window`` consecutive rows, the row after each), as float32."""
-    x = sliding_window_view(np.nan_to_num(values[:-1], nan=0.0), window, axis=0).transpose(0, 2, 1)
-    return x.astype(np.float32), values[window:]
+def _windows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(windows of ``spec.window`` consecutive rows as float32, the row after each), in
+    units of the asset's training spread. A missing value stays NaN in the targets (no
+    error) and becomes 0, the training mean, inside windows."""
+    values = (rows[spec.columns].to_numpy(np.float64) - mean) / std
+    x = sliding_window_view(np.nan_to_num(values[:-1], nan=0.0), spec.window, axis=0).transpose(0, 2, 1)
+    return x.astype(np.float32), values[spec.window:]
 
 
 def _fleet(calibrations) -> Calibration:

@@ -48,18 +48,15 @@ class TrainResult:
     best_epoch: int = 0
 
 
-def train(spec: DetectorSpec, x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-          callbacks: list[keras.callbacks.Callback] | None = None) -> TrainResult:
+def train(spec: DetectorSpec, x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> TrainResult:
     """Fit with early stopping on the validation windows (best weights restored)."""
     dev = device()
     model = build(spec, x_fit.shape[-1], mixed_precision=dev == "GPU")
     stop = keras.callbacks.EarlyStopping(patience=spec.patience, restore_best_weights=True)
-    has_val = len(x_val) > 0
-    fit = model.fit(x_fit, y_fit, validation_data=(x_val, y_val) if has_val else None,
-                    epochs=spec.epochs, batch_size=spec.batch_size, shuffle=True, verbose=0,
-                    callbacks=[stop, *(callbacks or [])] if has_val else list(callbacks or []))
+    fit = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs=spec.epochs,
+                    batch_size=spec.batch_size, shuffle=True, verbose=0, callbacks=[stop])
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
-    best = int(np.argmin(history["val_loss"])) + 1 if has_val else len(history["loss"])
+    best = int(np.argmin(history["val_loss"])) + 1
     log.info("trained on %s: %d epochs, best %d", dev, len(history["loss"]), best)
     return TrainResult(model, dev, history, best)
 

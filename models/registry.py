@@ -83,9 +83,9 @@ def log_detector(conf: "ModelConf", detector: Detector, example: pd.DataFrame, w
     directory = detector.save(workdir / ARTIFACT)
     inputs = example[["asset_id", "interval_start", *detector.spec.columns]]
     wrapper = DetectorPyfunc()
-    wrapper.detector = detector
+    wrapper.detector = detector  # only to infer the output signature
     signature = infer_signature(inputs, wrapper.predict(None, inputs))
-    info = mlflow.pyfunc.log_model(
+    info = mlflow.pyfunc.log_model(  # a fresh instance: MLflow pickles it, the model travels as artifacts
         name=ARTIFACT, python_model=DetectorPyfunc(), artifacts={ARTIFACT: str(directory)},
         signature=signature, registered_model_name=conf.name,
         # Explicit requirements: inferring them costs 7-20 s and imports every package.

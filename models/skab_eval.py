@@ -65,14 +65,13 @@ def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
     train = row_ix <= reading_ix[TRAIN_ROWS - 1]
     detector = Detector.fit({f.asset_id: rows[train].reset_index(drop=True)}, spec)
     scored = detector.score(f.asset_id, rows)
-    flag_of_reading = pd.Series(scored["is_anomaly"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy()
+    flags = pd.Series(scored["is_anomaly"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy(bool)
     truth = f.frame["anomaly"].to_numpy() > 0.5
     result = FileResult(
-        f.asset_id, truth[TRAIN_ROWS:], flag_of_reading[TRAIN_ROWS:].astype(bool),
-        binary_scores(truth[TRAIN_ROWS:], flag_of_reading[TRAIN_ROWS:].astype(bool)),
+        f.asset_id, truth[TRAIN_ROWS:], flags[TRAIN_ROWS:], binary_scores(truth[TRAIN_ROWS:], flags[TRAIN_ROWS:]),
         time.perf_counter() - started, detector.training["device"], detector.training["epochs"])
     if plot_dir is not None:
-        plot_file(f, rows, scored, truth, flag_of_reading.astype(bool), plot_dir / f"{f.asset_id}.png")
+        plot_file(f, rows, scored, truth, flags, plot_dir / f"{f.asset_id}.png")
     return result
 
 

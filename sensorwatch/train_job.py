@@ -108,7 +108,6 @@ def run_train(settings: Settings, start: datetime | None = None, end: datetime |
               assets: list[str] | None = None) -> dict[str, Any]:
     import mlflow
 
-    from features.definitions import FeatureSpec  # noqa: F401  (documented in the run)
     from models import registry
     from models.detector import Detector, ModelError
 
@@ -116,8 +115,8 @@ def run_train(settings: Settings, start: datetime | None = None, end: datetime |
     store = SqlStore(settings)
     store.create_tables()
     with recorded_run(store, JOB) as run:
-        if start is None or end is None:
-            start, end = default_range(store, conf.train_hours) if start is None and end is None else (start, end)
+        if start is None and end is None:
+            start, end = default_range(store, conf.train_hours)
         run.range_start, run.range_end = start, end
         data = read_features(store, spec.columns, start, end, assets)
         run.rows_in = data.rows

@@ -73,7 +73,7 @@ def test_a_loaded_champion_scores_exactly_like_the_trained_detector(trainable, t
     assert direct["is_anomaly"].tolist() == via_pyfunc["is_anomaly"].tolist()
 
 
-def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trainable, capsys):
+def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trainable, capsys, monkeypatch):
     first = run_train(trainable, T0, T0 + timedelta(hours=1))
     # Barely trained: one epoch at a tiny learning rate forecasts far worse.
     worse_settings = trainable.with_overrides(model={"detector": {**SMALL, "epochs": 1, "learning_rate": 1e-6}})
@@ -82,24 +82,19 @@ def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trai
     assert worse["holdout_error"] > first["holdout_error"]
     assert registry.champion_version(trainable.model) == 1
     args = ["--profile", "local"]
-    import os
-
-    os.environ["SENSORWATCH__MODEL__TRACKING_URI"] = trainable.model.tracking_uri
-    os.environ["SENSORWATCH__MODEL__NAME"] = trainable.model.name
-    try:
-        assert main(["model", "promote", "2", *args]) == 0
-        assert registry.champion_version(trainable.model) == 2
-        assert main(["model", "list", *args]) == 0
-        listing = capsys.readouterr().out
-        assert "v2    champion" in listing and "kept the champion" in listing
-        assert main(["model", "rollback", *args]) == 0
-        assert registry.champion_version(trainable.model) == 1
-        assert main(["model", "rollback", *args]) == 1  # nothing before v1
-        assert "no earlier champion" in capsys.readouterr().err
-        assert main(["model", "promote", "9", *args]) == 1
-        assert "has no version 9" in capsys.readouterr().err
-    finally:
-        del os.environ["SENSORWATCH__MODEL__TRACKING_URI"], os.environ["SENSORWATCH__MODEL__NAME"]
+    monkeypatch.setenv("SENSORWATCH__MODEL__TRACKING_URI", trainable.model.tracking_uri)
+    monkeypatch.setenv("SENSORWATCH__MODEL__NAME", trainable.model.name)
+    assert main(["model", "promote", "2", *args]) == 0
+    assert registry.champion_version(trainable.model) == 2
+    assert main(["model", "list", *args]) == 0
+    listing = capsys.readouterr().out
+    assert "v2    champion" in listing and "kept the champion" in listing
+    assert main(["model", "rollback", *args]) == 0
+    assert registry.champion_version(trainable.model) == 1
+    assert main(["model", "rollback", *args]) == 1  # nothing before v1
+    assert "no earlier champion" in capsys.readouterr().err
+    assert main(["model", "promote", "9", *args]) == 1
+    assert "has no version 9" in capsys.readouterr().err
 
 
 def test_no_champion_and_no_data_are_clear_errors(trainable):
