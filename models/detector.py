@@ -63,10 +63,12 @@ class Detector:
         norms = {a: _fit_normalisation(f, spec) for a, f in usable.items()}
         parts = {a: _windows(f, spec, *norms[a]) for a, f in usable.items()}
         n_val = {a: max(1, int(round(len(x) * spec.validation_fraction))) for a, (x, _) in parts.items()}
-        x_fit = np.concatenate([x[:-n_val[a]] for a, (x, _) in parts.items()])
-        y_fit = np.concatenate([y[:-n_val[a]] for a, (_, y) in parts.items()])
-        x_val = np.concatenate([x[-n_val[a]:] for a, (x, _) in parts.items()])
-        y_val = np.concatenate([y[-n_val[a]:] for a, (_, y) in parts.items()])
+        x_fit, y_fit = _complete(np.concatenate([x[:-n_val[a]] for a, (x, _) in parts.items()]),
+                                 np.concatenate([y[:-n_val[a]] for a, (_, y) in parts.items()]))
+        x_val, y_val = _complete(np.concatenate([x[-n_val[a]:] for a, (x, _) in parts.items()]),
+                                 np.concatenate([y[-n_val[a]:] for a, (_, y) in parts.items()]))
+        if len(x_fit) == 0 or len(x_val) == 0:
+            raise ValueError("no training or validation window has a complete next row (every sensor present)")
         result = network.train(spec, x_fit, y_fit, x_val, y_val)
 
         detector = cls(spec, result.model, {})
@@ -202,6 +204,13 @@ def _windows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray, std: np.n
     values = (rows[spec.columns].to_numpy(np.float64) - mean) / std
     x = sliding_window_view(np.nan_to_num(values[:-1], nan=0.0), spec.window, axis=0).transpose(0, 2, 1)
     return x.astype(np.float32), values[spec.window:]
+
+
+def _complete(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The windows whose target row has every input: a missing target has no error to
+    learn from (one NaN would make the whole loss NaN)."""
+    keep = np.isfinite(y).all(axis=1)
+    return x[keep], y[keep]
 
 
 def _fleet(calibrations) -> Calibration:

@@ -96,6 +96,17 @@ def test_rows_without_the_model_columns_are_refused(detector):
         detector.score("a1", sine_rows(50, 1).drop(columns=[column("pressure", "mean")]))
 
 
+def test_missing_readings_in_training_data_do_not_spoil_the_loss():
+    rows = sine_rows(300, 1)
+    rows.loc[[50, 120, 260], column("pressure", "mean")] = np.nan  # sensor gaps, as features flag them
+    trained = Detector.fit({"a1": rows}, SPEC)
+    assert np.isfinite(trained.training["history"]["loss"]).all()
+    assert np.isfinite(trained.training["history"]["val_loss"]).all()
+    assert trained.calibrations["a1"].threshold > 0
+    scored = trained.score("a1", rows)
+    assert np.isfinite(scored["score"].iloc[SPEC.window:]).all()  # a missing target counts as no error
+
+
 def test_too_little_data_to_train_is_a_clear_error():
     with pytest.raises(ValueError, match="more than window"):
         Detector.fit({"a": sine_rows(SPEC.window, 1)}, SPEC)
