@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models import errors, threshold
+from models import drift, errors, threshold
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 
@@ -82,6 +82,9 @@ class Detector:
             "device": result.device, "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch,
             "history": result.history, "assets": sorted(usable), "windows_fit": len(x_fit),
             "windows_val": len(x_val), "final_val_loss": min(result.history["val_loss"]),
+            # the training distribution of each input, for drift monitoring at prediction
+            "reference": {c: drift.reference(np.concatenate([f[c].to_numpy(np.float64) for f in usable.values()]))
+                          for c in spec.columns},
         }
         return detector
 
@@ -90,26 +93,54 @@ class Detector:
         return self.calibrations.get(asset_id) or self.calibrations[FLEET]
 
     def score(self, asset_id: str, rows: pd.DataFrame) -> pd.DataFrame:
-        """One asset's feature rows (sorted by time) -> per row: ``score``, ``threshold``,
-        ``is_anomaly``, ``contributions`` (per sensor, summing to 1) and ``top_sensors``.
-        The first ``window`` rows have no forecast (score NaN, never flagged); a row's
-        score depends on the ``spec.lookback_rows`` rows before it."""
-        self._check_columns(rows)
-        cal = self.calibration(asset_id)
-        n = len(rows)
-        sensor_err = np.full((n, len(SENSOR_NAMES)), np.nan)
-        if n > self.spec.window:
-            x, y = _windows(rows, self.spec, np.array(cal.mean), np.array(cal.std))
-            sensor_err[self.spec.window:] = self._sensor_errors(x, y)
-        score, contrib = errors.score(sensor_err, self.spec.smoothing)
-        score[: self.spec.window] = np.nan
-        contrib[: self.spec.window] = np.nan
-        flags = threshold.flag(score, cal.threshold, self.spec.min_duration)
-        return pd.DataFrame({
-            "score": score, "threshold": cal.threshold, "is_anomaly": flags,
-            "contributions": list(contrib),
-            "top_sensors": errors.top_sensors(contrib, SENSOR_NAMES, self.spec.top_sensors),
-        }, index=rows.index)
+        """One asset's feature rows (consecutive intervals, oldest first) -> per row:
+
+        * ``score``; ``threshold`` (the asset's); ``exceeds`` (score above it);
+        * ``is_anomaly``: the exceedance has lasted ``min_duration`` rows up to this one
+          (causal: what a live run can know, see ``models.threshold``);
+        * ``in_event``: hindsight, every row of an exceedance run of ``min_duration`` rows;
+        * ``contributions`` (per sensor, summing to 1) and ``top_sensors``.
+
+        The first ``window`` rows have no forecast (score NaN). An all-missing row (a gap
+        on the interval grid) has no error, and a row whose window is mostly gap has no
+        forecast. A row's score and flags depend on the ``spec.lookback_rows`` rows before it."""
+        return self.score_many({asset_id: rows})[asset_id]
+
+    def score_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+        """``score`` for many assets, with one batched forecast for all their windows (how
+        the prediction job scores a batch of assets)."""
+        spec, n_sensors = self.spec, len(SENSOR_NAMES)
+        windows = {}
+        for asset, rows in frames.items():
+            self._check_columns(rows)
+            cal = self.calibration(asset)
+            if len(rows) > spec.window:
+                windows[asset] = _windows(rows, spec, np.array(cal.mean), np.array(cal.std))
+        predicted = self._predict(np.concatenate([x for x, _ in windows.values()])) if windows else None
+        out, offset = {}, 0
+        for asset, rows in frames.items():
+            cal = self.calibration(asset)
+            sensor_err = np.full((len(rows), n_sensors), np.nan)
+            if asset in windows:
+                x, y = windows[asset]
+                sensor_err[spec.window:] = errors.sensor_errors(predicted[offset:offset + len(x)], y, n_sensors)
+                offset += len(x)
+                present = rows[spec.columns].notna().any(axis=1).to_numpy()
+                sensor_err[~present] = np.nan
+                history = sliding_window_view(present[:-1], spec.window).sum(axis=1)
+                sensor_err[spec.window:][history < spec.window / 2] = np.nan
+            score, contrib = errors.score(sensor_err, spec.smoothing)
+            score[: spec.window] = np.nan
+            contrib[: spec.window] = np.nan
+            exceeding = threshold.exceeds(score, cal.threshold)
+            out[asset] = pd.DataFrame({
+                "score": score, "threshold": cal.threshold, "exceeds": exceeding,
+                "is_anomaly": threshold.confirmed(exceeding, spec.min_duration),
+                "in_event": threshold.flag(score, cal.threshold, spec.min_duration),
+                "contributions": list(contrib),
+                "top_sensors": errors.top_sensors(contrib, SENSOR_NAMES, spec.top_sensors),
+            }, index=rows.index)
+        return out
 
     def forecast_error(self, frames: dict[str, pd.DataFrame]) -> float:
         """Mean absolute next-interval error in each asset's own units, divided by that

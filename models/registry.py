@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +35,39 @@ ARTIFACT = "detector"
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    detector: Detector
+class ModelRef:
+    """One registered version, as a Spark worker needs it to load the model (picklable)."""
+
+    uri: str  # tracking and registry URI
     name: str
     version: int
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    detector: Detector
+    ref: ModelRef
     run_id: str
+    created: datetime  # when the version was registered (UTC)
+    inputs: list[str]  # the columns its MLflow input signature names
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @property
+    def version(self) -> int:
+        return self.ref.version
+
+    def check_inputs(self, available: list[str]) -> None:
+        """Refuse features that lack a column the model's signature needs, naming the difference."""
+        missing = [c for c in self.inputs if c not in available]
+        if missing:
+            unread = sorted(set(available) - set(self.inputs))
+            raise ModelError(f"model '{self.name}' v{self.version} does not match the features: its input "
+                             f"signature needs {', '.join(missing)}, which the features do not have"
+                             f" (feature columns the model does not read: {', '.join(unread[:10]) or 'none'}"
+                             f"{' ...' if len(unread) > 10 else ''})")
 
 
 def client(conf: "ModelConf") -> MlflowClient:
@@ -104,23 +133,33 @@ def champion_version(conf: "ModelConf") -> int | None:
 def load(conf: "ModelConf", version: int | None = None) -> LoadedModel:
     """The champion (or a given version), with a clear ``ModelError`` when there is none
     or it cannot be read."""
-    c = client(conf)
+    client(conf)
     if version is None:
         version = champion_version(conf)
         if version is None:
             raise ModelError(f"no '{ALIAS}' version of model '{conf.name}' in {conf.mlflow_uri}: "
                              "train one first (sensorwatch train)")
+    return load_ref(ModelRef(conf.mlflow_uri, conf.name, int(version)))
+
+
+def load_ref(ref: ModelRef) -> LoadedModel:
+    """Load one registered version (also in a Spark worker: only the URI is needed)."""
+    mlflow.set_tracking_uri(ref.uri)
+    mlflow.set_registry_uri(ref.uri)
     try:
-        mv = c.get_model_version(conf.name, str(version))
+        mv = MlflowClient(ref.uri, ref.uri).get_model_version(ref.name, str(ref.version))
     except MlflowException as exc:
-        raise ModelError(f"model '{conf.name}' has no version {version}") from exc
+        raise ModelError(f"model '{ref.name}' has no version {ref.version}") from exc
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{conf.name}/{version}")
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
     except ModelError:
         raise
     except Exception as exc:  # MLflow wraps missing artifacts and unreadable files in many types
-        raise ModelError(f"model '{conf.name}' version {version} cannot be loaded: {exc}") from exc
-    return LoadedModel(pyfunc.unwrap_python_model().detector, conf.name, int(version), mv.run_id)
+        raise ModelError(f"model '{ref.name}' version {ref.version} cannot be loaded: {exc}") from exc
+    schema = pyfunc.metadata.get_input_schema()
+    return LoadedModel(pyfunc.unwrap_python_model().detector, ref, mv.run_id,
+                       datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc),
+                       schema.input_names() if schema is not None else [])
 
 
 def history(conf: "ModelConf") -> list[int]:

@@ -65,7 +65,7 @@ def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
     train = row_ix <= reading_ix[TRAIN_ROWS - 1]
     detector = Detector.fit({f.asset_id: rows[train].reset_index(drop=True)}, spec)
     scored = detector.score(f.asset_id, rows)
-    flags = pd.Series(scored["is_anomaly"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy(bool)
+    flags = pd.Series(scored["in_event"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy(bool)
     truth = f.frame["anomaly"].to_numpy() > 0.5
     result = FileResult(
         f.asset_id, truth[TRAIN_ROWS:], flags[TRAIN_ROWS:], binary_scores(truth[TRAIN_ROWS:], flags[TRAIN_ROWS:]),

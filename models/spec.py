@@ -70,7 +70,8 @@ class DetectorSpec:
 
     @property
     def lookback_rows(self) -> int:
-        """Rows before a row that its score depends on (window + smoothing)."""
-        return self.window + self.smoothing - 1
+        """Rows before a row that its score and its live flag depend on: the forecast
+        window, the smoothing and the confirmation (``min_duration``)."""
+        return self.window + self.smoothing + self.min_duration - 2
 
 

@@ -2,6 +2,10 @@
 
 from schemas.core import DIALECTS, Field, Kind, Table, ddl, qualified, sql_type
 from schemas.records import (
+    ANOMALY_EVENTS,
+    ANOMALY_SCORES,
+    FEATURE_DRIFT,
+    PREDICTION_RUNS,
     ASSET_ID_MAX_LEN,
     JOB_RUNS,
     LAKE_TABLES,
@@ -16,6 +20,7 @@ from schemas.records import (
 )
 
 __all__ = [
+    "ANOMALY_EVENTS", "ANOMALY_SCORES", "FEATURE_DRIFT", "PREDICTION_RUNS",
     "ASSET_ID_MAX_LEN", "DIALECTS", "Field", "JOB_RUNS", "Kind", "LAKE_TABLES", "LANDING_EVENTS",
     "QUARANTINE_EVENTS", "SENSOR_EVENT", "SENSOR_FEATURES", "SENSOR_NAMES", "SENSORS", "SQL_TABLES", "Sensor",
     "Table", "ddl", "qualified", "sql_type",

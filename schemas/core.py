@@ -24,6 +24,7 @@ class Kind(Enum):
     BINARY = "binary"
     STRING_MAP = "map<string,string>"
     STRING_ARRAY = "array<string>"
+    DOUBLE_ARRAY = "array<double>"
 
 
 _SPARK = {
@@ -36,6 +37,7 @@ _SPARK = {
     Kind.BINARY: T.BinaryType(),
     Kind.STRING_MAP: T.MapType(T.StringType(), T.StringType()),
     Kind.STRING_ARRAY: T.ArrayType(T.StringType()),
+    Kind.DOUBLE_ARRAY: T.ArrayType(T.DoubleType()),
 }
 _ARROW = {
     Kind.STRING: pa.string(),
@@ -47,6 +49,7 @@ _ARROW = {
     Kind.BINARY: pa.binary(),
     Kind.STRING_MAP: pa.map_(pa.string(), pa.string()),
     Kind.STRING_ARRAY: pa.list_(pa.string()),
+    Kind.DOUBLE_ARRAY: pa.list_(pa.float64()),
 }
 _SQL = {
     "postgresql": {
@@ -59,6 +62,7 @@ _SQL = {
         Kind.BINARY: "BYTEA",
         Kind.STRING_MAP: "JSONB",
         Kind.STRING_ARRAY: "TEXT[]",
+        Kind.DOUBLE_ARRAY: "DOUBLE PRECISION[]",
     },
     "cratedb": {
         Kind.STRING: "TEXT",
@@ -70,6 +74,7 @@ _SQL = {
         Kind.BINARY: "TEXT",  # CrateDB has no byte type: base64 text
         Kind.STRING_MAP: "OBJECT(DYNAMIC)",
         Kind.STRING_ARRAY: "ARRAY(TEXT)",
+        Kind.DOUBLE_ARRAY: "ARRAY(DOUBLE PRECISION)",
     },
     "hive": {
         Kind.STRING: "STRING",
@@ -81,6 +86,7 @@ _SQL = {
         Kind.BINARY: "BINARY",
         Kind.STRING_MAP: "MAP<STRING,STRING>",
         Kind.STRING_ARRAY: "ARRAY<STRING>",
+        Kind.DOUBLE_ARRAY: "ARRAY<DOUBLE>",
     },
 }
 DIALECTS = tuple(_SQL)

@@ -113,6 +113,8 @@ JOB_RUNS = Table(
     clustered_by="run_id",
 )
 
+_DAY = Field("day", Kind.TIMESTAMP, nullable=False, doc="UTC day of the row's time (CrateDB partition)")
+
 SENSOR_FEATURES = Table(
     name="sensor_features",
     doc="Per asset and fixed interval: sensor aggregates, rolling statistics and gap flags "
@@ -125,12 +127,110 @@ SENSOR_FEATURES = Table(
     ),
     # CrateDB: one partition per day, rows of an asset on one shard; a partition column
     # must be part of CrateDB's primary key, so the key is (asset_id, interval_start, day).
-    partition_by=(Field("day", Kind.TIMESTAMP, nullable=False, doc="UTC day of interval_start"),),
+    partition_by=(_DAY,),
     primary_key=("asset_id", "interval_start", "day"),
     clustered_by="asset_id",
 )
 
-# Tables that live in the SQL store (CrateDB / PostgreSQL); later issues add theirs here.
-SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES)
+MODEL_LINEAGE: tuple[Field, ...] = (
+    Field("model_name", Kind.STRING, nullable=False, doc="registered model (MLflow)"),
+    Field("model_version", Kind.INT, nullable=False, doc="registered version that scored"),
+    Field("run_id", Kind.STRING, nullable=False, doc="the prediction run (job_runs.run_id)"),
+)
+
+ANOMALY_SCORES = Table(
+    name="anomaly_scores",
+    doc="Per asset and feature interval: the detector's score, threshold and flags, the sensors "
+        "behind the score, and lineage (model version, run, landing partition).",
+    fields=(
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("interval_start", Kind.TIMESTAMP, nullable=False, doc="the scored feature interval (UTC)"),
+        Field("score", Kind.DOUBLE, doc="RMS forecast error over sensors and the smoothing window; null: no forecast"),
+        Field("threshold", Kind.DOUBLE, nullable=False, doc="the asset's calibrated threshold"),
+        Field("exceeds", Kind.BOOLEAN, nullable=False, doc="score > threshold"),
+        Field("is_anomaly", Kind.BOOLEAN, nullable=False,
+              doc="the exceedance has lasted min_duration intervals up to this one (causal)"),
+        Field("top_sensors", Kind.STRING_ARRAY, doc="sensors with the largest share of the score, largest first"),
+        Field("top_contributions", Kind.DOUBLE_ARRAY, doc="their shares of the score (0-1), same order"),
+        *MODEL_LINEAGE,
+        Field("source_partition", Kind.STRING, nullable=False,
+              doc="landing-zone partition of the interval's events, 'date=yyyy-MM-dd/hour=H'"),
+    ),
+    partition_by=(_DAY,),
+    primary_key=("asset_id", "interval_start", "day"),
+    clustered_by="asset_id",
+)
+
+ANOMALY_EVENTS = Table(
+    name="anomaly_events",
+    doc="Consecutive anomalous intervals of an asset merged into one event; updated while it grows.",
+    fields=(
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("event_start", Kind.TIMESTAMP, nullable=False, doc="onset: the first interval above the threshold"),
+        Field("event_end", Kind.TIMESTAMP, nullable=False, doc="end of the last interval above it (exclusive)"),
+        Field("confirmed_at", Kind.TIMESTAMP, nullable=False, doc="the first interval flagged is_anomaly"),
+        Field("intervals", Kind.BIGINT, nullable=False),
+        Field("duration_s", Kind.DOUBLE, nullable=False),
+        Field("is_open", Kind.BOOLEAN, nullable=False, doc="still above the threshold at the newest scored interval"),
+        Field("peak_score", Kind.DOUBLE, nullable=False),
+        Field("peak_at", Kind.TIMESTAMP, nullable=False),
+        Field("threshold", Kind.DOUBLE, nullable=False),
+        Field("sensors", Kind.STRING_ARRAY, doc="sensors behind the event, by their summed share of its scores"),
+        Field("sensor_shares", Kind.DOUBLE_ARRAY, doc="their shares (0-1), same order"),
+        *MODEL_LINEAGE,
+    ),
+    partition_by=(_DAY,),
+    primary_key=("asset_id", "event_start", "day"),
+    clustered_by="asset_id",
+)
+
+PREDICTION_RUNS = Table(
+    name="prediction_runs",
+    doc="Monitoring, one row per prediction run: volumes, timings, model staleness, score distribution, drift.",
+    fields=(
+        Field("run_id", Kind.STRING, nullable=False),
+        Field("started_at", Kind.TIMESTAMP, nullable=False),
+        Field("interval_start", Kind.TIMESTAMP, nullable=False, doc="scored range start"),
+        Field("interval_end", Kind.TIMESTAMP, nullable=False, doc="scored range end (exclusive)"),
+        Field("model_name", Kind.STRING, nullable=False),
+        Field("model_version", Kind.INT, nullable=False),
+        Field("assets", Kind.INT, nullable=False),
+        Field("rows_scored", Kind.BIGINT, nullable=False),
+        Field("anomalies", Kind.BIGINT, nullable=False, doc="rows flagged is_anomaly"),
+        Field("open_events", Kind.INT, nullable=False),
+        Field("duration_s", Kind.DOUBLE, nullable=False),
+        Field("read_s", Kind.DOUBLE), Field("features_s", Kind.DOUBLE),
+        Field("scoring_s", Kind.DOUBLE), Field("write_s", Kind.DOUBLE),
+        Field("score_p50", Kind.DOUBLE), Field("score_p95", Kind.DOUBLE),
+        Field("score_p99", Kind.DOUBLE), Field("score_max", Kind.DOUBLE),
+        Field("model_age_h", Kind.DOUBLE, doc="hours since the scoring version was registered"),
+        Field("data_since_training_h", Kind.DOUBLE, doc="hours from the end of its training data to interval_end"),
+        Field("max_psi", Kind.DOUBLE, doc="largest feature PSI against the training data"),
+        Field("drifted_features", Kind.STRING_ARRAY, doc="features whose PSI passed monitoring.psi_warn"),
+        Field("warnings", Kind.STRING_ARRAY, doc="stale model, drift"),
+    ),
+    primary_key=("run_id",),
+    clustered_by="run_id",
+)
+
+FEATURE_DRIFT = Table(
+    name="feature_drift",
+    doc="Monitoring, per prediction run and model input: PSI of the scored values against the training data.",
+    fields=(
+        Field("run_id", Kind.STRING, nullable=False),
+        Field("feature", Kind.STRING, nullable=False),
+        Field("interval_end", Kind.TIMESTAMP, nullable=False),
+        Field("model_version", Kind.INT, nullable=False),
+        Field("psi", Kind.DOUBLE),
+        Field("mean", Kind.DOUBLE, doc="mean of the scored values"),
+        Field("drifted", Kind.BOOLEAN, nullable=False),
+    ),
+    primary_key=("run_id", "feature"),
+    clustered_by="run_id",
+)
+
+# Tables that live in the SQL store (CrateDB / PostgreSQL).
+SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, PREDICTION_RUNS,
+                                 FEATURE_DRIFT)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

@@ -8,6 +8,8 @@
     sensorwatch runs [--last N]        the latest job runs (job_runs)
     sensorwatch train [--from T --to T] [--assets A ...]   features -> registered model (+ gate)
     sensorwatch model list|promote VERSION|rollback        the registry and its champion alias
+    sensorwatch predict [--at T | --from T --to T]   landing -> anomaly_scores/anomaly_events (+ monitoring)
+    sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
 """
@@ -134,6 +136,42 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.predict_job import run_predict, scored_range
+    from sensorwatch.spark import get_spark
+
+    try:
+        at, start, end = (_parse_time(t) if t else None for t in (args.at, args.start, args.end))
+        if at and (start or end):
+            raise ValueError("give --at, or --from and --to, not both")
+        scored_range(settings, at, start, end)
+    except ValueError as exc:  # BadRange, or a time that is not ISO 8601
+        print(f"sensorwatch predict: {exc}", file=sys.stderr)
+        return 2
+    summary = run_predict(get_spark(settings, "sensorwatch-predict"), settings, at, start, end)
+    for warning in summary["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(json.dumps(summary, default=str))
+    return 0
+
+
+def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from schemas import SQL_TABLES
+
+    store = SqlStore(settings)
+    store.create_tables(SQL_TABLES)
+    for statement in store.create_views():
+        print(statement.splitlines()[0].removesuffix(" AS"))
+    statements = store.create_read_only_role(args.role, os.environ.get("SENSORWATCH_BI_PASSWORD"))
+    for statement in statements:
+        print(statement.replace(os.environ.get("SENSORWATCH_BI_PASSWORD") or "\0", "***"))
+    print(f"BI login '{args.role}': read-only on schema '{settings.sql.schema_}' "
+          f"({settings.sql.host}:{settings.sql.port}/{settings.sql.database}, PostgreSQL protocol)")
+    return 0
+
+
 def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
     from models import registry
 
@@ -179,13 +217,18 @@ def _n(value) -> str:
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schemas import LAKE_TABLES, SQL_TABLES, ddl
 
+    from schemas.views import VIEWS, view_sql
+
     if args.dialect == "hive":
         locations = {"landing_events": settings.storage.landing, "quarantine_events": settings.storage.quarantine}
         print(";\n\n".join(ddl(t, "hive", location=locations[t.name]) for t in LAKE_TABLES) + ";")
+        print("\n-- then, and after new partitions land (Impala: ALTER TABLE ... RECOVER PARTITIONS):")
+        print("\n".join(f"MSCK REPAIR TABLE `{t.name}`;" for t in LAKE_TABLES))
     else:
         sql = settings.sql
-        print(";\n\n".join(ddl(t, args.dialect, shards=sql.shards, replicas=sql.replicas, schema=sql.schema_)
-                            for t in SQL_TABLES) + ";")
+        statements = [ddl(t, args.dialect, shards=sql.shards, replicas=sql.replicas, schema=sql.schema_)
+                      for t in SQL_TABLES] + [view_sql(v, args.dialect, sql.schema_) for v in VIEWS]
+        print(";\n\n".join(statements) + ";")
     return 0
 
 
@@ -251,6 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "promote", "rollback"])
     p.add_argument("version", nargs="?", type=int)
     p.set_defaults(func=cmd_model)
+
+    p = add("predict", help="score the newest intervals: anomaly_scores, anomaly_events, monitoring (SQL store)")
+    p.add_argument("--at", help="ISO time: score the predict.interval_s before it (default: now)")
+    p.add_argument("--from", dest="start", help="backfill: score every interval from this ISO time ...")
+    p.add_argument("--to", dest="end", help="... up to this one (exclusive)")
+    p.set_defaults(func=cmd_predict)
+
+    p = add("bi", help="the BI layer: views and a read-only login (password: $SENSORWATCH_BI_PASSWORD)")
+    p.add_argument("action", choices=["setup"])
+    p.add_argument("--role", default="sensorwatch_bi")
+    p.set_defaults(func=cmd_bi)
 
     p = add("evaluate", help="the SKAB outlier-detection benchmark with the production model code")
     p.add_argument("benchmark", choices=["skab"])

@@ -163,6 +163,15 @@ class ModelConf(_Strict):
         return f"sqlite:///{local / 'mlflow.db'}" if local else self.tracking_uri
 
 
+class PredictConf(_Strict):
+    """The prediction job and its monitoring."""
+
+    interval_s: PositiveInt  # a run scores the feature intervals of the last interval_s seconds
+    arrow_batch_rows: PositiveInt  # rows per Arrow batch into the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch)
+    stale_after_h: PositiveFloat  # warn when the champion, or the end of its training data, is older than this
+    psi_warn: PositiveFloat  # warn when a feature's PSI against the training data passes this
+
+
 class Settings(_Strict):
     profile: str
     services: ServicesConf | None = None
@@ -173,6 +182,7 @@ class Settings(_Strict):
     ingest: IngestConf
     features: FeaturesConf
     model: ModelConf
+    predict: PredictConf
 
     @property
     def home(self) -> Path:

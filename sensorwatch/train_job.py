@@ -135,6 +135,7 @@ def run_train(settings: Settings, start: datetime | None = None, end: datetime |
             mlflow.log_dict(version, "data_version.json")
             mlflow.set_tags({"data.sha256": version["sha256"], "job_run_id": run.run_id})
             detector = Detector.fit(train, spec)
+            detector.training.update(data_start=start.isoformat(), data_end=end.isoformat())
             for epoch, (loss, val) in enumerate(zip(detector.training["history"]["loss"],
                                                     detector.training["history"]["val_loss"]), 1):
                 mlflow.log_metrics({"loss": loss, "val_loss": val}, step=epoch)

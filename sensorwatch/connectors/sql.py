@@ -128,12 +128,20 @@ class SqlStore:
     def query(self, statement: str, params: Iterable[Any] | None = None) -> list[tuple]:
         return self._run(statement, params, fetch=True)
 
-    def _run(self, statement: str, params: Iterable[Any] | None, fetch: bool) -> Any:
+    def execute_many(self, statement: str, rows: list[list[Any]]) -> None:
+        """Run one statement for each parameter row, over one connection."""
+        if rows:
+            self._run(statement, rows, fetch=False, many=True)
+
+    def _run(self, statement: str, params: Iterable[Any] | None, fetch: bool, many: bool = False) -> Any:
         """Every statement here is idempotent, so a dropped connection is retried too."""
         attempts = self.conf.retries + 1
         for attempt in range(attempts):
             try:
                 with self._connect() as conn:
+                    if many:
+                        conn.cursor().executemany(statement, [tuple(p) for p in params])
+                        return None
                     cur = conn.execute(statement, tuple(params) if params is not None else None)
                     return cur.fetchall() if fetch else cur.rowcount
             except psycopg.OperationalError as exc:
@@ -168,10 +176,46 @@ class SqlStore:
 
     def upsert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Upsert a few rows (run records and the like) by the table's primary key."""
-        statement = self.values_upsert(table)
-        for row in rows:
-            self.execute(statement, [row.get(c) for c in table.column_names])
+        self.execute_many(self.values_upsert(table), [[row.get(c) for c in table.column_names] for row in rows])
         self.refresh(table)
+
+    def delete_keys(self, table: Table, keys: list[tuple]) -> None:
+        """Delete rows by their full primary key."""
+        where = " AND ".join(f'"{c}" = %s' for c in table.primary_key)
+        self.execute_many(f"DELETE FROM {self.name(table)} WHERE {where}", [list(k) for k in keys])
+        self.refresh(table)
+
+    # -- the BI layer ----------------------------------------------------------------
+    def create_views(self) -> list[str]:
+        """CREATE OR REPLACE the BI views (``schemas.views``); returns the statements run."""
+        from schemas.views import VIEWS, view_sql
+
+        statements = [view_sql(v, self.dialect, self.conf.schema_) for v in VIEWS]
+        for statement in statements:
+            self.execute(statement)
+        return statements
+
+    def read_only_role_statements(self, role: str, password: str | None, exists: bool) -> list[str]:
+        """Statements that give ``role`` (a login) read access to every table and view of
+        the schema and nothing else: PostgreSQL grants SELECT (also on tables created
+        later), CrateDB grants DQL on the schema."""
+        quoted, schema = f'"{role}"', f'"{self.conf.schema_}"'
+        secret = "'" + password.replace("'", "''") + "'" if password else None
+        if self.dialect == "cratedb":
+            create = [] if exists else [f"CREATE USER {quoted}" + (f" WITH (password = {secret})" if secret else "")]
+            return [*create, f"GRANT DQL ON SCHEMA {schema} TO {quoted}"]
+        create = [] if exists else [f"CREATE ROLE {quoted} LOGIN" + (f" PASSWORD {secret}" if secret else "")]
+        return [*create, f"GRANT USAGE ON SCHEMA {schema} TO {quoted}",
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {quoted}",
+                f"ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {quoted}"]
+
+    def create_read_only_role(self, role: str, password: str | None = None) -> list[str]:
+        users = "SELECT 1 FROM sys.users WHERE name = %s" if self.dialect == "cratedb" else \
+            "SELECT 1 FROM pg_roles WHERE rolname = %s"
+        statements = self.read_only_role_statements(role, password, exists=bool(self.query(users, (role,))))
+        for statement in statements:
+            self.execute(statement)
+        return statements
 
     def max_per(self, table: Table, group: str, value: str) -> list[tuple]:
         """``(group, max(value))`` for each group of ``table``."""

@@ -1,0 +1,46 @@
+"""Feature drift against the training data: the population stability index (PSI).
+
+At training, ``reference`` records per model input column the decile edges of the
+training values and the share of training rows in each bin; it travels with the model
+(``detector.json``). At prediction, ``psi`` compares the newest values with it:
+below 0.1 is usually read as stable, 0.1-0.25 as a moderate shift, above 0.25 as drift.
+numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BINS = 10
+FLOOR = 1e-4  # an empty bin counts as this share (the PSI of an empty bin is infinite)
+
+
+def reference(values: np.ndarray, bins: int = BINS) -> dict[str, list[float]]:
+    """Inner bin edges (the training deciles, de-duplicated) and the training share per bin."""
+    clean = values[np.isfinite(values)]
+    if len(clean) == 0:
+        return {"edges": [], "shares": [1.0]}
+    edges = np.unique(np.quantile(clean, np.linspace(0, 1, bins + 1)[1:-1]))
+    return {"edges": edges.tolist(), "shares": _shares(clean, edges).tolist()}
+
+
+def psi(ref: dict[str, list[float]], values: np.ndarray) -> float | None:
+    """PSI of ``values`` against a ``reference``; None when there is no finite value."""
+    clean = values[np.isfinite(values)]
+    return psi_of_counts(ref, np.bincount(np.searchsorted(np.asarray(ref["edges"]), clean, side="right"),
+                                          minlength=len(ref["edges"]) + 1))
+
+
+def psi_of_counts(ref: dict[str, list[float]], counts: np.ndarray) -> float | None:
+    """PSI from the number of new values in each reference bin (how Spark computes it)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.sum() == 0:
+        return None
+    expected = np.maximum(np.asarray(ref["shares"]), FLOOR)
+    actual = np.maximum(counts / counts.sum(), FLOOR)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return counts / counts.sum()
