@@ -3,8 +3,10 @@ smoothed anomaly score and each sensor's contribution to it. numpy only."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
-import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 EPS = 1e-6
 
@@ -18,8 +20,13 @@ def sensor_errors(predicted: np.ndarray, actual: np.ndarray, n_sensors: int) -> 
 
 def smooth(values: np.ndarray, rows: int) -> np.ndarray:
     """Trailing mean over the last ``rows`` rows (causal, so a live run and a replay agree);
-    NaN rows are skipped; shorter histories use what they have."""
-    return pd.DataFrame(values).rolling(rows, min_periods=1).mean().to_numpy()
+    NaN rows are skipped; shorter histories use what they have. Each window is averaged on
+    its own (no running sum), so a row's value is bit for bit the same whatever range it
+    was computed in."""
+    padded = np.concatenate([np.full((rows - 1, *values.shape[1:]), np.nan), values])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window gives NaN, as intended
+        return np.nanmean(sliding_window_view(padded, rows, axis=0), axis=-1)
 
 
 def score(errors: np.ndarray, smoothing: int) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ def merge_events(scores: pd.DataFrame, interval_s: int, newest: dict[str, pd.Tim
     ``newest``: each asset's newest scored interval (decides ``is_open``)."""
     step = pd.Timedelta(seconds=interval_s)
     events = []
-    above = scores[scores["exceeds"]].sort_values(["asset_id", "interval_start"], ignore_index=True)
+    above = scores.loc[scores["exceeds"].astype(bool)].sort_values(["asset_id", "interval_start"], ignore_index=True)
     for asset, rows in above.groupby("asset_id", sort=True):
         t = rows["interval_start"]
         run_id = (t.diff() != step).cumsum()  # a new run after every missing or non-exceeding interval

@@ -89,11 +89,13 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     return pd.concat(parts, ignore_index=True)[list(SCORE_COLUMNS)]
 
 
-def score_batches(batches: Iterator[pd.DataFrame], ref: ModelRef, grid: Grid) -> Iterator[pd.DataFrame]:
+def score_batches(batches: Iterator[pd.DataFrame], ref: ModelRef | None, grid: Grid,
+                  detector: Detector | None = None) -> Iterator[pd.DataFrame]:
     """``mapInPandas``: batches of feature rows sorted by (asset, interval) -> scores.
     An asset's rows may span batches: each is scored once all its rows have arrived, and
-    the assets complete in a batch are scored together (one batched forecast)."""
-    detector = model_for(ref).detector
+    the assets complete in a batch are scored together (one batched forecast). The
+    model is ``ref``'s (cached per process), or ``detector`` when given in-process."""
+    detector = detector or model_for(ref).detector
     carry = None
     for batch in batches:
         batch = batch if carry is None else pd.concat([carry, batch], ignore_index=True)

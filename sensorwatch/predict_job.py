@@ -78,8 +78,8 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         store.upsert(PREDICTION_RUNS, [monitor])
         for warning in monitor["warnings"]:
             log.warning("%s", warning)
-        return {**record.row(), "details": record.details, "warnings": monitor["warnings"],
-                "anomalies": monitor["anomalies"], "open_events": monitor["open_events"]}
+    return {**record.row(), "details": record.details, "warnings": monitor["warnings"],
+            "anomalies": monitor["anomalies"], "open_events": monitor["open_events"]}
 
 
 def _predict(spark: SparkSession, settings: Settings, store: SqlStore, model: LoadedModel, grid: Grid,
@@ -159,8 +159,8 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
         f"SELECT {store.column_list(names)} FROM {store.name(ANOMALY_SCORES)} WHERE asset_id IN ({marks}) "
         "AND exceeds AND interval_start >= %s AND interval_start < %s", [*assets, start, end]), columns=names)
     exceeding["interval_start"] = pd.to_datetime(exceeding["interval_start"], utc=True)
-    exceeding = exceeding[[spans[a][0] <= t < spans[a][1] for a, t in
-                           zip(exceeding["asset_id"], exceeding["interval_start"])]]
+    exceeding = exceeding.loc[np.array([spans[a][0] <= t < spans[a][1] for a, t in
+                                    zip(exceeding["asset_id"], exceeding["interval_start"])], dtype=bool)]
     newest = {a: pd.Timestamp(t) for a, t in store.query(
         f"SELECT asset_id, max(interval_start) FROM {store.name(ANOMALY_SCORES)} WHERE asset_id IN ({marks}) "
         "GROUP BY asset_id", assets)}

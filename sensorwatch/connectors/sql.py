@@ -179,10 +179,12 @@ class SqlStore:
         self.execute_many(self.values_upsert(table), [[row.get(c) for c in table.column_names] for row in rows])
         self.refresh(table)
 
+    def delete_statement(self, table: Table) -> str:
+        """Delete one row by its full primary key."""
+        return f"DELETE FROM {self.name(table)} WHERE " + " AND ".join(f'"{c}" = %s' for c in table.primary_key)
+
     def delete_keys(self, table: Table, keys: list[tuple]) -> None:
-        """Delete rows by their full primary key."""
-        where = " AND ".join(f'"{c}" = %s' for c in table.primary_key)
-        self.execute_many(f"DELETE FROM {self.name(table)} WHERE {where}", [list(k) for k in keys])
+        self.execute_many(self.delete_statement(table), [list(k) for k in keys])
         self.refresh(table)
 
     # -- the BI layer ----------------------------------------------------------------

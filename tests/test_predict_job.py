@@ -1,0 +1,280 @@
+"""The prediction job against real HDFS, PostgreSQL, Spark and a local MLflow store:
+injected anomalies found in anomaly_events, live cycles == backfill, re-runs change
+nothing, late events update their rows, the pandas UDF == in-process scoring, the BI
+views and read-only role, monitoring, and the errors (no champion, no data, store down,
+a model that does not match the features)."""
+
+import subprocess
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import mlflow
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from cratedb_sqlparse import sqlparse
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from features.compute import features_frame
+from models import registry
+from models.detector import Detector, ModelError
+from models.serving import Grid, score_frame
+from schemas import ANOMALY_EVENTS, ANOMALY_SCORES, FEATURE_DRIFT, JOB_RUNS, PREDICTION_RUNS, SQL_TABLES
+from sensorwatch.cli import main
+from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
+from sensorwatch.features_job import run_features
+from sensorwatch.predict_job import run_predict, update_events
+from sensorwatch.sources.landing import seed_landing, series_frame
+from sensorwatch.sources.simulator import simulate
+from tests.test_features_job import RecordingConnection
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+WARMUP, END = 600, 1140  # train on the anomaly-free warm-up; score [T0+600 s, T0+1140 s)
+SMALL = {"window": 20, "units": 16, "epochs": 10, "patience": 3, "smoothing": 10, "learning_rate": 0.01,
+         "min_duration": 10}
+LINEAGE = ["run_id"]  # the only columns a re-run may change: which run wrote the row last
+
+
+def at(seconds: int) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def with_schema(settings):
+    schema = f"p_{uuid.uuid4().hex[:8]}"
+    SqlStore(settings).execute(f'CREATE SCHEMA "{schema}"')
+    return settings.with_overrides(sql={"schema": schema})
+
+
+def table(settings, t, order=("asset_id",)) -> pd.DataFrame:
+    store = SqlStore(settings)
+    rows = store.query(f"SELECT {store.column_list(t.column_names)} FROM {store.name(t)} "
+                       f"ORDER BY {', '.join(t.primary_key)}")
+    return pd.DataFrame(rows, columns=t.column_names)
+
+
+@pytest.fixture(scope="module")
+def pipeline(live_services, spark, tmp_path_factory):
+    """Landing events of 4 simulated pumps (one anomaly each, after a 10-minute warm-up),
+    a champion trained on the warm-up, and one backfill over the scored range."""
+    tmp = tmp_path_factory.mktemp("predict")
+    base = live_services.with_overrides(
+        storage={"root": f"{live_services.storage.root}/tests/predict-{uuid.uuid4().hex[:8]}"},
+        model={"tracking_uri": str(tmp / "mlflow"), "detector": SMALL})
+    settings = with_schema(base)
+    series = simulate(4, 1400, T0, seed=3, anomalies_per_asset=1)
+    events = series_frame(series)
+    seed_landing(spark, settings, events)
+    naive = events.assign(event_time=events["event_time"].dt.tz_localize(None))
+    warm = features_frame(naive[naive.event_time < pd.Timestamp(at(WARMUP)).tz_localize(None)],
+                          settings.features.spec())
+    detector = Detector.fit({a: g.reset_index(drop=True) for a, g in warm.groupby("asset_id")}, settings.model.spec())
+    detector.training.update(data_end=at(WARMUP).isoformat())
+    registry.client(settings.model)
+    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
+        version = registry.log_detector(settings.model, detector, warm.head(40), tmp)
+    registry.promote(settings.model, version)
+    summary = run_predict(spark, settings, start=at(WARMUP), end=at(END))
+    yield {"settings": settings, "base": base, "series": series, "events": naive, "summary": summary, "tmp": tmp}
+    store = SqlStore(live_services)
+    for schema in store.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'p\\_%%'"):
+        store.execute(f'DROP SCHEMA "{schema[0]}" CASCADE')
+
+
+def test_injected_anomalies_are_found_with_their_asset_and_sensors(pipeline):
+    summary, settings = pipeline["summary"], pipeline["settings"]
+    assert summary["status"] == "succeeded" and summary["rows_out"] == 4 * (END - WARMUP)
+    events = table(settings, ANOMALY_EVENTS)
+    found = 0
+    for s in pipeline["series"]:
+        for truth in s.anomalies:
+            if truth.kind == "spike":  # 1-5 s: shorter than min_duration, by design not an event
+                continue
+            hits = events[(events.asset_id == truth.asset_id) & (events.event_start <= truth.end)
+                          & (events.event_end > truth.start)]
+            assert len(hits), f"missed {truth}"
+            assert set(hits.sort_values("peak_score").iloc[-1]["sensors"][:2]) & set(truth.sensors), (truth, hits)
+            found += 1
+    assert found == 3  # a drift of pressure, a drift of accelerometer2, a correlated (cavitation) fault
+    scores = table(settings, ANOMALY_SCORES)
+    assert (scores.run_id == summary["run_id"]).all() and (scores.model_version == 1).all()
+    assert set(scores.source_partition) == {"date=2026-05-01/hour=8"} and scores.is_anomaly.sum() > 0
+    assert (scores.is_anomaly <= scores.exceeds).all()
+
+
+def test_monitoring_rows_describe_the_run(pipeline, spark):
+    settings, summary = pipeline["settings"], pipeline["summary"]
+    run = table(settings, PREDICTION_RUNS).set_index("run_id").loc[summary["run_id"]]
+    assert run.rows_scored == 4 * (END - WARMUP) and run.assets == 4 and run.model_version == 1
+    assert run.anomalies == table(settings, ANOMALY_SCORES).is_anomaly.sum() > 0
+    assert 0 < run.score_p50 <= run.score_p95 <= run.score_p99 <= run.score_max
+    assert run.data_since_training_h == pytest.approx((END - WARMUP) / 3600, abs=1e-3)
+    assert all(run[f"{s}_s"] is not None for s in ("read", "features", "scoring", "write"))
+    drift = table(settings, FEATURE_DRIFT)
+    assert len(drift) == 8 and drift.psi.notna().all()
+    assert run.max_psi == pytest.approx(drift.psi.max())
+    # the drifted features are those past the conf limit, and each is a warning
+    limit = settings.predict.psi_warn
+    assert sorted(run.drifted_features) == sorted(drift.feature[drift.psi > limit])
+    assert any("feature drift" in w for w in run.warnings) == bool(run.drifted_features)
+    # a champion trained on data that ended long ago is stale
+    stale = settings.with_overrides(predict={"stale_after_h": 0.05})
+    assert any("stale model" in w and "retrain" in w for w in run_predict(spark, stale, at=at(END))["warnings"])
+
+
+def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spark):
+    live = with_schema(pipeline["base"])
+    for end in range(WARMUP + 180, END + 1, 180):  # three 3-minute cycles, as the schedule runs them
+        assert run_predict(spark, live, at=at(end))["status"] == "succeeded"
+    backfill = pipeline["settings"]
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS):
+        a, b = table(live, t).drop(columns=LINEAGE), table(backfill, t).drop(columns=LINEAGE)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=t.name)
+    before = table(live, ANOMALY_SCORES)
+    rerun = run_predict(spark, live, at=at(WARMUP + 360))
+    after = table(live, ANOMALY_SCORES)
+    pd.testing.assert_frame_equal(before.drop(columns=LINEAGE), after.drop(columns=LINEAGE))
+    assert (after.run_id == rerun["run_id"]).sum() == 4 * 180  # the re-run interval's rows, rewritten
+    assert len(table(live, ANOMALY_EVENTS)) == len(table(backfill, ANOMALY_EVENTS))
+
+
+def test_late_events_update_the_rows_of_their_interval(pipeline, spark):
+    settings = with_schema(pipeline["base"].with_overrides(
+        storage={"root": f"{pipeline['base'].storage.root}-late"}))
+    events = pipeline["events"].assign(event_time=lambda e: e.event_time.dt.tz_localize("UTC"))
+    late = (events.asset_id == "pump-0002") & (events.event_time >= at(800)) & (events.event_time < at(860))
+    seed_landing(spark, settings, events[~late])
+    run_predict(spark, settings, at=at(960))
+    first = table(settings, ANOMALY_SCORES)
+    assert (first.asset_id == "pump-0002").sum() == 180 - 60
+    seed_landing(spark, settings, events[late], ingest_time=datetime.now(timezone.utc) + timedelta(minutes=5))
+    run_predict(spark, settings, at=at(960))
+    updated = table(settings, ANOMALY_SCORES)
+    complete = table(pipeline["settings"], ANOMALY_SCORES)
+    complete = complete[(complete.interval_start >= at(780)) & (complete.interval_start < at(960))]
+    pd.testing.assert_frame_equal(updated.drop(columns=LINEAGE).reset_index(drop=True),
+                                  complete.drop(columns=LINEAGE).reset_index(drop=True))
+    assert not first.drop(columns=LINEAGE).equals(updated[updated.index.isin(first.index)].drop(columns=LINEAGE))
+
+
+def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
+    settings = pipeline["settings"]
+    model = registry.load(settings.model)
+    grid = Grid.for_range(at(WARMUP), at(END), 1, model.detector.spec.lookback_rows)
+    ev = pipeline["events"]
+    fspec = settings.features.spec()
+    needed = ev[(ev.event_time >= pd.Timestamp(grid.start).tz_localize(None) - pd.Timedelta(seconds=fspec.lookback_s))
+                & (ev.event_time < pd.Timestamp(grid.end).tz_localize(None))]
+    direct = score_frame(model.detector, features_frame(needed, fspec), grid)
+    via_udf = table(settings, ANOMALY_SCORES)
+    assert len(direct) == len(via_udf) == 4 * (END - WARMUP)
+    np.testing.assert_allclose(via_udf["score"].astype(float), direct["score"], rtol=1e-12)
+    assert via_udf["is_anomaly"].tolist() == direct["is_anomaly"].tolist()
+    assert via_udf["top_sensors"].tolist() == direct["top_sensors"].tolist()
+
+
+def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark, monkeypatch, capsys):
+    settings = pipeline["settings"]
+    run_features(spark, settings, at(0), at(END))  # v_features_hourly reads sensor_features
+    role = f"bi_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", settings.sql.schema_)
+    assert main(["bi", "setup", "--role", role]) == 0
+    assert f"BI login '{role}': read-only" in capsys.readouterr().out
+    schema, conf = settings.sql.schema_, settings.sql
+    try:
+        with psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user=role, autocommit=True) as bi:
+            health = bi.execute(f'SELECT asset_id, status, events FROM "{schema}".v_asset_health ORDER BY 1').fetchall()
+            assert [h[0] for h in health] == ["pump-0000", "pump-0001", "pump-0002", "pump-0003"]
+            assert {h[1] for h in health} <= {"ok", "watch", "anomaly"}
+            n_events = bi.execute(f'SELECT count(*) FROM "{schema}".v_anomaly_events WHERE severity > 1').fetchone()[0]
+            assert n_events == len(table(settings, ANOMALY_EVENTS)) > 0
+            hourly = bi.execute(f'SELECT asset_id, hour, intervals FROM "{schema}".v_features_hourly '
+                                "ORDER BY 1, 2").fetchall()
+            assert len(hourly) == 4 and all(h[2] == END for h in hourly)
+            for statement in (f'INSERT INTO "{schema}".job_runs (run_id, job, started_at, status) '
+                              "VALUES ('x', 'x', now(), 'x')",
+                              f'DELETE FROM "{schema}".anomaly_events', f'CREATE TABLE "{schema}".mine (a int)',
+                              f'DROP VIEW "{schema}".v_asset_health'):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    bi.execute(statement)
+    finally:
+        store = SqlStore(settings)
+        for statement in (f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM "{role}"',
+                          f'REVOKE USAGE ON SCHEMA "{schema}" FROM "{role}"',
+                          f'ALTER DEFAULT PRIVILEGES IN SCHEMA "{schema}" REVOKE SELECT ON TABLES FROM "{role}"',
+                          f'DROP ROLE "{role}"'):
+            store.execute(statement)
+
+
+def test_no_new_data_is_a_clean_noop(pipeline, spark):
+    settings = with_schema(pipeline["base"])
+    summary = run_predict(spark, settings, at=at(5000))
+    assert summary["status"] == "noop" and summary["rows_in"] == 0 and summary["rows_out"] == 0
+    assert table(settings, ANOMALY_SCORES).empty and table(settings, ANOMALY_EVENTS).empty
+    run = table(settings, PREDICTION_RUNS).iloc[0]
+    assert run.rows_scored == 0 and run.model_version == 1
+    assert table(settings, JOB_RUNS).iloc[0].status == "noop"
+
+
+def test_no_champion_says_train_first_and_exits_non_zero(pipeline, tmp_path):
+    settings = pipeline["settings"]
+    env = {"PATH": "/usr/bin:/bin", "SENSORWATCH__MODEL__TRACKING_URI": str(tmp_path / "empty"),
+           "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_, "SENSORWATCH__STORAGE__ROOT": settings.storage.root}
+    cli = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "predict", "--at", at(END).isoformat()],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert cli.returncode == 1, cli.stderr[-2000:]
+    assert "ModelError: no 'champion' version of model 'sensorwatch-detector'" in cli.stderr
+    assert "train one first (sensorwatch train)" in cli.stderr and "Traceback" not in cli.stderr
+    failed = table(settings, JOB_RUNS)
+    assert failed.iloc[-1].status == "failed" and "train one first" in failed.iloc[-1].error
+
+
+def test_a_model_whose_signature_does_not_match_the_features_is_refused(pipeline, spark):
+    settings = pipeline["settings"].with_overrides(model={"name": "foreign-detector"})
+    loaded = registry.load(pipeline["settings"].model)
+    directory = loaded.detector.save(pipeline["tmp"] / "foreign" / registry.ARTIFACT)
+    columns = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
+               *[ColSpec("double", c) for c in loaded.detector.spec.columns], ColSpec("double", "pressure__kurtosis")]
+    registry.client(settings.model)
+    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
+        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
+                                artifacts={registry.ARTIFACT: str(directory)},
+                                signature=ModelSignature(inputs=Schema(columns)),
+                                registered_model_name=settings.model.name, pip_requirements=["sensorwatch"])
+    registry.promote(settings.model, 1)
+    with pytest.raises(ModelError, match=r"its input signature needs pressure__kurtosis, which the features do not"):
+        run_predict(spark, settings, at=at(END))
+
+
+def test_an_unreachable_store_is_retried_then_fails_writing_nothing(pipeline, spark):
+    settings = with_schema(pipeline["base"])
+    broken = settings.with_overrides(sql={"port": 1, "retries": 1, "retry_backoff_s": 0.1})
+    with pytest.raises(SqlUnavailable, match="unreachable after 2 attempt"):
+        run_predict(spark, broken, at=at(END))
+    store = SqlStore(settings)
+    assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+                       (settings.sql.schema_,)) == [(0,)]
+
+
+def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
+    crate = live_services.with_overrides(sql={"dialect": "cratedb", "schema": "doc"})
+    log: list[str] = []
+    store = SqlStore(crate, connect_fn=lambda: RecordingConnection(log))
+    store.create_tables(SQL_TABLES)
+    store.create_views()
+    store.create_read_only_role("sensorwatch_bi", "s3cret'quote")
+    update_events(store, ["pump-0001", "pump-0002"], Grid.for_range(at(0), at(180), 1, 50), 10)
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, PREDICTION_RUNS, FEATURE_DRIFT):
+        stage = store.stage_table(t, "abc123")
+        log += [store.values_upsert(t), store.merge_statement(t, stage), store.table_ddl(stage)]
+    log.append(store.delete_statement(ANOMALY_EVENTS))
+    assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
+    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 3
+    for statement in log:
+        statement = statement.replace("%s", "$1")
+        try:
+            sqlparse(statement, raise_exception=True)
+        except Exception as exc:  # noqa: BLE001 - the parser raises several kinds
+            pytest.fail(f"CrateDB rejects: {exc}\n{statement}")
