@@ -18,6 +18,7 @@ bench: setup
 	$(PY) bench/ingest.py
 	$(PY) bench/features.py
 	$(PY) bench/model.py
+	$(PY) bench/predict.py
 
 services-up: setup
 	$(VENV)/bin/sensorwatch services up

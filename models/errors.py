@@ -41,7 +41,11 @@ def score(errors: np.ndarray, smoothing: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(total / errors.shape[1]), contributions
 
 
+def top_k(contributions: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the indices of the ``k`` largest contributions, largest first."""
+    return np.argsort(-np.nan_to_num(contributions, nan=-1.0), axis=1, kind="stable")[:, :k]
+
+
 def top_sensors(contributions: np.ndarray, names: list[str] | tuple[str, ...], k: int) -> list[list[str]]:
     """Per row, the ``k`` sensors with the largest contribution, largest first."""
-    order = np.argsort(-np.nan_to_num(contributions, nan=-1.0), axis=1, kind="stable")[:, :k]
-    return [[names[i] for i in row] for row in order]
+    return np.asarray(names, dtype=object)[top_k(contributions, k)].tolist()

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from models import errors
 from models.detector import Detector
 from models.registry import LoadedModel, ModelRef, load_ref
 from schemas import ANOMALY_SCORES, SENSOR_NAMES
@@ -75,14 +76,13 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     parts = []
     for asset, scored in detector.score_many(frames).items():
         keep = present[asset]
-        contrib = np.stack(scored["contributions"].to_numpy()[keep]) if keep.any() else np.empty((0, len(SENSOR_NAMES)))
-        has_score = np.isfinite(scored["score"].to_numpy()[keep])
-        tops = [list(t) if ok else [] for t, ok in zip(scored["top_sensors"][keep], has_score)]
+        score = scored["score"].to_numpy()[keep]
+        names, shares = _top(np.stack(scored["contributions"].to_numpy()[keep]) if keep.any()
+                             else np.empty((0, len(SENSOR_NAMES))), np.isfinite(score), detector.spec.top_sensors)
         parts.append(pd.DataFrame({
-            "asset_id": asset, "interval_start": index[keep],
-            "score": scored["score"].to_numpy()[keep], "threshold": scored["threshold"].to_numpy()[keep],
-            "exceeds": scored["exceeds"].to_numpy()[keep], "is_anomaly": scored["is_anomaly"].to_numpy()[keep],
-            "top_sensors": tops, "top_contributions": _shares(contrib, tops),
+            "asset_id": asset, "interval_start": index[keep], "score": score,
+            "threshold": scored["threshold"].to_numpy()[keep], "exceeds": scored["exceeds"].to_numpy()[keep],
+            "is_anomaly": scored["is_anomaly"].to_numpy()[keep], "top_sensors": names, "top_contributions": shares,
         }))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORE_COLUMNS})
@@ -109,11 +109,13 @@ def score_batches(batches: Iterator[pd.DataFrame], ref: ModelRef | None, grid: G
         yield score_frame(detector, carry, grid)
 
 
-def _shares(contributions: np.ndarray, tops: list[list[str]]) -> list[list[float]]:
-    """The contribution of each named top sensor, in the same order."""
-    where = {s: i for i, s in enumerate(SENSOR_NAMES)}
-    return [[float(round(row[where[s]], 6)) for s in names if np.isfinite(row[where[s]])]
-            for row, names in zip(contributions, tops)]
+def _top(contributions: np.ndarray, scored: np.ndarray, k: int) -> tuple[list, list]:
+    """Per row: the ``k`` top sensors and their shares (rounded to 1e-6), largest first;
+    empty lists for a row without a score."""
+    order = errors.top_k(contributions, k)
+    names = np.asarray(SENSOR_NAMES, dtype=object)[order].tolist()
+    shares = np.round(np.take_along_axis(contributions, order, axis=1), 6).tolist()
+    return ([n if ok else [] for n, ok in zip(names, scored)], [s if ok else [] for s, ok in zip(shares, scored)])
 
 
 def _naive(t: datetime) -> pd.Timestamp:

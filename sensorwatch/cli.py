@@ -9,6 +9,7 @@
     sensorwatch train [--from T --to T] [--assets A ...]   features -> registered model (+ gate)
     sensorwatch model list|promote VERSION|rollback        the registry and its champion alias
     sensorwatch predict [--at T | --from T --to T]   landing -> anomaly_scores/anomaly_events (+ monitoring)
+    sensorwatch anomalies [--top N]                     the most severe anomaly events (v_anomaly_events)
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
@@ -152,6 +153,24 @@ def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
     for warning in summary["warnings"]:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(json.dumps(summary, default=str))
+    return 0
+
+
+def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
+    from schemas import SQL_TABLES
+
+    store = SqlStore(settings)
+    store.create_tables(SQL_TABLES)
+    store.create_views()
+    rows = store.query(f"SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, model_version "
+                       f"FROM {store.name('v_anomaly_events')} ORDER BY severity DESC, event_start LIMIT %s",
+                       (args.top,))
+    print(f"{'asset':24s} {'onset (UTC)':19s} {'duration':>9s} {'severity':>8s} {'peak':>7s}  model  sensors")
+    for asset, start, duration, severity, peak, sensors, is_open, version in rows:
+        print(f"{asset[:24]:24s} {start:%Y-%m-%d %H:%M:%S} {duration:>8.0f}s {severity:>8.2f} {peak:>7.2f}  "
+              f"v{version:<4d}  {', '.join(sensors or [])}{'  (open)' if is_open else ''}")
+    if not rows:
+        print("(no anomaly events yet: run `sensorwatch predict`)")
     return 0
 
 
@@ -300,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="backfill: score every interval from this ISO time ...")
     p.add_argument("--to", dest="end", help="... up to this one (exclusive)")
     p.set_defaults(func=cmd_predict)
+
+    p = add("anomalies", help="the most severe anomaly events, from the SQL store")
+    p.add_argument("--top", type=int, default=10)
+    p.set_defaults(func=cmd_anomalies)
 
     p = add("bi", help="the BI layer: views and a read-only login (password: $SENSORWATCH_BI_PASSWORD)")
     p.add_argument("action", choices=["setup"])
