@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,7 @@ class Grid:
 
     @classmethod
     def for_range(cls, scored_start: datetime, end: datetime, interval_s: int, lookback_rows: int) -> "Grid":
-        return cls(scored_start - pd.Timedelta(seconds=interval_s * lookback_rows), scored_start, end, interval_s)
+        return cls(scored_start - timedelta(seconds=interval_s * lookback_rows), scored_start, end, interval_s)
 
     def index(self) -> pd.DatetimeIndex:
         return pd.date_range(_naive(self.start), _naive(self.end), freq=f"{self.interval_s}s", inclusive="left")

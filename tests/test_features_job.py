@@ -221,6 +221,12 @@ class RecordingConnection:
         self.log.append(statement.replace("%s", "$%d") % tuple(next(n) for _ in range(statement.count("%s"))))
         return self
 
+    def cursor(self):
+        return self
+
+    def executemany(self, statement, rows):
+        self.execute(statement)
+
     def fetchall(self):
         return []
 

@@ -227,8 +227,9 @@ def test_no_champion_says_train_first_and_exits_non_zero(pipeline, tmp_path):
     assert cli.returncode == 1, cli.stderr[-2000:]
     assert "ModelError: no 'champion' version of model 'sensorwatch-detector'" in cli.stderr
     assert "train one first (sensorwatch train)" in cli.stderr and "Traceback" not in cli.stderr
-    failed = table(settings, JOB_RUNS)
-    assert failed.iloc[-1].status == "failed" and "train one first" in failed.iloc[-1].error
+    runs = table(settings, JOB_RUNS)
+    failed = runs[runs.job == "predict"].sort_values("started_at").iloc[-1]
+    assert failed.status == "failed" and "train one first" in failed.error
 
 
 def test_a_model_whose_signature_does_not_match_the_features_is_refused(pipeline, spark):
