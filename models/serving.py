@@ -76,9 +76,11 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     parts = []
     for asset, scored in detector.score_many(frames).items():
         keep = present[asset]
+        if not keep.any():  # rows only in the lookback: nothing of this asset to score
+            continue
         score = scored["score"].to_numpy()[keep]
-        names, shares = _top(np.stack(scored["contributions"].to_numpy()[keep]) if keep.any()
-                             else np.empty((0, len(SENSOR_NAMES))), np.isfinite(score), detector.spec.top_sensors)
+        names, shares = _top(np.stack(scored["contributions"].to_numpy()[keep]), np.isfinite(score),
+                             detector.spec.top_sensors)
         parts.append(pd.DataFrame({
             "asset_id": asset, "interval_start": index[keep], "score": score,
             "threshold": scored["threshold"].to_numpy()[keep], "exceeds": scored["exceeds"].to_numpy()[keep],

@@ -111,6 +111,9 @@ def _predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Lo
         scores = with_lineage(score_features(rows, model.ref, spec.columns, grid), model, record.run_id)
         record.rows_out = _materialise(scores, cached)
         lap("scoring")
+        if not record.rows_out:  # events only in the lookback: no interval of the range to score
+            record.status = "noop"
+            return _monitoring(record, model, grid, None, None, 0, seconds, settings)
         store.bulk_upsert(scores, ANOMALY_SCORES, tag=record.run_id[:12])
         assets = [r["asset_id"] for r in scores.select("asset_id").distinct().collect()]
         open_events = update_events(store, assets, grid, spec.min_duration)

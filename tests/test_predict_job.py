@@ -216,6 +216,10 @@ def test_no_new_data_is_a_clean_noop(pipeline, spark):
     run = table(settings, PREDICTION_RUNS).iloc[0]
     assert run.rows_scored == 0 and run.model_version == 1
     assert table(settings, JOB_RUNS).iloc[0].status == "noop"
+    # events in the lookback only (the data ends at T0 + 1400 s): nothing to score either
+    after = run_predict(spark, settings, at=at(1400 + 190))
+    assert after["status"] == "noop" and after["rows_in"] > 0 and after["rows_out"] == 0
+    assert table(settings, ANOMALY_SCORES).empty
 
 
 def test_no_champion_says_train_first_and_exits_non_zero(pipeline, tmp_path):
