@@ -44,6 +44,7 @@ from models.serving import Grid, score_frame  # noqa: E402
 from models.transforms import score_features  # noqa: E402
 from sensorwatch import services  # noqa: E402
 from sensorwatch.config import load_settings  # noqa: E402
+from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client  # noqa: E402
 from sensorwatch.connectors.sql import SqlStore  # noqa: E402
 from sensorwatch.features_job import Span, events_for, read_landing  # noqa: E402
 from sensorwatch.predict_job import ARROW_BATCH_CONF, run_predict  # noqa: E402
@@ -62,8 +63,8 @@ def main() -> None:
     base = load_settings("local")
     services.up(base)
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
-    settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/predict"}, sql={"schema": "bench_predict"},
-                                   model={"tracking_uri": str(scratch / "mlflow")})
+    settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/predict-{scratch.name}"},
+                                   sql={"schema": "bench_predict"}, model={"tracking_uri": str(scratch / "mlflow")})
     store = SqlStore(settings)
     store.execute('DROP SCHEMA IF EXISTS "bench_predict" CASCADE')
     store.execute('CREATE SCHEMA "bench_predict"')
@@ -122,11 +123,13 @@ def main() -> None:
         "feature_rows": n_rows, "windows": windows,
         "udf_s": round(udf_s, 2), "udf_cold_s": round(cold, 2), "direct_s": round(direct_s, 2),
         "udf_windows_per_s": round(windows / udf_s), "direct_windows_per_s": round(windows / direct_s),
-        "udf_vs_direct": round(direct_s / udf_s, 2), "rows_direct": len(direct),
+        "udf_vs_direct": round(direct_s / udf_s, 2), "rows_direct": len(direct), "events": len(events),
         "arrow_batch_rows": settings.predict.arrow_batch_rows, "spark_master": settings.spark.master,
     }
     print(f"scoring {windows:,d} windows: pandas UDF {udf_s:.1f} s warm ({cold:.1f} s cold, model load included), "
           f"in-process {direct_s:.1f} s -> udf_vs_direct {result['udf_vs_direct']}")
+    webhdfs_client(settings).delete(hdfs_path(settings.storage.root), recursive=True)  # a fresh landing zone each run
+    store.execute('DROP SCHEMA IF EXISTS "bench_predict" CASCADE')
     print(json.dumps(result))
 
 
