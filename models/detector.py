@@ -110,16 +110,16 @@ class Detector:
         """``score`` for many assets, with one batched forecast for all their windows (how
         the prediction job scores a batch of assets)."""
         spec, n_sensors = self.spec, len(SENSOR_NAMES)
-        windows = {}
+        windows, cals = {}, {asset: self.calibration(asset) for asset in frames}
         for asset, rows in frames.items():
             self._check_columns(rows)
-            cal = self.calibration(asset)
+            cal = cals[asset]
             if len(rows) > spec.window:
                 windows[asset] = _windows(rows, spec, np.array(cal.mean), np.array(cal.std))
         predicted = self._predict(np.concatenate([x for x, _ in windows.values()])) if windows else None
         out, offset = {}, 0
         for asset, rows in frames.items():
-            cal = self.calibration(asset)
+            cal = cals[asset]
             sensor_err = np.full((len(rows), n_sensors), np.nan)
             if asset in windows:
                 x, y = windows[asset]

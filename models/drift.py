@@ -21,14 +21,14 @@ def reference(values: np.ndarray, bins: int = BINS) -> dict[str, list[float]]:
     if len(clean) == 0:
         return {"edges": [], "shares": [1.0]}
     edges = np.unique(np.quantile(clean, np.linspace(0, 1, bins + 1)[1:-1]))
-    return {"edges": edges.tolist(), "shares": _shares(clean, edges).tolist()}
+    counts = _counts(clean, edges)
+    return {"edges": edges.tolist(), "shares": (counts / counts.sum()).tolist()}
 
 
 def psi(ref: dict[str, list[float]], values: np.ndarray) -> float | None:
     """PSI of ``values`` against a ``reference``; None when there is no finite value."""
     clean = values[np.isfinite(values)]
-    return psi_of_counts(ref, np.bincount(np.searchsorted(np.asarray(ref["edges"]), clean, side="right"),
-                                          minlength=len(ref["edges"]) + 1))
+    return psi_of_counts(ref, _counts(clean, np.asarray(ref["edges"])))
 
 
 def psi_of_counts(ref: dict[str, list[float]], counts: np.ndarray) -> float | None:
@@ -41,6 +41,6 @@ def psi_of_counts(ref: dict[str, list[float]], counts: np.ndarray) -> float | No
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
-    return counts / counts.sum()
+def _counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """How many values fall in each bin (bin k: edges[k-1] <= v < edges[k])."""
+    return np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)

@@ -154,7 +154,7 @@ def run_features(spark: SparkSession, settings: Settings, start: datetime | None
         landing = read_landing(spark, settings)
         if start is not None and end is not None:
             record.details["mode"] = "backfill"
-            plan = Plan([Span(None, _interval_floor(start, spec), _interval_ceil(end, spec))])
+            plan = Plan([Span(None, interval_floor(start, spec), interval_ceil(end, spec))])
         else:
             record.details["mode"] = "incremental"
             plan = _plan_incremental(store, landing, record, spec)
@@ -163,7 +163,7 @@ def run_features(spark: SparkSession, settings: Settings, start: datetime | None
         finally:
             if plan.new is not None:
                 plan.new.unpersist()
-    return _summary(record)
+    return record.summary()
 
 
 def _recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, record, spec: FeatureSpec,
@@ -238,17 +238,14 @@ def _from_micros(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
-def _interval_floor(t: datetime, spec: FeatureSpec) -> datetime:
+def interval_floor(t: datetime, spec: FeatureSpec) -> datetime:
+    """The start of the feature interval holding ``t`` (UTC; naive means UTC)."""
     t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
     epoch = int(t.timestamp())
     return datetime.fromtimestamp(epoch - epoch % spec.interval_s, timezone.utc)
 
 
-def _interval_ceil(t: datetime, spec: FeatureSpec) -> datetime:
-    floor = _interval_floor(t, spec)
+def interval_ceil(t: datetime, spec: FeatureSpec) -> datetime:
+    """``t`` itself when it starts an interval, else the start of the next one."""
+    floor = interval_floor(t, spec)
     return floor if floor == t else floor + timedelta(seconds=spec.interval_s)
-
-
-def _summary(record) -> dict:
-    """The run record as written, with ``details`` as a dict instead of JSON text."""
-    return {**record.row(), "details": record.details}

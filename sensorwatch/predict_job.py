@@ -40,7 +40,7 @@ from schemas import (ANOMALY_EVENTS, ANOMALY_SCORES, FEATURE_DRIFT, PREDICTION_R
                      SQL_TABLES)
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore
-from sensorwatch.features_job import Span, check_range, events_for, read_landing
+from sensorwatch.features_job import Span, check_range, events_for, interval_ceil, interval_floor, read_landing
 from sensorwatch.runs import RunRecord, recorded_run
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,10 @@ def scored_range(settings: Settings, at: datetime | None = None, start: datetime
     """[start, end) on the feature interval grid: a backfill range, or the last
     ``predict.interval_s`` before ``at`` (default: now)."""
     check_range(start, end)
-    step = settings.features.interval_s
+    spec = settings.features.spec()
     if start is not None and end is not None:
-        return _floor(start, step), _floor(end + timedelta(seconds=step) - timedelta(microseconds=1), step)
-    end = _floor(at or datetime.now(timezone.utc), step)
+        return interval_floor(start, spec), interval_ceil(end, spec)
+    end = interval_floor(at or datetime.now(timezone.utc), spec)
     return end - timedelta(seconds=settings.predict.interval_s), end
 
 
@@ -78,8 +78,8 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         store.upsert(PREDICTION_RUNS, [monitor])
         for warning in monitor["warnings"]:
             log.warning("%s", warning)
-    return {**record.row(), "details": record.details, "warnings": monitor["warnings"],
-            "anomalies": monitor["anomalies"], "open_events": monitor["open_events"]}
+    return {**record.summary(), "warnings": monitor["warnings"], "anomalies": monitor["anomalies"],
+            "open_events": monitor["open_events"]}
 
 
 def _predict(spark: SparkSession, settings: Settings, store: SqlStore, model: LoadedModel, grid: Grid,
@@ -265,12 +265,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, np.ndarray)):
         return [_plain(v) for v in value]
     return value
-
-
-def _floor(t: datetime, step_s: int) -> datetime:
-    t = t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-    epoch = int(t.timestamp())
-    return datetime.fromtimestamp(epoch - epoch % step_s, timezone.utc)
-
-
-

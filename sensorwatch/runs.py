@@ -44,6 +44,10 @@ class RunRecord:
         values["details"] = json.dumps(self.details, sort_keys=True, default=str) if self.details else None
         return values
 
+    def summary(self) -> dict[str, Any]:
+        """The record as written, with ``details`` as a dict instead of JSON text."""
+        return {**self.row(), "details": self.details}
+
 
 @contextmanager
 def recorded_run(store: SqlStore, job: str) -> Iterator[RunRecord]:
