@@ -11,8 +11,11 @@ setup:
 demo: setup
 	@bash scripts/demo.sh
 
+# The suite in the jobs environment, then the DAG tests in the Airflow one (tests/dags; its
+# own conftest only: the jobs' fixtures import what the Airflow environment does not have).
 test: setup
 	$(VENV)/bin/pytest
+	.venv-airflow/bin/pytest tests/dags --confcutdir=tests/dags
 
 bench: setup
 	$(PY) bench/ingest.py

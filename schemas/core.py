@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from pyspark.sql import types as T
+if TYPE_CHECKING:  # imported when a schema is rendered: schemas/ stays importable without
+    import pyarrow as pa  # Spark or Arrow (the Airflow environment loads profiles through it)
+    from pyspark.sql import types as T
 
 
 class Kind(Enum):
@@ -27,30 +30,42 @@ class Kind(Enum):
     DOUBLE_ARRAY = "array<double>"
 
 
-_SPARK = {
-    Kind.STRING: T.StringType(),
-    Kind.INT: T.IntegerType(),
-    Kind.BIGINT: T.LongType(),
-    Kind.DOUBLE: T.DoubleType(),
-    Kind.BOOLEAN: T.BooleanType(),
-    Kind.TIMESTAMP: T.TimestampType(),
-    Kind.BINARY: T.BinaryType(),
-    Kind.STRING_MAP: T.MapType(T.StringType(), T.StringType()),
-    Kind.STRING_ARRAY: T.ArrayType(T.StringType()),
-    Kind.DOUBLE_ARRAY: T.ArrayType(T.DoubleType()),
-}
-_ARROW = {
-    Kind.STRING: pa.string(),
-    Kind.INT: pa.int32(),
-    Kind.BIGINT: pa.int64(),
-    Kind.DOUBLE: pa.float64(),
-    Kind.BOOLEAN: pa.bool_(),
-    Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
-    Kind.BINARY: pa.binary(),
-    Kind.STRING_MAP: pa.map_(pa.string(), pa.string()),
-    Kind.STRING_ARRAY: pa.list_(pa.string()),
-    Kind.DOUBLE_ARRAY: pa.list_(pa.float64()),
-}
+@cache
+def _spark_types() -> dict[Kind, T.DataType]:
+    from pyspark.sql import types as T
+
+    return {
+        Kind.STRING: T.StringType(),
+        Kind.INT: T.IntegerType(),
+        Kind.BIGINT: T.LongType(),
+        Kind.DOUBLE: T.DoubleType(),
+        Kind.BOOLEAN: T.BooleanType(),
+        Kind.TIMESTAMP: T.TimestampType(),
+        Kind.BINARY: T.BinaryType(),
+        Kind.STRING_MAP: T.MapType(T.StringType(), T.StringType()),
+        Kind.STRING_ARRAY: T.ArrayType(T.StringType()),
+        Kind.DOUBLE_ARRAY: T.ArrayType(T.DoubleType()),
+    }
+
+
+@cache
+def _arrow_types() -> dict[Kind, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        Kind.STRING: pa.string(),
+        Kind.INT: pa.int32(),
+        Kind.BIGINT: pa.int64(),
+        Kind.DOUBLE: pa.float64(),
+        Kind.BOOLEAN: pa.bool_(),
+        Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+        Kind.BINARY: pa.binary(),
+        Kind.STRING_MAP: pa.map_(pa.string(), pa.string()),
+        Kind.STRING_ARRAY: pa.list_(pa.string()),
+        Kind.DOUBLE_ARRAY: pa.list_(pa.float64()),
+    }
+
+
 _SQL = {
     "postgresql": {
         Kind.STRING: "TEXT",
@@ -93,7 +108,7 @@ DIALECTS = tuple(_SQL)
 
 
 def arrow_type(kind: Kind) -> pa.DataType:
-    return _ARROW[kind]
+    return _arrow_types()[kind]
 
 
 @dataclass(frozen=True)
@@ -104,10 +119,14 @@ class Field:
     doc: str = ""
 
     def spark_field(self) -> T.StructField:
-        return T.StructField(self.name, _SPARK[self.kind], self.nullable, {"comment": self.doc} if self.doc else {})
+        from pyspark.sql import types as T
+
+        return T.StructField(self.name, _spark_types()[self.kind], self.nullable, {"comment": self.doc} if self.doc else {})
 
     def arrow_field(self) -> pa.Field:
-        return pa.field(self.name, _ARROW[self.kind], self.nullable)
+        import pyarrow as pa
+
+        return pa.field(self.name, _arrow_types()[self.kind], self.nullable)
 
 
 @dataclass(frozen=True)
@@ -140,9 +159,13 @@ class Table:
         return [f.name for f in self.all_fields]
 
     def spark_schema(self) -> T.StructType:
+        from pyspark.sql import types as T
+
         return T.StructType([f.spark_field() for f in self.all_fields])
 
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([f.arrow_field() for f in self.all_fields])
 
 

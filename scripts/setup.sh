@@ -17,15 +17,28 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-stamp=.venv/.installed
-if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then
-  exit 0
-fi
-[ -x .venv/bin/python ] || python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
-[ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv==0.9.30
 # This machine sets PYTHONDONTWRITEBYTECODE=1: compile once at install, or every
 # `import pyspark`/`import tensorflow` pays for it again.
 export UV_COMPILE_BYTECODE=1
-echo "setup: installing Python dependencies into .venv"
-.venv/bin/uv pip install --python .venv/bin/python -q wheel setuptools -e ".[dev]"
-touch "$stamp"
+
+# .venv: the jobs (Spark, TensorFlow, MLflow, ...) and the tests.
+stamp=.venv/.installed
+if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; }; then
+  [ -x .venv/bin/python ] || python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+  [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv==0.9.30
+  echo "setup: installing Python dependencies into .venv"
+  .venv/bin/uv pip install --python .venv/bin/python -q wheel setuptools -e ".[dev]"
+  touch "$stamp"
+fi
+
+# .venv-airflow: Airflow + the Spark provider (its own environment: see pyproject.toml), with
+# this project's light modules (config, submit, scheduling) installed without dependencies.
+stamp=.venv-airflow/.installed
+if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; }; then
+  [ -x .venv-airflow/bin/python ] || python3.11 -m venv --without-pip .venv-airflow 2>/dev/null \
+    || python3 -m venv --without-pip .venv-airflow
+  echo "setup: installing Airflow into .venv-airflow"
+  .venv/bin/uv pip install --python .venv-airflow/bin/python -q --group airflow
+  .venv/bin/uv pip install --python .venv-airflow/bin/python -q --no-deps -e .
+  touch "$stamp"
+fi

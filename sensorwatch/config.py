@@ -97,6 +97,10 @@ class SqlConf(_Strict):
 class SparkConf(_Strict):
     master: str
     conf: dict[str, str]
+    # The packed job environment (``sensorwatch package``) that spark-submit ships to the
+    # cluster with --archives, e.g. hdfs:///apps/sensorwatch/sensorwatch-env.tar.gz. None:
+    # jobs run with this checkout's environment (local mode).
+    archive: str | None = None
 
 
 class IngestConf(_Strict):
@@ -250,6 +254,23 @@ def _validate(data: dict[str, Any], source: str) -> Settings:
         raise ConfigError(f"invalid configuration ({source}): " + "; ".join(problems)) from None
 
 
+def profile_path(
+    profile: str | None = None,
+    conf_dir: Path | str | None = None,
+    environ: dict[str, str] | None = None,
+) -> Path:
+    """The YAML file of a profile: ``--profile``, else $SENSORWATCH_PROFILE, else ``local``;
+    in ``conf_dir``, else $SENSORWATCH_CONF_DIR, else the repository's ``conf/``."""
+    environ = os.environ if environ is None else environ
+    profile = profile or environ.get("SENSORWATCH_PROFILE") or "local"
+    conf_dir = Path(conf_dir or environ.get("SENSORWATCH_CONF_DIR") or DEFAULT_CONF_DIR)
+    path = conf_dir / f"{profile}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in conf_dir.glob("*.yaml"))
+        raise ConfigError(f"unknown profile '{profile}': no {path} (profiles: {', '.join(known) or 'none'})")
+    return path
+
+
 def load_settings(
     profile: str | None = None,
     conf_dir: Path | str | None = None,
@@ -257,12 +278,8 @@ def load_settings(
 ) -> Settings:
     """Load, merge environment overrides into, and validate one profile."""
     environ = dict(os.environ if environ is None else environ)
-    profile = profile or environ.get("SENSORWATCH_PROFILE") or "local"
-    conf_dir = Path(conf_dir or environ.get("SENSORWATCH_CONF_DIR") or DEFAULT_CONF_DIR)
-    path = conf_dir / f"{profile}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in conf_dir.glob("*.yaml"))
-        raise ConfigError(f"unknown profile '{profile}': no {path} (profiles: {', '.join(known) or 'none'})")
+    path = profile_path(profile, conf_dir, environ)
+    profile = path.stem
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

@@ -11,7 +11,6 @@ champion's on the same data (``model.promotion_tolerance``).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import tempfile
 from dataclasses import dataclass

@@ -16,6 +16,8 @@ from sensorwatch.config import Settings, load_settings  # noqa: E402
 from sensorwatch.sources.skab import default_data_dir  # noqa: E402
 
 SKAB_DIR = str(default_data_dir())
+# The DAG tests run in the Airflow environment (`make test` runs them after this suite).
+collect_ignore = ["dags"]
 
 
 def unique(prefix: str) -> str:

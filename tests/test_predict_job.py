@@ -20,32 +20,18 @@ from mlflow.types import ColSpec, Schema
 
 from features.compute import features_frame
 from models import registry
-from models.detector import Detector, ModelError
+from models.detector import ModelError
 from models.serving import Grid, score_frame
 from schemas import ANOMALY_EVENTS, ANOMALY_SCORES, FEATURE_DRIFT, JOB_RUNS, PREDICTION_RUNS, SQL_TABLES
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
 from sensorwatch.features_job import run_features
 from sensorwatch.predict_job import run_predict, update_events
-from sensorwatch.sources.landing import seed_landing, series_frame
-from sensorwatch.sources.simulator import simulate
+from sensorwatch.sources.landing import seed_landing
+from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train, with_schema
 from tests.test_features_job import RecordingConnection
 
-T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
-WARMUP, END = 600, 1140  # train on the anomaly-free warm-up; score [T0+600 s, T0+1140 s)
-SMALL = {"window": 20, "units": 16, "epochs": 10, "patience": 3, "smoothing": 10, "learning_rate": 0.01,
-         "min_duration": 10}
 LINEAGE = ["run_id"]  # the only columns a re-run may change: which run wrote the row last
-
-
-def at(seconds: int) -> datetime:
-    return T0 + timedelta(seconds=seconds)
-
-
-def with_schema(settings):
-    schema = f"p_{uuid.uuid4().hex[:8]}"
-    SqlStore(settings).execute(f'CREATE SCHEMA "{schema}"')
-    return settings.with_overrides(sql={"schema": schema})
 
 
 def table(settings, t, order=("asset_id",)) -> pd.DataFrame:
@@ -60,22 +46,8 @@ def pipeline(live_services, spark, tmp_path_factory):
     """Landing events of 4 simulated pumps (one anomaly each, after a 10-minute warm-up),
     a champion trained on the warm-up, and one backfill over the scored range."""
     tmp = tmp_path_factory.mktemp("predict")
-    base = live_services.with_overrides(
-        storage={"root": f"{live_services.storage.root}/tests/predict-{uuid.uuid4().hex[:8]}"},
-        model={"tracking_uri": str(tmp / "mlflow"), "detector": SMALL})
-    settings = with_schema(base)
-    series = simulate(4, 1400, T0, seed=3, anomalies_per_asset=1)
-    events = series_frame(series)
-    seed_landing(spark, settings, events)
-    naive = events.assign(event_time=events["event_time"].dt.tz_localize(None))
-    warm = features_frame(naive[naive.event_time < pd.Timestamp(at(WARMUP)).tz_localize(None)],
-                          settings.features.spec())
-    detector = Detector.fit({a: g.reset_index(drop=True) for a, g in warm.groupby("asset_id")}, settings.model.spec())
-    detector.training.update(data_end=at(WARMUP).isoformat())
-    registry.client(settings.model)
-    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
-        version = registry.log_detector(settings.model, detector, warm.head(40), tmp)
-    registry.promote(settings.model, version)
+    base, settings = isolated(live_services, tmp)
+    series, naive = land_and_train(spark, settings, tmp)
     summary = run_predict(spark, settings, start=at(WARMUP), end=at(END))
     yield {"settings": settings, "base": base, "series": series, "events": naive, "summary": summary, "tmp": tmp}
     store = SqlStore(live_services)

@@ -1,0 +1,101 @@
+"""``sensorwatch package``: what spark-submit needs on a YARN cluster, built from this checkout.
+
+    dist/sensorwatch-<version>/
+        sensorwatch-env.tar.gz   the jobs' virtual environment, packed with venv-pack:
+                                 pyspark, TensorFlow, MLflow, the Kafka client ... and this
+                                 project installed as a wheel (not editable)
+        jobs/*.py                the spark-submit entry points
+        conf/*.yaml              the profiles (the one submitted goes along with --files)
+
+The archive is what ``--archives ARCHIVE#environment`` ships; YARN unpacks it in each
+container, where ``./environment/bin/python`` runs the driver (cluster mode) and the
+executors. venv-pack does not copy the interpreter itself: the nodes need the same Python
+(3.11) at the path the environment links to (``--python-prefix`` changes that path).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from sensorwatch.config import REPO_ROOT, Settings
+from sensorwatch.submit import JOBS, submission
+
+ARCHIVE_NAME = "sensorwatch-env.tar.gz"
+
+
+@dataclass(frozen=True)
+class Package:
+    root: Path  # dist/sensorwatch-<version>
+    archive: Path
+    jobs_dir: Path
+    conf_dir: Path
+    seconds: dict[str, float]
+
+    @property
+    def size_mb(self) -> float:
+        return self.archive.stat().st_size / 2**20
+
+
+def build(out: Path | str = REPO_ROOT / "dist", work: Path | str = REPO_ROOT / "build" / "package",
+          python_prefix: str | None = None, compress_level: int = 1, log=print) -> Package:
+    """Build the package under ``out`` (the environment in ``work`` is reused next time)."""
+    import venv_pack
+
+    root = Path(out) / f"sensorwatch-{metadata.version('sensorwatch')}"
+    env = Path(work) / "venv"
+    seconds = {}
+
+    started = time.monotonic()
+    if not (env / "bin" / "python").exists():
+        log(f"package: creating the environment {env}")
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    log("package: installing sensorwatch and its pinned dependencies (as a wheel, not editable)")
+    _uv_install(env, REPO_ROOT)
+    seconds["install"] = round(time.monotonic() - started, 1)
+
+    started = time.monotonic()
+    root.mkdir(parents=True, exist_ok=True)
+    archive = root / ARCHIVE_NAME
+    log(f"package: packing the environment into {archive} (venv-pack)")
+    venv_pack.pack(prefix=str(env), output=str(archive), force=True, compress_level=compress_level,
+                   python_prefix=python_prefix)
+    seconds["pack"] = round(time.monotonic() - started, 1)
+
+    for name, source in (("jobs", REPO_ROOT / "jobs"), ("conf", REPO_ROOT / "conf")):
+        shutil.rmtree(root / name, ignore_errors=True)
+        shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return Package(root=root, archive=archive, jobs_dir=root / "jobs", conf_dir=root / "conf", seconds=seconds)
+
+
+def _uv_install(env: Path, project: Path) -> None:
+    """Install ``project`` (non-editable) with uv, which hard-links from its cache."""
+    uv = Path(sys.executable).parent / "uv"
+    cmd = [str(uv) if uv.exists() else "uv", "pip", "install", "--python", str(env / "bin" / "python"),
+           "--quiet", "--compile-bytecode", "--reinstall-package", "sensorwatch", str(project)]
+    subprocess.run(cmd, check=True)
+
+
+def instructions(package: Package, settings: Settings) -> str:
+    """How to put the package on the cluster and submit each job under ``settings``' profile."""
+    lines = [f"package: {package.root}", f"  {package.archive.name}  {package.size_mb:,.0f} MiB",
+             f"  jobs/  {', '.join(JOBS.values())}", "  conf/  the profiles", ""]
+    archive = settings.spark.archive
+    if archive:
+        lines += ["1. Put the environment where spark.archive points (conf/%s.yaml):" % settings.profile,
+                  f"   hdfs dfs -mkdir -p {archive.rsplit('/', 1)[0]}",
+                  f"   hdfs dfs -put -f {package.archive} {archive}", ""]
+    lines += [f"2. Submit a job (profile '{settings.profile}'; a job's own options go at the end):", ""]
+    for job in JOBS:
+        sub = submission(settings, job, jobs_dir=package.jobs_dir,
+                         conf_file=package.conf_dir / f"{settings.profile}.yaml")
+        lines += [sub.shell(), ""]
+    lines += ["The SQL password is never in a file: add",
+              "    --conf spark.yarn.appMasterEnv.SENSORWATCH_SQL_PASSWORD=\"$SENSORWATCH_SQL_PASSWORD\"",
+              "(Spark redacts it in its UI and logs) or set it in the cluster's spark-defaults."]
+    return "\n".join(lines)
