@@ -13,6 +13,8 @@
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
+    sensorwatch package [--out DIR] [--for yarn]   the job environment + jobs for spark-submit on YARN
+    sensorwatch submit JOB [ARGS ...]                      print the spark-submit command of a job
 """
 
 from __future__ import annotations
@@ -251,6 +253,22 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_package(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.package import build, instructions
+
+    package = build(Path(args.out), python_prefix=args.python_prefix, compress_level=args.compress_level)
+    print(instructions(package, load_settings(args.target)))
+    print(json.dumps({"package": str(package.root), "archive_mib": round(package.size_mb), **package.seconds}))
+    return 0
+
+
+def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.submit import submission
+
+    print(submission(settings, args.job, args.job_args).shell())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sensorwatch", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -340,6 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["ddl"])
     p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"], required=True)
     p.set_defaults(func=cmd_schema)
+
+    p = add("package", help="build the job environment (venv-pack) + jobs for spark-submit; print the commands")
+    p.add_argument("--out", default="dist", help="where the package goes (default: dist/)")
+    p.add_argument("--python-prefix", help="where Python lives on the cluster nodes (default: as here)")
+    p.add_argument("--compress-level", type=int, default=1, choices=range(10), metavar="0-9")
+    p.add_argument("--for", dest="target", default="yarn", help="the profile the printed commands use (default: yarn)")
+    p.set_defaults(func=cmd_package)
+
+    p = add("submit", help="print the spark-submit command of a job under the profile")
+    from sensorwatch.submit import JOBS
+
+    p.add_argument("job", choices=list(JOBS))
+    p.add_argument("job_args", nargs=argparse.REMAINDER, help="the job's own options")
+    p.set_defaults(func=cmd_submit)
     return parser
 
 
