@@ -22,6 +22,7 @@ from features.compute import features_frame, interval_ix
 from features.definitions import FeatureSpec
 from models.detector import Detector
 from models.metrics import Scores, binary_scores
+from models.plots import asset_plot
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from sensorwatch.sources import skab
@@ -121,35 +122,13 @@ def table(summary: dict[str, Any]) -> str:
 
 def plot_file(f: skab.SkabFile, rows: pd.DataFrame, scored: pd.DataFrame, truth: np.ndarray,
               flags: np.ndarray, path: Path) -> None:
-    """Signals (standardised on the training rows), score vs threshold, and detections:
-    true positives green, false alarms red, misses orange."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = f.frame.index.tz_localize(None)
-    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 8), sharex=True,
-                                        gridspec_kw={"height_ratios": [3, 2, 1]})
+    """Signals (standardised on the training rows), score vs threshold, and detections
+    after the training rows."""
     train = f.frame.iloc[:TRAIN_ROWS]
-    for name in SENSOR_NAMES:
-        std = train[name].std() or 1.0
-        ax1.plot(t, (f.frame[name] - train[name].mean()) / std, lw=0.7, label=name)
-    ax1.axvline(t[TRAIN_ROWS], color="k", ls="--", lw=0.8)
-    ax1.set_ylabel("standardised")
-    ax1.legend(fontsize=6, ncol=4, loc="upper left")
-    ax1.set_title(f"{f.asset_id}: training = first {TRAIN_ROWS} rows (left of the dashed line)")
-    ax2.plot(rows["interval_start"], scored["score"], lw=0.8, label="score")
-    ax2.plot(rows["interval_start"], scored["threshold"], color="r", lw=0.8, label="threshold")
-    ax2.set_ylabel("anomaly score")
-    ax2.legend(fontsize=7, loc="upper left")
-    test = np.arange(len(t)) >= TRAIN_ROWS
-    for mask, color, label in ((truth & flags & test, "tab:green", "detected"),
-                               (~truth & flags & test, "tab:red", "false alarm"),
-                               (truth & ~flags & test, "tab:orange", "missed")):
-        ax3.fill_between(t, 0, 1, where=mask, color=color, step="mid", label=label, lw=0)
-    ax3.set_yticks([])
-    ax3.legend(fontsize=7, ncol=3, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    signals = pd.DataFrame({name: (f.frame[name] - train[name].mean()) / (train[name].std() or 1.0)
+                            for name in SENSOR_NAMES}).set_index(f.frame.index.tz_localize(None))
+    test = np.arange(len(signals)) >= TRAIN_ROWS
+    scores = pd.DataFrame({"time": rows["interval_start"], "score": scored["score"], "threshold": scored["threshold"]})
+    asset_plot(signals, scores, truth & test, flags & test,
+               f"{f.asset_id}: training = first {TRAIN_ROWS} rows (left of the dashed line)", path,
+               divider=signals.index[TRAIN_ROWS])

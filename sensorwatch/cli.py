@@ -10,6 +10,7 @@
     sensorwatch model list|promote VERSION|rollback        the registry and its champion alias
     sensorwatch predict [--at T | --from T --to T]   landing -> anomaly_scores/anomaly_events (+ monitoring)
     sensorwatch anomalies [--top N]                     the most severe anomaly events (v_anomaly_events)
+    sensorwatch plot [--asset A] [--from T --to T] [--out PNG]   an asset's signals, scores, detected vs true anomalies
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
     sensorwatch schema ddl --dialect cratedb|postgresql|hive
@@ -25,6 +26,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from schemas import SQL_TABLES
 from sensorwatch.config import ConfigError, Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore
 
@@ -158,12 +160,16 @@ def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
-    from schemas import SQL_TABLES
-
+def _store_with_views(settings: Settings) -> SqlStore:
+    """The SQL store with every table and BI view in place (a no-op when they are)."""
     store = SqlStore(settings)
     store.create_tables(SQL_TABLES)
     store.create_views()
+    return store
+
+
+def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store_with_views(settings)
     rows = store.query(f"SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, model_version "
                        f"FROM {store.name('v_anomaly_events')} ORDER BY severity DESC, event_start LIMIT %s",
                        (args.top,))
@@ -176,10 +182,23 @@ def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.report import plot_asset
+
+    start, end = (_parse_time(t) if t else None for t in (args.start, args.end))
+    out = Path(args.out) if args.out else settings.home / "plots" / f"{args.asset or 'top-asset'}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path, summary = plot_asset(settings, out, args.asset, start, end, store=_store_with_views(settings))
+    except LookupError as exc:
+        print(f"sensorwatch plot: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: {json.dumps(summary)}")
+    return 0
+
+
 def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
     import os
-
-    from schemas import SQL_TABLES
 
     store = SqlStore(settings)
     store.create_tables(SQL_TABLES)
@@ -236,7 +255,7 @@ def _n(value) -> str:
 
 
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
-    from schemas import LAKE_TABLES, SQL_TABLES, ddl
+    from schemas import LAKE_TABLES, ddl
 
     from schemas.views import VIEWS, view_sql
 
@@ -341,6 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("anomalies", help="the most severe anomaly events, from the SQL store")
     p.add_argument("--top", type=int, default=10)
     p.set_defaults(func=cmd_anomalies)
+
+    p = add("plot", help="PNG of an asset: signals, score vs threshold, detected vs true anomalies (from SQL)")
+    p.add_argument("--asset", help="default: the asset of the most severe anomaly event")
+    p.add_argument("--from", dest="start", help="ISO time (default: all the asset's scored intervals)")
+    p.add_argument("--to", dest="end", help="ISO time, exclusive")
+    p.add_argument("--out", help="PNG path (default: var/plots/ASSET.png)")
+    p.set_defaults(func=cmd_plot)
 
     p = add("bi", help="the BI layer: views and a read-only login (password: $SENSORWATCH_BI_PASSWORD)")
     p.add_argument("action", choices=["setup"])

@@ -4,6 +4,7 @@ nothing, late events update their rows, the pandas UDF == in-process scoring, th
 views and read-only role, monitoring, and the errors (no champion, no data, store down,
 a model that does not match the features)."""
 
+import json
 import subprocess
 import sys
 import uuid
@@ -255,3 +256,20 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
             sqlparse(statement, raise_exception=True)
         except Exception as exc:  # noqa: BLE001 - the parser raises several kinds
             pytest.fail(f"CrateDB rejects: {exc}\n{statement}")
+
+
+def test_the_asset_plot_shows_detected_and_true_anomalies(pipeline, tmp_path):
+    from sensorwatch.report import plot_asset
+
+    settings, series = pipeline["settings"], pipeline["series"]
+    truth = {"anomalies": [a.to_json() for s in series for a in s.anomalies]}
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "truth" / "sim.json").write_text(json.dumps(truth))
+    path, summary = plot_asset(settings, tmp_path / "plot.png", truth_dir=tmp_path / "truth")
+    assert path.stat().st_size > 10_000 and path.read_bytes()[:4] == b"\x89PNG"
+    events = table(settings, ANOMALY_EVENTS)
+    assert summary["asset"] in set(events.asset_id)  # default: the asset of the most severe event
+    assert summary["intervals"] == END - WARMUP and summary["events"] >= 1
+    assert 0 < summary["detected_true_intervals"] <= summary["true_intervals"]
+    with pytest.raises(LookupError, match="no anomaly scores"):
+        plot_asset(settings, tmp_path / "none.png", asset="pump-9999", truth_dir=tmp_path / "truth")

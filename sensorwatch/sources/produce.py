@@ -14,6 +14,7 @@ import numpy as np
 from schemas import SENSOR_NAMES
 from sensorwatch.config import Settings
 from sensorwatch.connectors.kafka import ensure_topic, make_producer, produce_all
+from sensorwatch.progress import Progress
 from sensorwatch.sources import simulator, skab
 from sensorwatch.sources.simulator import AssetSeries
 
@@ -92,12 +93,17 @@ def _send(settings: Settings, source: str, series: list[AssetSeries], bad: list[
     producer = make_producer(settings.kafka.bootstrap_servers)
     n_bytes = 0
 
+    total_events = sum(s.length for s in series) + len(bad)
+    bar = Progress(f"{source} -> kafka:{settings.kafka.topic}", total_events, " events")
+
     def counted() -> Iterator[tuple[bytes | None, bytes]]:
         nonlocal n_bytes
         good = events(series, speedup)
         stride = max(1, sum(s.length for s in series) // (len(bad) + 1))
         pending = list(bad)
         for i, (key, value) in enumerate(good):
+            if i % 20000 == 0:
+                bar.update(i)
             if pending and i % stride == stride - 1:  # mix the bad ones in among good ones
                 _, payload = pending.pop()
                 n_bytes += len(payload)
@@ -110,6 +116,7 @@ def _send(settings: Settings, source: str, series: list[AssetSeries], bad: list[
 
     started = time.monotonic()
     total = produce_all(producer, settings.kafka.topic, counted())
+    bar.close(total)
     seconds = time.monotonic() - started
     path = _ground_truth_path(settings, source, ground_truth)
     path.parent.mkdir(parents=True, exist_ok=True)
