@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sensorwatch.config import REPO_ROOT, Settings, profile_path
@@ -52,7 +52,7 @@ class Submission:
     deploy_mode: str | None = None
     archives: str | None = None
     files: str | None = None
-    name: str = field(default="")
+    name: str = ""
 
     def _options(self) -> list[tuple[str, str]]:
         opts = [("--master", self.master), ("--name", self.name)]

@@ -78,6 +78,7 @@ def _overrides(settings) -> dict[str, str]:
 
 
 def main(action: str, path: str) -> None:
+    from schemas import JOB_RUNS
     from sensorwatch.config import load_settings
     from sensorwatch.connectors.sql import SqlStore
 
@@ -95,7 +96,7 @@ def main(action: str, path: str) -> None:
     settings = load_settings("local", environ=json.loads(Path(path).read_text()))
     store = SqlStore(settings)
     if action == "runs":
-        rows = store.query(f"SELECT status, rows_out, range_start, range_end, error FROM {store.name('job_runs')} "
+        rows = store.query(f"SELECT status, rows_out, range_start, range_end, error FROM {store.name(JOB_RUNS)} "
                            "WHERE job = 'predict' ORDER BY started_at")
         print(json.dumps([dict(zip(("status", "rows_out", "range_start", "range_end", "error"), r)) for r in rows],
                          default=str))

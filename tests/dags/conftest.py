@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from sensorwatch.submit import jobs_python  # light: config + submit only
+
 REPO = Path(__file__).resolve().parents[2]
-JOBS_BIN = REPO / ".venv" / "bin"
+JOBS_BIN = jobs_python().parent
 DAGS = REPO / "airflow_dags"
 
 AIRFLOW_HOME = tempfile.mkdtemp(prefix="airflow-home-")
@@ -41,7 +43,7 @@ def dagbag():
     return DagBag(dag_folder=str(DAGS))
 
 
-def jobs_python(*args: str, **kw) -> subprocess.CompletedProcess:
+def scoring_setup(*args: str, **kw) -> subprocess.CompletedProcess:
     """``python -m tests.scoring_setup ...`` in the jobs environment."""
-    return subprocess.run([str(JOBS_BIN / "python"), "-m", "tests.scoring_setup", *args], cwd=REPO, check=True,
+    return subprocess.run([str(jobs_python()), "-m", "tests.scoring_setup", *args], cwd=REPO, check=True,
                           capture_output=True, text=True, **kw)

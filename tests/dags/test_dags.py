@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.conftest import JOBS_BIN, REPO, jobs_python
+from tests.dags.conftest import JOBS_BIN, REPO, scoring_setup
 
 DAG_IDS = {"sensor_ingest", "sensor_features", "sensor_predict", "sensor_retrain", "sensor_backfill"}
 EVERY_3_MIN = timedelta(minutes=3)
@@ -83,9 +83,9 @@ def test_backfill_refuses_a_run_without_its_range(dagbag):
 def scoring_data(tmp_path):
     """4 pumps landed on HDFS and a champion, in a namespace of their own (jobs environment)."""
     out = tmp_path / "env.json"
-    jobs_python("prepare", str(out), timeout=600)
+    scoring_setup("prepare", str(out), timeout=600)
     yield out
-    jobs_python("drop", str(out))
+    scoring_setup("drop", str(out))
 
 
 def test_a_predict_dag_run_spark_submits_the_job_in_local_mode(airflow_db, dagbag, scoring_data, monkeypatch):
@@ -101,7 +101,7 @@ def test_a_predict_dag_run_spark_submits_the_job_in_local_mode(airflow_db, dagba
     end = at(WARMUP + 360)
     run = dag.test(logical_date=timezone.coerce_datetime(end))
     assert run.state == "success", run
-    runs = json.loads(jobs_python("runs", str(scoring_data)).stdout)
+    runs = json.loads(scoring_setup("runs", str(scoring_data)).stdout)
     assert [r["status"] for r in runs] == ["succeeded"]
     # the run scored the 3 minutes before its logical date: 4 pumps x 180 one-second intervals
     assert runs[0]["rows_out"] == 4 * 180
