@@ -54,6 +54,8 @@ def plot_asset(settings: Settings, out: Path, asset: str | None = None, start: d
     means = [column(s, "mean") for s in SENSOR_NAMES]
     signals = _frame(store, SENSOR_FEATURES.name, ["interval_start", *means],
                      "asset_id = %s AND interval_start >= %s AND interval_start <= %s", [asset, first, last])
+    if signals.empty:
+        raise LookupError(f"no features for '{asset}' in the range: run `sensorwatch features` over it")
     signals = signals.set_index("interval_start").astype(float)
     signals = ((signals - signals.mean()) / signals.std().replace(0, 1)).set_axis(SENSOR_NAMES, axis=1)
     events = _frame(store, ANOMALY_EVENTS.name, ["event_start", "event_end"], "asset_id = %s AND event_end > %s "
@@ -67,7 +69,8 @@ def plot_asset(settings: Settings, out: Path, asset: str | None = None, start: d
     spans = true_anomalies(truth_dir, asset) if truth_dir else []
     for s, e in spans:
         truth |= (t >= s) & (t <= e)
-    title = f"{asset}: {len(events)} detected event(s), {sum((t >= s).any() and (t <= e).any() for s, e in spans)} true"
+    shown = sum(s <= t[-1] and e >= t[0] for s, e in spans)  # true anomalies overlapping the plot
+    title = f"{asset}: {len(events)} detected event(s), {shown} true"
     path = asset_plot(signals, scores.rename(columns={"interval_start": "time"}), truth, flags, title, out)
     detected = int((truth & flags).sum())
     return path, {"asset": asset, "intervals": len(t), "events": len(events), "true_intervals": int(truth.sum()),

@@ -258,10 +258,11 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
             pytest.fail(f"CrateDB rejects: {exc}\n{statement}")
 
 
-def test_the_asset_plot_shows_detected_and_true_anomalies(pipeline, tmp_path):
+def test_the_asset_plot_shows_detected_and_true_anomalies(pipeline, spark, tmp_path):
     from sensorwatch.report import plot_asset
 
     settings, series = pipeline["settings"], pipeline["series"]
+    run_features(spark, settings, at(0), at(END))  # the plotted signals come from sensor_features
     truth = {"anomalies": [a.to_json() for s in series for a in s.anomalies]}
     (tmp_path / "truth").mkdir()
     (tmp_path / "truth" / "sim.json").write_text(json.dumps(truth))
