@@ -185,7 +185,14 @@ def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_plot(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.report import plot_asset
 
-    start, end = (_parse_time(t) if t else None for t in (args.start, args.end))
+    try:
+        start, end = (_parse_time(t) if t else None for t in (args.start, args.end))
+    except ValueError as exc:  # not ISO 8601
+        print(f"sensorwatch plot: {exc}", file=sys.stderr)
+        return 2
+    if (start is None) != (end is None):
+        print("sensorwatch plot: give both --from and --to, or neither", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else settings.home / "plots" / f"{args.asset or 'top-asset'}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:

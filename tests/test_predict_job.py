@@ -274,3 +274,9 @@ def test_the_asset_plot_shows_detected_and_true_anomalies(pipeline, spark, tmp_p
     assert 0 < summary["detected_true_intervals"] <= summary["true_intervals"]
     with pytest.raises(LookupError, match="no anomaly scores"):
         plot_asset(settings, tmp_path / "none.png", asset="pump-9999", truth_dir=tmp_path / "truth")
+
+
+def test_plot_refuses_a_bad_or_half_range(capsys):
+    assert main(["plot", "--from", "yesterday", "--to", "2026-05-01T09:00:00Z"]) == 2
+    assert main(["plot", "--from", "2026-05-01T08:00:00Z"]) == 2
+    assert "give both --from and --to" in capsys.readouterr().err
