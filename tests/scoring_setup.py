@@ -6,12 +6,14 @@ Airflow environment and so call it as a script in the jobs environment:
 
     .venv/bin/python -m tests.scoring_setup prepare OUT.json   # env overrides -> OUT.json
     .venv/bin/python -m tests.scoring_setup runs ENV.json      # its predict runs, as JSON
-    .venv/bin/python -m tests.scoring_setup drop ENV.json      # drop its SQL schema
+    .venv/bin/python -m tests.scoring_setup drop ENV.json      # drop its SQL schema, and stop
+                                                               # the services prepare started
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -88,7 +90,9 @@ def main(action: str, path: str) -> None:
 
         workdir = Path(path).parent
         local = load_settings("local")
+        already = services.status(local)
         services.up(local)
+        _started(path).write_text(json.dumps([name for name, up in already.items() if not up]))
         _, settings = isolated(local, workdir)
         land_and_train(get_spark(settings, "scoring-setup"), settings, workdir)
         Path(path).write_text(json.dumps(_overrides(settings)))
@@ -102,6 +106,16 @@ def main(action: str, path: str) -> None:
                          default=str))
     elif action == "drop":
         store.execute(f'DROP SCHEMA "{settings.sql.schema_}" CASCADE')
+        started = json.loads(_started(path).read_text()) if _started(path).exists() else []
+        if started and not os.environ.get("SENSORWATCH_KEEP_SERVICES"):  # as tests/conftest.py does
+            from sensorwatch import services
+
+            services.down(load_settings("local"), started)
+
+
+def _started(path: str) -> Path:
+    """Where prepare notes the services it started (beside its output)."""
+    return Path(path).with_name("started-services.json")
 
 
 if __name__ == "__main__":
