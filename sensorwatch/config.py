@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF_DIR = REPO_ROOT / "conf"
+# Downloads and builds kept between runs (Hadoop jars, the PySpark wheel); scripts/setup.sh
+# builds the wheelhouse under the same folder.
+CACHE_ROOT = Path(os.environ.get("SENSORWATCH_CACHE", Path.home() / ".cache" / "sensorwatch"))
 ENV_PREFIX = "SENSORWATCH__"
 SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD"}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from sensorwatch.config import REPO_ROOT, Settings
+from sensorwatch.config import CACHE_ROOT, REPO_ROOT, Settings
 from sensorwatch.submit import JOBS, submission
 
 ARCHIVE_NAME = "sensorwatch-env.tar.gz"
@@ -35,11 +35,8 @@ class Package:
     archive: Path
     jobs_dir: Path
     conf_dir: Path
+    size_mb: float  # the archive's, as built
     seconds: dict[str, float]
-
-    @property
-    def size_mb(self) -> float:
-        return self.archive.stat().st_size / 2**20
 
 
 def build(out: Path | str = REPO_ROOT / "dist", work: Path | str = REPO_ROOT / "build" / "package",
@@ -70,14 +67,17 @@ def build(out: Path | str = REPO_ROOT / "dist", work: Path | str = REPO_ROOT / "
     for name, source in (("jobs", REPO_ROOT / "jobs"), ("conf", REPO_ROOT / "conf")):
         shutil.rmtree(root / name, ignore_errors=True)
         shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return Package(root=root, archive=archive, jobs_dir=root / "jobs", conf_dir=root / "conf", seconds=seconds)
+    return Package(root=root, archive=archive, jobs_dir=root / "jobs", conf_dir=root / "conf",
+                   size_mb=archive.stat().st_size / 2**20, seconds=seconds)
 
 
 def _uv_install(env: Path, project: Path) -> None:
-    """Install ``project`` (non-editable) with uv, which hard-links from its cache."""
+    """Install ``project`` (non-editable) with uv, which hard-links from its cache; PySpark's
+    wheel comes from the wheelhouse scripts/setup.sh built (uv would build the sdist again)."""
     uv = Path(sys.executable).parent / "uv"
     cmd = [str(uv) if uv.exists() else "uv", "pip", "install", "--python", str(env / "bin" / "python"),
-           "--quiet", "--compile-bytecode", "--reinstall-package", "sensorwatch", str(project)]
+           "--quiet", "--compile-bytecode", "--find-links", str(CACHE_ROOT / "wheels"),
+           "--reinstall-package", "sensorwatch", str(project)]
     subprocess.run(cmd, check=True)
 
 

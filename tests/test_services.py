@@ -83,3 +83,28 @@ def test_noida_broker_keeps_messages_across_restarts(live_services, tmp_path):
         assert sum(ends.values()) == 600
     finally:
         services.down(noida, ["kafka"])
+
+
+def test_a_namenode_short_of_disk_is_a_clear_error_not_a_timeout(live_services, tmp_path, monkeypatch):
+    # A real second NameNode, told that it needs more free space than the disk has: it enters
+    # safe mode for low resources at start, as it would when the disk fills up (which a test
+    # cannot do to a shared disk). `up` must say so at once, not wait 90 s and time out.
+    import shutil
+    import time
+
+    from sensorwatch.services import ServiceError, hdfs
+
+    short = live_services.with_overrides(
+        services={"home": str(tmp_path), "datanode_port": 19966, "datanode_http_port": 19964,
+                  "datanode_ipc_port": 19967},
+        storage={"root": "hdfs://127.0.0.1:19100/sensorwatch", "webhdfs_url": "http://127.0.0.1:19871"})
+    monkeypatch.setattr(hdfs, "RESERVED_BYTES", shutil.disk_usage(tmp_path).free + 2**40)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ServiceError, match="safe mode because its disk ran low") as error:
+            services.up(short, ["hdfs"])
+        assert "MB free now" in str(error.value) and "sensorwatch services up hdfs" in str(error.value)
+        assert time.monotonic() - started < 60
+        assert services.status(short)["hdfs"] is False
+    finally:
+        services.down(short, ["hdfs"])

@@ -9,7 +9,7 @@ cache them in ``~/.cache/sensorwatch/hadoop-2.7.3`` (a second start is instant).
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -17,7 +17,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from sensorwatch.config import Settings, endpoint_port
+from sensorwatch.config import CACHE_ROOT, Settings, endpoint_port
 from sensorwatch.services.process import ServiceError, read_pid, start_background, stop_pid, wait_until
 
 SDIST = "pyspark==2.4.8"
@@ -37,11 +37,14 @@ JVM_FLAGS = (
     "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
 )
+# Below this much free space on its volume the NameNode enters safe mode, and stays there until
+# restarted (Hadoop's default value, set explicitly so that the error can name it).
+RESERVED_BYTES = 100 * 2**20
 MAIN = {
     "namenode": "org.apache.hadoop.hdfs.server.namenode.NameNode",
     "datanode": "org.apache.hadoop.hdfs.server.datanode.DataNode",
 }
-CACHE = Path(os.environ.get("SENSORWATCH_CACHE", Path.home() / ".cache" / "sensorwatch")) / "hadoop-2.7.3"
+CACHE = CACHE_ROOT / "hadoop-2.7.3"
 
 
 def ensure_jars() -> Path:
@@ -103,6 +106,7 @@ def _write_conf(settings: Settings, base: Path) -> Path:
         "dfs.datanode.hostname": "127.0.0.1",
         "dfs.namenode.datanode.registration.ip-hostname-check": "false",
         "dfs.namenode.safemode.extension": "0",
+        "dfs.namenode.resource.du.reserved": str(RESERVED_BYTES),
         "dfs.heartbeat.interval": "1",
     }))
     (conf / "log4j.properties").write_text(
@@ -130,9 +134,19 @@ def _jmx(settings: Settings, query: str) -> dict:
 
 
 def _ready(settings: Settings) -> bool:
-    """NameNode out of safe mode with a live DataNode: writes will succeed."""
+    """NameNode out of safe mode with a live DataNode: writes will succeed.
+
+    Raises ServiceError when the NameNode went into safe mode for lack of disk space: it stays
+    there (refusing every write) until it is restarted with enough space, so waiting is useless.
+    """
     state = _jmx(settings, "Hadoop:service=NameNode,name=FSNamesystemState")
     info = _jmx(settings, "Hadoop:service=NameNode,name=NameNodeInfo")
+    if "Resources are low" in info.get("Safemode", ""):
+        free_mb = shutil.disk_usage(settings.home / "hdfs").free / 2**20
+        raise ServiceError(
+            f"the HDFS NameNode is in safe mode because its disk ran low (it needs "
+            f"{RESERVED_BYTES // 2**20} MB free in {settings.home / 'hdfs'}; {free_mb:,.0f} MB free now). "
+            "Free disk space, then restart it: sensorwatch services down hdfs && sensorwatch services up hdfs")
     return state.get("NumLiveDataNodes", 0) >= 1 and not info.get("Safemode")
 
 

@@ -86,12 +86,15 @@ def stop_pid(pid_file: Path, timeout_s: float = 20.0) -> bool:
 
 def wait_until(probe: Callable[[], bool], what: str, timeout_s: float, *, log_file: Path | None = None,
                pid_file: Path | None = None) -> None:
-    """Poll ``probe`` until true; fail with the log's tail if it does not come up in time."""
+    """Poll ``probe`` until true; fail with the log's tail if it does not come up in time.
+    A probe raises ServiceError to say it will never come up (that error goes out at once)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if probe():
                 return
+        except ServiceError:
+            raise  # the probe knows it will not come up: say why now
         except Exception:  # noqa: BLE001 - a probe failing just means "not yet"
             pass
         if pid_file is not None and read_pid(pid_file) is None:
