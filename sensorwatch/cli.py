@@ -60,6 +60,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
         report = produce.simulate_to_kafka(
             settings, assets=args.assets, seconds=args.seconds, start=_parse_time(args.start) if args.start else None,
             seed=args.seed, anomalies_per_asset=args.anomalies, bad_events=args.bad_events,
+            **({} if args.anomaly_free_s is None else {"warmup_s": args.anomaly_free_s}),
             ground_truth=Path(args.ground_truth) if args.ground_truth else None)
     else:
         report = produce.replay_skab_to_kafka(
@@ -320,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--start", help="ISO time of the first reading (default: now - seconds)")
     s.add_argument("--seed", type=int, default=7)
     s.add_argument("--anomalies", type=int, default=3, help="anomalies injected per asset")
+    s.add_argument("--anomaly-free-s", type=int, metavar="N",
+                   help="no anomalies in the first N seconds of each asset: a clean period to train on "
+                        "(default: the simulator's 10-minute warm-up)")
     s.add_argument("--bad-events", type=int, default=0, help="malformed events mixed in (for quarantine)")
     s.add_argument("--ground-truth", help="where to write the ground truth (default: var/ground_truth/...)")
     s = psub.add_parser("skab", help="replay SKAB CSV files, one asset per file")

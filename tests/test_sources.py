@@ -65,6 +65,15 @@ def test_ground_truth_intervals_do_not_overlap_and_fit():
         assert all(prev[1] < nxt[0] for prev, nxt in zip(spans, spans[1:]))
 
 
+def test_an_anomaly_free_lead_in_keeps_every_anomaly_after_it():
+    lead_in = 3600
+    for s in simulator.simulate(3, 7200, START, seed=4, anomalies_per_asset=3, warmup_s=lead_in):
+        assert len(s.anomalies) == 3
+        assert min(_index(s, a.start) for a in s.anomalies) >= lead_in
+    with pytest.raises(ValueError, match="3600s anomaly-free lead-in"):
+        simulator.simulate(1, 5000, START, anomalies_per_asset=3, warmup_s=lead_in)
+
+
 def test_too_short_for_anomalies_is_a_clear_error():
     with pytest.raises(ValueError, match="too short"):
         simulator.simulate(1, 900, START, anomalies_per_asset=3)

@@ -26,7 +26,7 @@ from schemas import SENSOR_NAMES
 
 ANOMALY_KINDS = ("spike", "drift", "stuck", "correlated")
 CORRELATED_SENSORS = ("accelerometer1_rms", "accelerometer2_rms", "current", "pressure", "volume_flow_rate_rms")
-WARMUP_S = 600  # no anomalies in the first 10 minutes of an asset
+WARMUP_S = 600  # by default no anomalies in the first 10 minutes of an asset
 
 
 @dataclass(frozen=True)
@@ -119,30 +119,32 @@ _DURATION_S = {"spike": (1, 6), "drift": (120, 601), "stuck": (60, 301), "correl
 
 
 def simulate_asset(asset_id: str, start: datetime, seconds: int, rng: np.random.Generator,
-                   n_anomalies: int) -> AssetSeries:
+                   n_anomalies: int, warmup_s: int = WARMUP_S) -> AssetSeries:
+    """``warmup_s``: the anomaly-free lead-in (a clean period to train a detector on)."""
     values = normal_operation(rng, seconds)
     anomalies: list[Anomaly] = []
-    if n_anomalies and seconds > WARMUP_S + 700 * n_anomalies:
+    if n_anomalies and seconds > warmup_s + 700 * n_anomalies:
         # One anomaly per equal slot after the warm-up, so they never overlap.
-        slot = (seconds - WARMUP_S) // n_anomalies
+        slot = (seconds - warmup_s) // n_anomalies
         for i in range(n_anomalies):
             kind = ANOMALY_KINDS[(i + int(rng.integers(0, len(ANOMALY_KINDS)))) % len(ANOMALY_KINDS)]
             duration = int(rng.integers(*_DURATION_S[kind]))
-            lo = WARMUP_S + i * slot + int(rng.integers(0, max(1, slot - duration - 60)))
+            lo = warmup_s + i * slot + int(rng.integers(0, max(1, slot - duration - 60)))
             hi = lo + duration
             sensors = _inject(rng, values, kind, lo, hi)
             anomalies.append(Anomaly(asset_id, kind, sensors, start + timedelta(seconds=lo),
                                      start + timedelta(seconds=hi - 1)))
     elif n_anomalies:
         raise ValueError(f"{seconds}s per asset is too short for {n_anomalies} anomalies "
-                         f"(needs > {WARMUP_S + 700 * n_anomalies}s)")
+                         f"after a {warmup_s}s anomaly-free lead-in (needs > {warmup_s + 700 * n_anomalies}s)")
     times_ms = int(start.timestamp() * 1000) + 1000 * np.arange(seconds, dtype=np.int64)
     return AssetSeries(asset_id, times_ms, values, anomalies)
 
 
 def simulate(assets: int, seconds: int, start: datetime | None = None, seed: int = 7,
-             anomalies_per_asset: int = 3) -> list[AssetSeries]:
-    """``assets`` pumps x ``seconds`` of 1 Hz readings; deterministic for a given seed."""
+             anomalies_per_asset: int = 3, warmup_s: int = WARMUP_S) -> list[AssetSeries]:
+    """``assets`` pumps x ``seconds`` of 1 Hz readings; deterministic for a given seed.
+    The anomalies fall after the first ``warmup_s`` seconds of each asset."""
     start = start or (datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=seconds))
-    return [simulate_asset(aid, start, seconds, np.random.default_rng([seed, i]), anomalies_per_asset)
+    return [simulate_asset(aid, start, seconds, np.random.default_rng([seed, i]), anomalies_per_asset, warmup_s)
             for i, aid in enumerate(asset_ids(assets))]
