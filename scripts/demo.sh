@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The demo: the whole pipeline on the embedded services, one stage after the other.
-# Simulated pumps and the SKAB files are replayed into Kafka with their timestamps starting
-# 3 hours ago (T0), ingested to HDFS, turned into features in the SQL store (PostgreSQL
-# locally), a model is trained on the pumps and SKAB's anomaly-free file, registered as
-# champion, the 3 hours are scored, and the demo ends with the top anomaly events from SQL
-# and a PNG of one asset.
+# Six hours of simulated pumps (the first three anomaly-free: the training period; then
+# three injected anomalies each) and the SKAB files (each file's first 400 rows end at T0,
+# 3 hours ago: SKAB's own protocol trains on them) are produced into Kafka, ingested to
+# HDFS, turned into features in the SQL store (PostgreSQL locally); a model is trained on
+# everything before T0 and registered as champion; the 3 hours from T0 are scored, and
+# the demo ends with the top anomaly events from SQL and a PNG of one asset.
 #
 # A second run reuses what it can: the data of the first run (T0 in var/demo/t0), the
 # features (incremental: nothing new) and the champion; prediction re-runs (replay-safe:
@@ -28,10 +29,11 @@ if [ -f "$STATE/t0" ]; then
   $SW landed
 else
   T0=$(( $(date +%s) / 60 * 60 - 3 * 3600 ))   # 3 hours ago, on the minute
-  stage "2/$N produce: 20 simulated pumps x 3 h at 1 Hz from T0 = $(iso "$T0"), 3 injected anomalies each, 30 malformed events"
-  $SW produce simulate --assets 20 --seconds 10800 --start "$(iso "$T0")" --anomalies 3 --bad-events 30
-  stage "3/$N produce: SKAB replay (../shared/data/skab), one asset per file, each starting at T0"
-  $SW produce skab --start "$(iso "$T0")"
+  stage "2/$N produce: 20 simulated pumps x 6 h at 1 Hz from $(iso $(( T0 - 3 * 3600 ))): 3 h normal, then 3 injected anomalies each after T0 = $(iso "$T0"); 30 malformed events"
+  $SW produce simulate --assets 20 --seconds 21600 --start "$(iso $(( T0 - 3 * 3600 )))" \
+    --anomaly-free-s 10800 --anomalies 3 --bad-events 30
+  stage "3/$N produce: SKAB replay (../shared/data/skab), one asset per file, its first 400 rows ending at T0"
+  $SW produce skab --start "$(iso $(( T0 - 400 )))"
   stage "4/$N ingest: Spark Structured Streaming, availableNow, Kafka -> Parquet on hdfs:// (+ quarantine)"
   $SW ingest --trigger availableNow
   stage "5/$N what landed"
@@ -46,18 +48,16 @@ stage "7/$N features again: nothing new landed, so a no-op; then the run records
 $SW features
 $SW runs --last 4
 
-# Training data: the 3 hours of the pumps (a slow load cycle of 30-90 min and the
-# temperatures' lag need hours; their injected anomalies are ~7 % of it) and of SKAB's
-# anomaly-free file. SKAB's labelled files (a third anomalous) stay out: they are scored
-# with the fleet's calibration. Fewer epochs and larger batches than conf/local.yaml: a CPU demo.
+# Training data: everything before T0, i.e. the pumps' 3 normal hours (their slow load
+# cycle of 30-90 min and the temperatures' lag need hours) and the first 400 rows of each
+# SKAB file, so every asset gets its own calibrated threshold. Fewer epochs and larger
+# batches than conf/local.yaml: a CPU demo.
 if $SW model list 2>/dev/null | grep -q champion; then
   stage "8/$N train: a champion is registered already (reused; 'rm -r var/mlflow' retrains)"
 else
-  stage "8/$N train: LSTM forecaster on the pumps + SKAB anomaly-free, MLflow run + registered version + champion"
-  # shellcheck disable=SC2046
+  stage "8/$N train: LSTM forecaster on the normal data before T0, MLflow run + registered version + champion"
   SENSORWATCH__MODEL__DETECTOR__EPOCHS=8 SENSORWATCH__MODEL__DETECTOR__BATCH_SIZE=512 \
-    $SW train --from "$(iso "$T0")" --to "$(iso $(( T0 + 3 * 3600 )))" \
-    --assets $(seq -f 'pump-%04g' 0 19) skab-anomaly-free-anomaly-free
+    $SW train --from "$(iso $(( T0 - 3 * 3600 )))" --to "$(iso "$T0")"
 fi
 
 stage "9/$N the model registry"
