@@ -1,7 +1,9 @@
 """Anomaly events: consecutive exceeding intervals of an asset merged into one event.
 
-An event is a run of intervals above the threshold, consecutive on the interval grid,
-that reached ``min_duration`` (it holds at least one ``is_anomaly`` row). It starts at
+An event is a run of scored intervals above the threshold that reached ``min_duration``
+(it holds at least one ``is_anomaly`` row). A scored interval below the threshold ends the
+run; an interval without data (no score row: SKAB skips a second every ~25 s) does not, as
+it does not end the scorer's exceedance either (its score is smoothed over the gap). It starts at
 its onset (the first exceeding interval), ends after its last exceeding interval, and is
 open while it reaches the asset's newest scored interval. Its sensors are ranked by
 their summed share of its scores. pandas only; the prediction job feeds it the stored
@@ -17,14 +19,15 @@ from schemas import ANOMALY_EVENTS
 
 
 def merge_events(scores: pd.DataFrame, interval_s: int, newest: dict[str, pd.Timestamp]) -> pd.DataFrame:
-    """``anomaly_scores`` rows (any assets, any order) -> ``anomaly_events`` rows.
+    """``anomaly_scores`` rows above the threshold (any assets, any order), each with
+    ``after_exceeding``: whether the asset's previous score row exceeded too (False or None
+    where a run starts) -> ``anomaly_events`` rows.
     ``newest``: each asset's newest scored interval (decides ``is_open``)."""
     step = pd.Timedelta(seconds=interval_s)
     events = []
     above = scores.loc[scores["exceeds"].astype(bool)].sort_values(["asset_id", "interval_start"], ignore_index=True)
     for asset, rows in above.groupby("asset_id", sort=True):
-        t = rows["interval_start"]
-        run_id = (t.diff() != step).cumsum()  # a new run after every missing or non-exceeding interval
+        run_id = (~rows["after_exceeding"].astype("boolean").fillna(False).to_numpy(bool)).cumsum()
         for _, run in rows.groupby(run_id, sort=False):
             if run["is_anomaly"].any():
                 events.append(_event(asset, run.reset_index(drop=True), step, newest.get(asset)))

@@ -158,9 +158,14 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
     start, end = min(s for s, _ in spans.values()), max(e for _, e in spans.values())
     names = ["asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
              "top_contributions", "model_name", "model_version", "run_id"]
+    # The rows above the threshold, each with whether the asset's previous score row was
+    # above it too (a run goes on over intervals without data: models.events).
     exceeding = pd.DataFrame(store.query(
-        f"SELECT {store.column_list(names)} FROM {store.name(ANOMALY_SCORES)} WHERE asset_id IN ({marks}) "
-        "AND exceeds AND interval_start >= %s AND interval_start < %s", [*assets, start, end]), columns=names)
+        f"SELECT {store.column_list(names)}, after_exceeding FROM (SELECT {store.column_list(names)}, "
+        "lag(exceeds) OVER (PARTITION BY asset_id ORDER BY interval_start) AS after_exceeding "
+        f"FROM {store.name(ANOMALY_SCORES)} WHERE asset_id IN ({marks}) "
+        "AND interval_start >= %s AND interval_start < %s) AS scored WHERE exceeds",
+        [*assets, start, end]), columns=[*names, "after_exceeding"])
     exceeding["interval_start"] = pd.to_datetime(exceeding["interval_start"], utc=True)
     exceeding = exceeding.loc[np.array([spans[a][0] <= t < spans[a][1] for a, t in
                                     zip(exceeding["asset_id"], exceeding["interval_start"])], dtype=bool)]

@@ -132,6 +132,38 @@ def test_late_events_update_the_rows_of_their_interval(pipeline, spark):
     assert not first.drop(columns=LINEAGE).equals(updated[updated.index.isin(first.index)].drop(columns=LINEAGE))
 
 
+def test_an_event_goes_on_over_intervals_without_data_and_ends_at_one_below_threshold(pipeline):
+    # The backfill's scores of the asset with the longest event, copied into a schema of their own.
+    backfill = pipeline["settings"]
+    events = table(backfill, ANOMALY_EVENTS)
+    longest = events.sort_values("intervals").iloc[-1]
+    asset, start, end = longest.asset_id, longest.event_start, longest.event_end
+    settings = with_schema(pipeline["base"])
+    store = SqlStore(settings)
+    store.create_tables([ANOMALY_SCORES, ANOMALY_EVENTS])
+    store.execute(f"INSERT INTO {store.name(ANOMALY_SCORES)} SELECT * FROM {SqlStore(backfill).name(ANOMALY_SCORES)} "
+                  "WHERE asset_id = %s", (asset,))
+    grid = Grid.for_range(at(WARMUP), at(END), 1, 0)
+    rebuilt = lambda: table(settings, ANOMALY_EVENTS).loc[lambda e: e.asset_id == asset]  # noqa: E731
+    update_events(store, [asset], grid, backfill.model.spec().min_duration)
+    assert (rebuilt().event_start == start).sum() == 1 and len(rebuilt()) == (events.asset_id == asset).sum()
+
+    # Seconds without data inside it (as SKAB has): still one event, over the same span.
+    middle = start + timedelta(seconds=(end - start).total_seconds() // 2)
+    gap = [middle + timedelta(seconds=s) for s in (0, 1, 5)]
+    store.execute(f"DELETE FROM {store.name(ANOMALY_SCORES)} WHERE asset_id = %s AND interval_start IN (%s, %s, %s)",
+                  (asset, *gap))
+    update_events(store, [asset], grid, backfill.model.spec().min_duration)
+    event = rebuilt().set_index("event_start").loc[start]
+    assert event.event_end == end and event.intervals == longest.intervals - 3
+
+    # One scored interval below the threshold: it ends the event there.
+    store.execute(f"UPDATE {store.name(ANOMALY_SCORES)} SET exceeds = false WHERE asset_id = %s AND interval_start = %s",
+                  (asset, gap[0] - timedelta(seconds=1)))
+    update_events(store, [asset], grid, backfill.model.spec().min_duration)
+    assert rebuilt().set_index("event_start").loc[start].event_end == gap[0] - timedelta(seconds=1)
+
+
 def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
     settings = pipeline["settings"]
     model = registry.load(settings.model)

@@ -69,12 +69,15 @@ def test_confirmation_is_causal_and_hindsight_covers_the_onset():
     assert threshold.confirmed(above[:7], 3).tolist() == threshold.confirmed(above, 3)[:7].tolist()
 
 
-def score_rows(asset: str, seconds: list[int], confirmed: set[int], tops=("pressure", "current")) -> pd.DataFrame:
+def score_rows(asset: str, seconds: list[int], confirmed: set[int], tops=("pressure", "current"),
+               after_exceeding: bool = False) -> pd.DataFrame:
+    """Exceeding score rows; the first one follows an exceeding row if ``after_exceeding``."""
     return pd.DataFrame({
         "asset_id": asset, "interval_start": [pd.Timestamp(T0) + pd.Timedelta(seconds=s) for s in seconds],
         "score": [float(3 + (s % 7)) for s in seconds], "threshold": 2.0, "exceeds": True,
         "is_anomaly": [s in confirmed for s in seconds], "top_sensors": [list(tops)] * len(seconds),
-        "top_contributions": [[0.7, 0.3]] * len(seconds), "model_name": "m", "model_version": 3, "run_id": "r1"})
+        "top_contributions": [[0.7, 0.3]] * len(seconds), "model_name": "m", "model_version": 3, "run_id": "r1",
+        "after_exceeding": [after_exceeding] + [True] * (len(seconds) - 1)})
 
 
 def test_events_are_consecutive_exceedances_that_were_confirmed():
@@ -82,12 +85,17 @@ def test_events_are_consecutive_exceedances_that_were_confirmed():
         score_rows("p1", [10, 11, 12, 13], confirmed={12, 13}),  # an event, onset 10
         score_rows("p1", [20, 21], confirmed=set()),  # never confirmed: no event
         score_rows("p1", [30, 31, 32], confirmed={32}, tops=("current", "voltage")),  # newest interval: open
-        score_rows("p2", [5, 6, 8, 9], confirmed={6, 9}),  # a missing interval (7) splits it in two
-    ], ignore_index=True)
-    newest = {"p1": pd.Timestamp(T0) + pd.Timedelta(seconds=32), "p2": pd.Timestamp(T0) + pd.Timedelta(seconds=40)}
+        score_rows("p2", [5, 6], confirmed={6}),  # a scored interval below the threshold (7) ...
+        score_rows("p2", [8, 9], confirmed={9}),  # ... splits it in two
+        score_rows("p3", [5, 6], confirmed={6}),  # an interval without data (7, no score row) ...
+        score_rows("p3", [8, 9], confirmed=set(), after_exceeding=True),  # ... does not
+    ], ignore_index=True).sample(frac=1, random_state=1)  # any order
+    newest = {a: pd.Timestamp(T0) + pd.Timedelta(seconds=s) for a, s in (("p1", 32), ("p2", 40), ("p3", 40))}
     events = merge_events(scores, 1, newest).set_index(["asset_id", "event_start"])
     at = lambda s: pd.Timestamp(T0) + pd.Timedelta(seconds=s)  # noqa: E731
-    assert list(events.index) == [("p1", at(10)), ("p1", at(30)), ("p2", at(5)), ("p2", at(8))]
+    assert list(events.index) == [("p1", at(10)), ("p1", at(30)), ("p2", at(5)), ("p2", at(8)), ("p3", at(5))]
+    gapped = events.loc[("p3", at(5))]
+    assert gapped.event_end == at(10) and gapped.intervals == 4 and gapped.duration_s == 5.0
     first = events.loc[("p1", at(10))]
     assert first.event_end == at(14) and first.confirmed_at == at(12) and first.intervals == 4
     assert first.duration_s == 4.0 and not first.is_open and first.peak_score == 9.0 and first.peak_at == at(13)
