@@ -23,22 +23,25 @@ stage "1/$N services: Kafka broker, HDFS NameNode+DataNode, PostgreSQL (127.0.0.
 $SW services up
 
 mkdir -p "$STATE"
+# T0: 3 hours ago, on the minute; or the first run's, whose data a second run reuses.
+T0=$(cat "$STATE/t0" 2>/dev/null || echo $(( $(date +%s) / 60 * 60 - 3 * 3600 )))
+FROM=$(( T0 - 6 * 3600 ))   # the pumps' first reading: 6 normal hours before T0
+T1=$(( T0 + 3 * 3600 ))     # the end of the scored 3 hours
 if [ -f "$STATE/t0" ]; then
-  T0=$(cat "$STATE/t0")
   stage "2-5/$N reusing the data produced and ingested by the first run (T0 = $(iso "$T0"))"
   $SW landed
 else
-  T0=$(( $(date +%s) / 60 * 60 - 3 * 3600 ))   # 3 hours ago, on the minute
-  stage "2/$N produce: 6 simulated pumps x 9 h at 1 Hz from $(iso $(( T0 - 6 * 3600 ))): 6 h normal, then 3 injected anomalies each after T0 = $(iso "$T0"); 30 malformed events"
-  $SW produce simulate --assets 6 --seconds 32400 --start "$(iso $(( T0 - 6 * 3600 )))" \
+  stage "2/$N produce: 6 simulated pumps x 9 h at 1 Hz from $(iso "$FROM"): 6 h normal, then 3 injected anomalies each after T0 = $(iso "$T0"); 30 malformed events"
+  $SW produce simulate --assets 6 --seconds 32400 --start "$(iso "$FROM")" \
     --anomaly-free-s 21600 --anomalies 3 --bad-events 30
   # SKAB's protocol: its anomaly-free file and each labelled file's first 400 rows are the
   # training data; so the former ends before T0 and the latter's 400th row is at T0.
   skab_dir=${SENSORWATCH_SKAB_DIR:-../shared/data/skab}
-  stage "3/$N produce: SKAB replay ($skab_dir), one asset per file: anomaly-free from $(iso $(( T0 - 3 * 3600 ))), the labelled files from $(iso $(( T0 - 400 )))"
-  $SW produce skab --files anomaly-free/anomaly-free.csv --start "$(iso $(( T0 - 3 * 3600 )))"
+  free_from=$(iso $(( T0 - 3 * 3600 ))) labelled_from=$(iso $(( T0 - 400 )))
+  stage "3/$N produce: SKAB replay ($skab_dir), one asset per file: anomaly-free from $free_from, the labelled files from $labelled_from"
+  $SW produce skab --files anomaly-free/anomaly-free.csv --start "$free_from"
   # shellcheck disable=SC2046
-  $SW produce skab --files $(cd "$skab_dir" && ls -- */*.csv | grep -v '^anomaly-free/') --start "$(iso $(( T0 - 400 )))"
+  $SW produce skab --files $(cd "$skab_dir" && ls -- */*.csv | grep -v '^anomaly-free/') --start "$labelled_from"
   stage "4/$N ingest: Spark Structured Streaming, availableNow, Kafka -> Parquet on hdfs:// (+ quarantine)"
   $SW ingest --trigger availableNow
   stage "5/$N what landed"
@@ -64,7 +67,7 @@ if $SW model list 2>/dev/null | grep -q champion; then
 else
   stage "8/$N train: LSTM forecaster on the normal data before T0, MLflow run + registered version + champion"
   SENSORWATCH__MODEL__DETECTOR__EPOCHS=8 SENSORWATCH__MODEL__DETECTOR__BATCH_SIZE=512 \
-    $SW train --from "$(iso $(( T0 - 6 * 3600 )))" --to "$(iso "$T0")"
+    $SW train --from "$(iso "$FROM")" --to "$(iso "$T0")"
 fi
 
 stage "9/$N the model registry"
@@ -72,14 +75,14 @@ $SW model list
 echo "MLflow UI: .venv/bin/mlflow ui --backend-store-uri sqlite:///$PWD/var/mlflow/mlflow.db  (then http://127.0.0.1:5000)"
 
 stage "10/$N predict: score the 3 hours from T0 (a backfill; the schedule runs 3-minute cycles) -> anomaly_scores, anomaly_events"
-$SW predict --from "$(iso "$T0")" --to "$(iso $(( T0 + 3 * 3600 )))"
+$SW predict --from "$(iso "$T0")" --to "$(iso "$T1")"
 $SW predict   # the live cycle: the last 3 minutes (a no-op when nothing new landed)
 
 stage "11/$N the most severe anomaly events, from SQL (BI tools: see docs/bi.md)"
 $SW anomalies --top 10
 
 stage "12/$N plot: the asset with the most severe event: signals, score vs threshold, detected vs true anomalies"
-$SW plot --from "$(iso "$T0")" --to "$(iso $(( T0 + 3 * 3600 )))" --out "$STATE/anomalies.png"
+$SW plot --from "$(iso "$T0")" --to "$(iso "$T1")" --out "$STATE/anomalies.png"
 
 echo
 echo "demo finished in $(( $(date +%s) - started )) s. The plot: $STATE/anomalies.png"

@@ -54,13 +54,13 @@ def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
-    from sensorwatch.sources import produce, skab
+    from sensorwatch.sources import produce, simulator, skab
 
     if args.source == "simulate":
         report = produce.simulate_to_kafka(
             settings, assets=args.assets, seconds=args.seconds, start=_parse_time(args.start) if args.start else None,
             seed=args.seed, anomalies_per_asset=args.anomalies, bad_events=args.bad_events,
-            **({} if args.anomaly_free_s is None else {"warmup_s": args.anomaly_free_s}),
+            warmup_s=simulator.WARMUP_S if args.anomaly_free_s is None else args.anomaly_free_s,
             ground_truth=Path(args.ground_truth) if args.ground_truth else None)
     else:
         report = produce.replay_skab_to_kafka(

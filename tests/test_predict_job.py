@@ -143,9 +143,9 @@ def test_an_event_goes_on_over_intervals_without_data_and_ends_at_one_below_thre
     store.create_tables([ANOMALY_SCORES, ANOMALY_EVENTS])
     store.execute(f"INSERT INTO {store.name(ANOMALY_SCORES)} SELECT * FROM {SqlStore(backfill).name(ANOMALY_SCORES)} "
                   "WHERE asset_id = %s", (asset,))
-    grid = Grid.for_range(at(WARMUP), at(END), 1, 0)
+    grid, min_duration = Grid.for_range(at(WARMUP), at(END), 1, 0), backfill.model.spec().min_duration
     rebuilt = lambda: table(settings, ANOMALY_EVENTS).loc[lambda e: e.asset_id == asset]  # noqa: E731
-    update_events(store, [asset], grid, backfill.model.spec().min_duration)
+    update_events(store, [asset], grid, min_duration)
     assert (rebuilt().event_start == start).sum() == 1 and len(rebuilt()) == (events.asset_id == asset).sum()
 
     # Seconds without data inside it (as SKAB has): still one event, over the same span.
@@ -153,14 +153,14 @@ def test_an_event_goes_on_over_intervals_without_data_and_ends_at_one_below_thre
     gap = [middle + timedelta(seconds=s) for s in (0, 1, 5)]
     store.execute(f"DELETE FROM {store.name(ANOMALY_SCORES)} WHERE asset_id = %s AND interval_start IN (%s, %s, %s)",
                   (asset, *gap))
-    update_events(store, [asset], grid, backfill.model.spec().min_duration)
+    update_events(store, [asset], grid, min_duration)
     event = rebuilt().set_index("event_start").loc[start]
     assert event.event_end == end and event.intervals == longest.intervals - 3
 
     # One scored interval below the threshold: it ends the event there.
     store.execute(f"UPDATE {store.name(ANOMALY_SCORES)} SET exceeds = false WHERE asset_id = %s AND interval_start = %s",
                   (asset, gap[0] - timedelta(seconds=1)))
-    update_events(store, [asset], grid, backfill.model.spec().min_duration)
+    update_events(store, [asset], grid, min_duration)
     assert rebuilt().set_index("event_start").loc[start].event_end == gap[0] - timedelta(seconds=1)
 
 
