@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent setup on a fresh Debian 12 machine: system packages, then the .venv.
 # A second run only checks (seconds). Services themselves are installed lazily by
-# `sensorwatch services up` (the Hadoop jars are cached in ~/.cache/sensorwatch).
+# `sensorwatch services up`; their jars (Kafka, Hadoop, Spark's Kafka source) are resolved from
+# Maven Central here, once, into ~/.cache/sensorwatch/jvm (python -m sensorwatch.jvm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
-[ -f /usr/share/java/jersey1-servlet.jar ] || need_apt+=(libjersey1-servlet-java)
+command -v mvn >/dev/null || need_apt+=(maven)
+command -v openssl >/dev/null || need_apt+=(openssl)
 [ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -43,6 +45,10 @@ if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; }; then
   .venv/bin/uv pip install --python .venv/bin/python -q wheel setuptools -e ".[dev]"
   touch "$stamp"
 fi
+
+# The JVM components, pinned in jvm/*/pom.xml: resolved from Maven Central once (a stamp per
+# pom; a second run runs no mvn at all).
+.venv/bin/python -m sensorwatch.jvm
 
 # .venv-airflow: Airflow + the Spark provider (its own environment: see pyproject.toml), with
 # this project's light modules (config, submit, scheduling) installed without dependencies.

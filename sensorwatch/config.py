@@ -3,7 +3,8 @@
 * The profile is chosen by ``--profile`` or ``SENSORWATCH_PROFILE`` (default ``local``).
 * Any key can be overridden from the environment: ``SENSORWATCH__KAFKA__TOPIC=x``
   overrides ``kafka.topic`` (values are parsed as YAML scalars, so numbers stay numbers).
-* Secrets never live in files: ``sql.password`` comes only from ``SENSORWATCH_SQL_PASSWORD``.
+* Secrets never live in files: ``sql.password`` comes only from ``SENSORWATCH_SQL_PASSWORD``,
+  ``kafka.password`` only from ``SENSORWATCH_KAFKA_PASSWORD``.
 * A wrong, unknown or missing key raises :class:`ConfigError` naming the key.
 """
 
@@ -29,7 +30,7 @@ DEFAULT_CONF_DIR = REPO_ROOT / "conf"
 # builds the wheelhouse under the same folder.
 CACHE_ROOT = Path(os.environ.get("SENSORWATCH_CACHE", Path.home() / ".cache" / "sensorwatch"))
 ENV_PREFIX = "SENSORWATCH__"
-SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD"}
+SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD", "kafka.password": "SENSORWATCH_KAFKA_PASSWORD"}
 
 
 class ConfigError(ValueError):
@@ -44,17 +45,35 @@ class ServicesConf(_Strict):
     """Embedded local services (profile ``local`` only). Ports come from the endpoints."""
 
     home: str
-    broker: Literal["tansu", "noida"]
+    # The Kafka broker's other listeners (the plaintext one is kafka.bootstrap_servers): SASL_SSL
+    # with SCRAM for clients that authenticate, and the KRaft controller's own.
+    kafka_sasl_ssl_port: PositiveInt
+    kafka_controller_port: PositiveInt
+    kafka_sasl_user: str  # the SCRAM user created with the broker's storage (password: var/kafka)
     datanode_port: PositiveInt
     datanode_http_port: PositiveInt
     datanode_ipc_port: PositiveInt
 
 
 class KafkaConf(_Strict):
+    """The cluster and topic, and how clients authenticate (the same settings drive the
+    confluent-kafka producer/admin and Spark's Kafka source: connectors/kafka.py)."""
+
     bootstrap_servers: str
     topic: str
     partitions: PositiveInt
-    source_format: Literal["kafka_py", "kafka"]
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    username: str | None = None
+    password: SecretStr | None = None  # environment only (SENSORWATCH_KAFKA_PASSWORD)
+    # PEM file of the CA that signed the brokers' certificates (None: the system's trust store).
+    ssl_ca_location: str | None = None
+
+    @model_validator(mode="after")
+    def _sasl_needs_a_user(self) -> "KafkaConf":
+        if self.security_protocol == "SASL_SSL" and not self.username:
+            raise ValueError("security_protocol SASL_SSL needs kafka.username")
+        return self
 
 
 class StorageConf(_Strict):

@@ -1,12 +1,12 @@
 """Operational errors: the CLI prints these as one clear line instead of a traceback."""
 
 from sensorwatch.connectors.kafka import KafkaUnavailable
-from sensorwatch.connectors.kafka_source import KafkaDataLoss
 from sensorwatch.connectors.sql import SqlUnavailable, SqlWriteFailed
 from sensorwatch.ingest import IngestFailed
+from sensorwatch.jvm import JvmResolutionError
 from sensorwatch.services.process import ServiceError
 from models.detector import ModelError
 from sensorwatch.train_job import NoTrainingData
 
-OPERATIONAL_ERRORS = (KafkaUnavailable, KafkaDataLoss, SqlUnavailable, SqlWriteFailed, ServiceError, IngestFailed,
+OPERATIONAL_ERRORS = (KafkaUnavailable, SqlUnavailable, SqlWriteFailed, ServiceError, IngestFailed, JvmResolutionError,
                       FileNotFoundError, ModelError, NoTrainingData)

@@ -1,6 +1,6 @@
 """Kafka -> validated Parquet on HDFS, invalid events -> quarantine with every reason.
 
-Extract: ``read_kafka_stream`` (Kafka columns, either source format).
+Extract: ``read_kafka_stream`` (Spark's own Kafka source, ``format("kafka")``).
 Transform (pure, DataFrame in -> DataFrame out, unit-tested on small frames):
     ``parse_events`` -> ``landing_rows`` / ``quarantine_rows``.
 Load: ``BatchPublisher``, exactly-once per micro-batch (see its docstring).
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,9 +23,13 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from schemas import LANDING_EVENTS, QUARANTINE_EVENTS
 from sensorwatch.config import Settings
-from sensorwatch.validate import PARSED_SCHEMA, EventRules, validate_batches
+from sensorwatch.connectors.kafka import spark_options, topic_id
+from sensorwatch.validate import ARROW_COLUMNS, PARSED_SCHEMA, EventRules, validate_batches
+
+log = logging.getLogger(__name__)
 
 _KAFKA_COLUMNS = ("key", "value", "topic", "partition", "offset", "timestamp")
+KAFKA_COLUMNS = from_arrow_schema(ARROW_COLUMNS)  # what format("kafka") gives
 _PARSED_SPARK_SCHEMA = from_arrow_schema(PARSED_SCHEMA)
 
 
@@ -68,17 +73,15 @@ def _column(name: str, ingest_time: datetime, partition_time: Column | None = No
 
 
 def read_kafka_stream(spark: SparkSession, settings: Settings) -> DataFrame:
-    """Extract: the Kafka topic as a stream (the project's source, or Spark's where available)."""
+    """Extract: the Kafka topic as a stream, through Spark's own Kafka source."""
     k, ing = settings.kafka, settings.ingest
-    reader = (spark.readStream.format(k.source_format)
-              .option("kafka.bootstrap.servers", k.bootstrap_servers)
-              .option("subscribe", k.topic)
-              .option("startingOffsets", ing.starting_offsets)
-              .option("maxOffsetsPerTrigger", ing.max_offsets_per_trigger)
-              .option("failOnDataLoss", str(ing.fail_on_data_loss).lower()))
-    if k.source_format == "kafka_py":  # named in its data-loss error message
-        reader = reader.option("sensorwatch.checkpoint", ingest_checkpoint(settings))
-    return reader.load()
+    return (spark.readStream.format("kafka")
+            .options(**spark_options(k))
+            .option("subscribe", k.topic)
+            .option("startingOffsets", ing.starting_offsets)
+            .option("maxOffsetsPerTrigger", ing.max_offsets_per_trigger)
+            .option("failOnDataLoss", str(ing.fail_on_data_loss).lower())
+            .load())
 
 
 def ingest_checkpoint(settings: Settings) -> str:
@@ -91,11 +94,55 @@ class IngestFailed(RuntimeError):
 
 def _root_cause(text: str) -> str:
     """The most telling line of a streaming failure (Python errors arrive inside JVM ones)."""
-    for marker in ("KafkaDataLoss:", "KafkaUnavailable:"):
+    for marker in ("KafkaUnavailable:", "Some data may have been lost", "OffsetOutOfRange"):
         for line in text.splitlines():
             if marker in line:
                 return line.strip()
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+def _checkpoint_topic(spark: SparkSession, settings: Settings) -> str:
+    """Check the topic before a run; return its id (the landed files carry it).
+
+    Spark's Kafka source checkpoints offsets only. A topic deleted and created again with at
+    least as many messages as were read looks like the same topic to it, and the new topic's
+    first offsets would be skipped without a word. So the topic's id (KIP-516) is kept next to
+    the checkpoint: a different id is a recreated topic. ``failOnDataLoss`` true: a clear error;
+    false: the old checkpoint is set aside and the new topic is read from its beginning.
+    A missing topic is an error (ingest never creates one).
+    """
+    k = settings.kafka
+    current = topic_id(k, k.topic)
+    if current is None:
+        raise IngestFailed(f"topic '{k.topic}' does not exist on {k.bootstrap_servers} (ingest never creates it)")
+    jvm = spark._jvm
+    marker = jvm.org.apache.hadoop.fs.Path(ingest_checkpoint(settings) + ".topic-id")
+    fs = marker.getFileSystem(spark._jsc.hadoopConfiguration())
+    recorded = None
+    if fs.exists(marker):
+        stream = fs.open(marker)
+        try:
+            recorded = jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8").strip()
+        finally:
+            stream.close()
+    if recorded and recorded != current:
+        checkpoint = ingest_checkpoint(settings)
+        if settings.ingest.fail_on_data_loss:
+            raise IngestFailed(
+                f"topic '{k.topic}' was recreated (id {recorded} -> {current}) since the last ingest: the offsets "
+                f"in the checkpoint are not this topic's. Check what was lost, then delete the ingest checkpoint "
+                f"({checkpoint}) to read the new topic from its beginning (or set ingest.fail_on_data_loss false).")
+        aside = f"{checkpoint}.recreated-{recorded}"
+        log.warning("topic '%s' was recreated (id %s -> %s): failOnDataLoss=false, so the checkpoint goes to %s "
+                    "and the new topic is read from its beginning", k.topic, recorded, current, aside)
+        fs.rename(jvm.org.apache.hadoop.fs.Path(checkpoint), jvm.org.apache.hadoop.fs.Path(aside))
+    if recorded != current:
+        out = fs.create(marker, True)
+        try:
+            out.write(bytearray(current.encode()))
+        finally:
+            out.close()
+    return current
 
 
 @dataclass
@@ -104,8 +151,9 @@ class BatchPublisher:
 
     Spark replays a failed batch with the same id and the same offsets. Each batch is
     written to ``_staging/batch=N`` and its files are then renamed into the partition
-    directories as ``bNNNNNNNNNN-<part>.parquet``. Before writing, any file of batch N
-    left by an earlier, interrupted attempt is deleted. So a replay replaces, never adds:
+    directories as ``bNNNNNNNNNN-<topic>-<part>.parquet`` (``<topic>``: the start of the
+    Kafka topic's id, so a recreated topic's batch numbers never meet the old ones). Before
+    writing, any file of batch N left by an earlier, interrupted attempt is deleted. So a replay replaces, never adds:
     every Kafka offset lands exactly once, in the landing zone or in quarantine.
     Unlike Spark's file sink (whose ``_spark_metadata`` log Hive and Impala ignore),
     no stray files of failed attempts stay visible to other engines.
@@ -113,6 +161,7 @@ class BatchPublisher:
 
     spark: SparkSession
     settings: Settings
+    topic_id: str = "0"
     verbose: bool = True
     stats: list[dict] = field(default_factory=list)
 
@@ -121,6 +170,10 @@ class BatchPublisher:
         self._Path = jvm.org.apache.hadoop.fs.Path
         self._fs = self._Path(self.settings.storage.root).getFileSystem(self.spark._jsc.hadoopConfiguration())
         self._targets = {"landing": self.settings.storage.landing, "quarantine": self.settings.storage.quarantine}
+        self._tag = "".join(c for c in self.topic_id if c.isalnum())[:8] or "0"
+
+    def _prefix(self, batch_id: int) -> str:
+        return f"b{batch_id:010d}-{self._tag}-"
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
@@ -157,13 +210,13 @@ class BatchPublisher:
             src = status.getPath()
             dst_dir = self._Path(f"{target}/{src.getParent().getParent().getName()}/{src.getParent().getName()}")
             self._fs.mkdirs(dst_dir)
-            if not self._fs.rename(src, self._Path(dst_dir, f"b{batch_id:010d}-{src.getName()}")):
+            if not self._fs.rename(src, self._Path(dst_dir, self._prefix(batch_id) + src.getName())):
                 raise OSError(f"could not move {src} into {dst_dir}")
 
     def _delete_batch_files(self, batch_id: int, staging: str) -> None:
         self._fs.delete(self._Path(staging), True)
         for target in self._targets.values():
-            for status in self._fs.globStatus(self._Path(f"{target}/date=*/hour=*/b{batch_id:010d}-*")) or []:
+            for status in self._fs.globStatus(self._Path(f"{target}/date=*/hour=*/{self._prefix(batch_id)}*")) or []:
                 self._log(f"ingest batch {batch_id}: removing {status.getPath().getName()} of an interrupted attempt")
                 self._fs.delete(status.getPath(), False)
 
@@ -177,7 +230,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
     ``timeout_s`` (or forever). Returns a summary of what was written."""
     rules = rules_from_settings(settings)
-    publisher = BatchPublisher(spark, settings, verbose=verbose)
+    publisher = BatchPublisher(spark, settings, topic_id=_checkpoint_topic(spark, settings), verbose=verbose)
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")

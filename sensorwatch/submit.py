@@ -25,6 +25,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from sensorwatch import jvm
 from sensorwatch.config import REPO_ROOT, Settings, profile_path
 
 # job name -> its spark-submit entry point in jobs/
@@ -88,6 +89,7 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
     if job not in JOBS:
         raise ValueError(f"unknown job '{job}' (jobs: {', '.join(JOBS)})")
     conf = dict(settings.spark.conf)
+    conf["spark.jars"] = jvm.job_jars(settings)  # Spark's Kafka source from the Maven cache
     deploy_mode = conf.pop("spark.submit.deployMode", None)
     files = None
     archives = None

@@ -39,6 +39,12 @@ LINEAGE = ("key", "payload", "kafka_topic", "kafka_partition", "kafka_offset", "
 _FROM_KAFKA = {"key": "key", "payload": "value", "kafka_topic": "topic", "kafka_partition": "partition",
                "kafka_offset": "offset", "kafka_timestamp": "timestamp"}
 
+# The columns of Spark's Kafka source (format "kafka"), as Arrow types: the validator's input.
+ARROW_COLUMNS = pa.schema([
+    ("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()), ("partition", pa.int32()),
+    ("offset", pa.int64()), ("timestamp", pa.timestamp("us", tz="UTC")), ("timestampType", pa.int32()),
+])
+
 PARSED_SCHEMA = pa.schema(
     [f.arrow_field().with_nullable(True) for f in SENSOR_EVENT.fields]
     + [pa.field("extras", arrow_type(Kind.STRING_MAP)),
@@ -65,13 +71,29 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
+class MalformedJson(ValueError):
+    """A payload that is not JSON we can read; the message is the quarantine reason."""
+
+
 def _decode(payload: bytes) -> Any:
     """Strict JSON. orjson first (fast); the stdlib only for what orjson refuses but JSON
-    allows (numbers that overflow a double, which we then report as non-finite)."""
+    allows (numbers that overflow a double, which we then report as non-finite).
+
+    orjson refuses nesting deeper than 1024; the stdlib would recurse until Python's limit and
+    raise RecursionError, which must never escape (one message would fail every retry of its
+    batch): nesting that deep is reported as malformed, without a second parse.
+    """
     try:
         return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        return json.loads(payload, parse_constant=_reject_constant)  # raises ValueError if really malformed
+    except orjson.JSONDecodeError as exc:
+        if "recursion limit" in str(exc):
+            raise MalformedJson("malformed_json (nesting too deep)") from None
+    try:
+        return json.loads(payload, parse_constant=_reject_constant)
+    except RecursionError:
+        raise MalformedJson("malformed_json (nesting too deep)") from None
+    except ValueError:
+        raise MalformedJson("malformed_json") from None
 
 
 def _type_name(value: Any) -> str:
@@ -129,6 +151,20 @@ def _check_field(f: Field, value: Any, kafka_ts_ms: int | None, rules: EventRule
     return value
 
 
+def _validate_one(payload: bytes | None, kafka_ts_ms: int | None, rules: EventRules,
+                  width: int) -> tuple[list[Any], dict | None, list[str]]:
+    """One message -> (values, extras, reasons). Never raises: whatever one message does to the
+    checks ends as a reason, so the batch (and every retry of it) goes on."""
+    if not payload:
+        return [None] * width, None, ["empty_payload"]
+    try:
+        return check_event(_decode(payload), kafka_ts_ms, rules)
+    except MalformedJson as exc:
+        return [None] * width, None, [str(exc)]
+    except Exception as exc:  # noqa: BLE001 - the contract: no message stops ingest
+        return [None] * width, None, [f"unreadable_message ({type(exc).__name__}: {str(exc)[:200]})"]
+
+
 def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
     """Kafka columns (key, value, topic, partition, offset, timestamp, ...) -> PARSED_SCHEMA."""
     payloads = batch.column("value").to_pylist()
@@ -138,15 +174,7 @@ def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
     reasons_col: list[list[str]] = []
     width = len(SENSOR_EVENT.fields)
     for payload, ts_us in zip(payloads, kafka_ts):
-        if not payload:
-            values, extras, reasons = [None] * width, None, ["empty_payload"]
-        else:
-            try:
-                body = _decode(payload)
-            except ValueError:
-                values, extras, reasons = [None] * width, None, ["malformed_json"]
-            else:
-                values, extras, reasons = check_event(body, None if ts_us is None else ts_us // 1000, rules)
+        values, extras, reasons = _validate_one(payload, None if ts_us is None else ts_us // 1000, rules, width)
         for column, value in zip(columns, values):
             column.append(value)
         extras_col.append(None if extras is None else list(extras.items()))

@@ -7,10 +7,9 @@ from datetime import datetime, timezone
 import pyarrow as pa
 import pytest
 
-from sensorwatch.connectors.kafka_source import ARROW_COLUMNS, KAFKA_COLUMNS
-from sensorwatch.ingest import landing_rows, parse_events, quarantine_rows
+from sensorwatch.ingest import KAFKA_COLUMNS, landing_rows, parse_events, quarantine_rows
 from sensorwatch.sources.produce import bad_payloads, encode_event
-from sensorwatch.validate import EventRules, validate_batch
+from sensorwatch.validate import ARROW_COLUMNS, EventRules, validate_batch
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -77,6 +76,20 @@ def test_numbers_beyond_a_double_are_not_finite():
     row = _validate(b'{"asset_id": "a", "event_time": %d, "current": 1e400}' % NOW_MS)[0]
     assert row["_reasons"] == ["out_of_range:current (not finite)"] and row["current"] is None
     assert _validate(b'{"asset_id": "a", "event_time": 1, "current": NaN}')[0]["_reasons"] == ["malformed_json"]
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"asset_id": "a", "x": ' + b'{"a": ' * 5000 + b'1' + b'}' * 5000 + b'}',  # 5,000 nested objects
+    b'[' * 100_000 + b']' * 100_000,  # 100,000 nested arrays
+    b'{"current": 1e999, "x": ' + b'[' * 100_000 + b']' * 100_000 + b'}',  # orjson refuses 1e999 first
+])
+def test_deep_nesting_is_quarantined_not_raised(payload):
+    # One such message used to escape the validator as RecursionError and fail its batch on
+    # every retry: it must be one quarantined row, and the rest of the batch goes on.
+    good = encode_event("p", NOW_MS, 1, {"current": 1.0})
+    rows = _validate(good, payload, good)
+    assert [r["_reasons"] for r in rows] == [[], ["malformed_json (nesting too deep)"], []]
+    assert rows[1]["payload"] == payload
 
 
 def test_unknown_fields_are_kept_as_extras():

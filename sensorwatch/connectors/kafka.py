@@ -1,37 +1,90 @@
-"""Kafka through confluent-kafka, the project's one Kafka client.
+"""Kafka clients from one ``KafkaConf``: confluent-kafka (producer, admin) and the options of
+Spark's own Kafka source, with the same security settings for both.
 
-Chosen by measurement on this 2-core machine: confluent-kafka produced 600k msg/s and
-consumed ~120k msg/s where kafka-python managed 7-9k / 13-45k (see README).
+confluent-kafka is the project's one Python client, chosen by measurement on this 2-core
+machine (~8x kafka-python's throughput, see README). Spark's source is the JVM
+``kafka-clients`` inside ``spark-sql-kafka-0-10``: the same settings, spelt the Java way.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Iterable
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from sensorwatch.config import KafkaConf
 
 
 class KafkaUnavailable(RuntimeError):
-    """The broker could not be reached."""
+    """The broker could not be reached (or refused our credentials)."""
 
 
-def broker_reachable(bootstrap: str, timeout_s: float = 5.0) -> bool:
+def _password(kafka: KafkaConf) -> str:
+    if kafka.password is None:
+        raise KafkaUnavailable(f"Kafka at {kafka.bootstrap_servers} needs SASL credentials: "
+                               f"set SENSORWATCH_KAFKA_PASSWORD for user '{kafka.username}'")
+    return kafka.password.get_secret_value()
+
+
+def client_conf(kafka: KafkaConf) -> dict[str, object]:
+    """librdkafka settings: bootstrap servers and, for SASL_SSL, the SCRAM login and the CA."""
+    conf: dict[str, object] = {"bootstrap.servers": kafka.bootstrap_servers}
+    if kafka.security_protocol == "SASL_SSL":
+        conf.update({"security.protocol": "SASL_SSL", "sasl.mechanisms": kafka.sasl_mechanism,
+                     "sasl.username": kafka.username, "sasl.password": _password(kafka)})
+        if kafka.ssl_ca_location:
+            conf["ssl.ca.location"] = kafka.ssl_ca_location
+    return conf
+
+
+def spark_options(kafka: KafkaConf) -> dict[str, str]:
+    """The ``kafka.*`` options of Spark's Kafka source (Java client names) for ``kafka``."""
+    options = {"kafka.bootstrap.servers": kafka.bootstrap_servers}
+    if kafka.security_protocol == "SASL_SSL":
+        secret = _password(kafka).replace("\\", "\\\\").replace('"', '\\"')
+        options.update({
+            "kafka.security.protocol": "SASL_SSL",
+            "kafka.sasl.mechanism": kafka.sasl_mechanism,
+            "kafka.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+                                      f'username="{kafka.username}" password="{secret}";',
+        })
+        if kafka.ssl_ca_location:
+            options.update({"kafka.ssl.truststore.type": "PEM", "kafka.ssl.truststore.location": kafka.ssl_ca_location})
+    return options
+
+
+def _admin(kafka: KafkaConf, **extra: object) -> AdminClient:
+    return AdminClient({**client_conf(kafka), **extra})
+
+
+def broker_reachable(kafka: KafkaConf, timeout_s: float = 5.0) -> bool:
+    """Whether the broker answers a metadata request with these settings (credentials too)."""
     try:
-        AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=timeout_s)
+        _admin(kafka, log_level=0).list_topics(timeout=timeout_s)
         return True
     except KafkaException:
         return False
 
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float = 15.0) -> None:
+def topic_partitions(kafka: KafkaConf, topic: str, timeout_s: float = 10.0) -> list[int] | None:
+    """The partitions of ``topic``, or None if it does not exist (never creates it)."""
+    try:
+        found = _admin(kafka, log_level=0).list_topics(timeout=timeout_s).topics.get(topic)
+    except KafkaException as exc:
+        raise KafkaUnavailable(f"Kafka broker at {kafka.bootstrap_servers} is unreachable: {exc}") from None
+    if found is None or found.error is not None or not found.partitions:
+        return None
+    return sorted(found.partitions)
+
+
+def ensure_topic(kafka: KafkaConf, topic: str, partitions: int, timeout_s: float = 15.0) -> None:
     """Create ``topic`` if missing (replication 1 locally). Existing topics are left as they are."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = _admin(kafka)
     try:
         existing = admin.list_topics(timeout=timeout_s).topics
     except KafkaException as exc:
-        raise KafkaUnavailable(f"Kafka broker at {bootstrap} is unreachable: {exc}") from None
+        raise KafkaUnavailable(f"Kafka broker at {kafka.bootstrap_servers} is unreachable: {exc}") from None
     if topic in existing:
         return
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
@@ -43,28 +96,34 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, timeout_s: float =
             raise
 
 
-def topic_id(bootstrap: str, topic: str, timeout_s: float = 10.0) -> str | None:
-    """The topic's unique id (KIP-516): a recreated topic gets a new one. None if unsupported."""
+def topic_id(kafka: KafkaConf, topic: str, timeout_s: float = 10.0) -> str | None:
+    """The topic's unique id (KIP-516; a recreated topic gets a new one), None if it does not exist.
+
+    Spark's Kafka source keeps only offsets in its checkpoint: a topic deleted and created again
+    with more messages than were read looks like the same topic to it (ingest.py checks this).
+    """
     from confluent_kafka import TopicCollection
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = _admin(kafka, log_level=0)  # held until the answer is in (a dropped client cancels it)
     try:
         found = admin.describe_topics(TopicCollection([topic]), request_timeout=timeout_s)[topic].result(timeout_s)
     except KafkaException as exc:
-        raise KafkaUnavailable(f"cannot describe topic '{topic}' on {bootstrap}: {exc}") from None
-    value = str(found.topic_id) if found.topic_id is not None else ""
-    return value if value.strip("A=") else None  # all-zero id: the broker has no topic ids
+        if "UNKNOWN_TOPIC" in str(exc):
+            return None
+        raise KafkaUnavailable(f"cannot describe topic '{topic}' on {kafka.bootstrap_servers}: {exc}") from None
+    return str(found.topic_id)
 
 
-def make_producer(bootstrap: str, **extra: object) -> Producer:
-    """A producer tuned for bulk throughput; callers ``flush()`` at the end."""
+def make_producer(kafka: KafkaConf, **extra: object) -> Producer:
+    """A producer tuned for bulk throughput; callers ``flush()`` at the end. Idempotent (the
+    Java and librdkafka default since Kafka 3.0): a retried send is never written twice."""
     conf = {
-        "bootstrap.servers": bootstrap,
+        **client_conf(kafka),
         "linger.ms": 20,
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 500000,
         "compression.type": "none",
-        "enable.idempotence": False,  # Tansu does not implement idempotent producer ids
+        "enable.idempotence": True,
         **extra,
     }
     return Producer(conf)
@@ -93,63 +152,3 @@ def produce_all(producer: Producer, topic: str, messages: Iterable[tuple[bytes |
     if remaining or errors:
         raise KafkaUnavailable(f"{remaining} messages not delivered, {len(errors)} failed: {errors[:3]}")
     return n
-
-
-def reader_consumer(bootstrap: str) -> Consumer:
-    """A consumer for explicit partition assignment; it never commits (Spark checkpoints do)."""
-    return Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": "sensorwatch-reader",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "fetch.max.bytes": 52428800,
-        "max.partition.fetch.bytes": 10485760,
-        "queued.min.messages": 200000,
-        "fetch.wait.max.ms": 20,
-    })
-
-
-def consumer_partitions(consumer: Consumer, topic: str, timeout_s: float = 10.0) -> list[int]:
-    """Partitions of ``topic`` through an existing consumer's connection (no new client)."""
-    try:
-        info = consumer.list_topics(timeout=timeout_s).topics.get(topic)  # by name would auto-create
-    except KafkaException as exc:
-        raise KafkaUnavailable(f"Kafka broker unreachable: {exc}") from None
-    if info is None or info.error is not None or not info.partitions:
-        raise KafkaUnavailable(f"topic '{topic}' does not exist")
-    return sorted(info.partitions)
-
-
-def end_offsets(consumer: Consumer, topic: str, partitions: list[int], timeout_s: float = 10.0) -> dict[int, int]:
-    """The true end (next offset to be written) of each partition.
-
-    Tansu answers ListOffsets with the start of the last record batch + 1, not its end;
-    the high watermark in a Fetch response is right. So: ask ListOffsets, fetch from just
-    below that answer (all partitions at once), and take the larger of it and the fetched
-    high watermark. Correct brokers (Kafka, noida-db) give the same answer both ways.
-    """
-    listed: dict[int, int] = {}
-    for p in partitions:
-        try:
-            listed[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
-        except KafkaException as exc:
-            raise KafkaUnavailable(f"cannot read offsets of {topic}[{p}]: {exc}") from None
-    pending = {p for p, end in listed.items() if end > 0}
-    if pending:
-        consumer.assign([TopicPartition(topic, p, listed[p] - 1) for p in pending])
-        deadline = time.monotonic() + timeout_s
-        try:
-            while pending and time.monotonic() < deadline:
-                for msg in consumer.consume(100000, timeout=0.2):
-                    if msg.error() is not None:
-                        raise KafkaUnavailable(f"fetch from {topic}[{msg.partition()}] failed: {msg.error()}")
-                    pending.discard(msg.partition())
-        finally:
-            consumer.unassign()
-        if pending:
-            raise KafkaUnavailable(f"no data from {topic} partitions {sorted(pending)} within {timeout_s}s")
-    ends = {}
-    for p, end in listed.items():
-        fetched_high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1] if end > 0 else -1
-        ends[p] = max(end, fetched_high if fetched_high is not None else -1)
-    return ends

@@ -89,8 +89,8 @@ def _ground_truth_path(settings: Settings, source: str, path: Path | None) -> Pa
 
 def _send(settings: Settings, source: str, series: list[AssetSeries], bad: list[tuple[str, bytes]],
           speedup: float, ground_truth: Path | None) -> dict:
-    ensure_topic(settings.kafka.bootstrap_servers, settings.kafka.topic, settings.kafka.partitions)
-    producer = make_producer(settings.kafka.bootstrap_servers)
+    ensure_topic(settings.kafka, settings.kafka.topic, settings.kafka.partitions)
+    producer = make_producer(settings.kafka)
     n_bytes = 0
 
     total_events = sum(s.length for s in series) + len(bad)
