@@ -1,12 +1,15 @@
-"""Exactly-once: kill the ingest process hard (SIGKILL, whole process group) mid-batch,
-several times, restart it, and prove every produced event landed exactly once."""
+"""Exactly-once against the real broker: kill the ingest process hard (SIGKILL, whole process
+group) mid-batch several times, or restart the Kafka broker under a running stream, and prove
+every produced event landed exactly once."""
 
+import json
 import os
 import random
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -26,10 +29,26 @@ def _env(settings) -> dict:
             "PYTHONUNBUFFERED": "1"}
 
 
-def _start(settings) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(REPO / "jobs" / "ingest_stream.py"), "--trigger", "availableNow"],
-                            cwd=REPO, env=_env(settings), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+def _start(settings, *trigger: str) -> subprocess.Popen:
+    env = {**_env(settings), "SENSORWATCH__INGEST__PROCESSING_TIME": settings.ingest.processing_time}
+    return subprocess.Popen([sys.executable, str(REPO / "jobs" / "ingest_stream.py"),
+                             *(trigger or ("--trigger", "availableNow"))],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)
+
+
+def _assert_each_offset_landed_once(spark, settings, total: int, quarantined: int) -> None:
+    landing = spark.read.parquet(settings.storage.landing).select("kafka_partition", "kafka_offset")
+    quarantine = spark.read.parquet(settings.storage.quarantine).select("kafka_partition", "kafka_offset")
+    rows = [(r[0], r[1]) for r in landing.union(quarantine).collect()]
+    duplicates = len(rows) - len(set(rows))
+    assert duplicates == 0, f"{duplicates} duplicated events"
+    assert len(rows) == total, f"{total - len(rows)} events lost"
+    by_partition: dict[int, list[int]] = {}
+    for p, o in rows:
+        by_partition.setdefault(p, []).append(o)
+    assert all(sorted(offs) == list(range(len(offs))) for offs in by_partition.values())  # no gaps
+    assert quarantine.count() == quarantined
 
 
 def _kill_mid_batch(proc: subprocess.Popen, rng: random.Random, batch_starts: int, log: list[str]) -> None:
@@ -64,15 +83,40 @@ def test_hard_kills_mid_batch_lose_and_duplicate_nothing(isolated, spark):
     log.extend(out.splitlines())
     assert final.returncode == 0, "\n".join(log[-30:])
     assert sum("SIGKILL" in line for line in log) == KILLS
+    _assert_each_offset_landed_once(spark, settings, total, quarantined=40)
 
-    landing = spark.read.parquet(settings.storage.landing).select("kafka_partition", "kafka_offset")
-    quarantine = spark.read.parquet(settings.storage.quarantine).select("kafka_partition", "kafka_offset")
-    rows = [(r[0], r[1]) for r in landing.union(quarantine).collect()]
-    duplicates = len(rows) - len(set(rows))
-    assert duplicates == 0, f"{duplicates} duplicated events"
-    assert len(rows) == total, f"{total - len(rows)} events lost"
-    by_partition: dict[int, list[int]] = {}
-    for p, o in rows:
-        by_partition.setdefault(p, []).append(o)
-    assert all(sorted(offs) == list(range(len(offs))) for offs in by_partition.values())  # no gaps
-    assert quarantine.count() == 40
+
+@pytest.mark.slow
+def test_broker_restart_under_a_running_stream_loses_and_duplicates_nothing(isolated, spark):
+    """`services down kafka` and `up` again while a processingTime stream runs (with batches in
+    flight), then more events: the stream goes on by itself and every offset lands once."""
+    from sensorwatch import services
+
+    settings = isolated.with_overrides(kafka={"partitions": 3}, ingest={
+        "trigger": "processingTime", "processing_time": "2 seconds", "max_offsets_per_trigger": 3000})
+    total = simulate_to_kafka(settings, assets=12, seconds=1500, anomalies_per_asset=0, bad_events=20)["messages"]
+    proc = _start(settings, "--trigger", "processingTime", "--timeout", "400")
+    log: list[str] = []
+    committed = 0
+    restarted = False
+    try:
+        for line in proc.stdout:
+            log.append(line.rstrip())
+            if "committed:" in line:
+                stat = json.loads(line.split("committed:", 1)[1])
+                committed += stat["landed"] + stat["quarantined"]
+            if "started" in line and not restarted and len(log) > 2:  # a batch is in flight
+                services.down(settings, ["kafka"])
+                assert not services.status(settings)["kafka"]
+                time.sleep(3)
+                services.up(settings, ["kafka"])
+                restarted = True
+                total += simulate_to_kafka(settings, assets=6, seconds=500, start=datetime(2026, 3, 1, tzinfo=timezone.utc),
+                                           anomalies_per_asset=0, bad_events=10)["messages"]
+            if restarted and committed >= total:
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # every batch is committed (or the assertions say what is not)
+        proc.wait(timeout=30)
+    assert restarted and committed == total, "\n".join(log[-30:])
+    _assert_each_offset_landed_once(spark, settings, total, quarantined=30)

@@ -128,3 +128,21 @@ def test_missing_topic_is_a_clear_failure_not_a_created_topic(isolated, spark):
     with pytest.raises(IngestFailed, match=f"topic '{isolated.kafka.topic}' does not exist"):
         run_ingest(spark, isolated, verbose=False)
     assert topic_partitions(isolated.kafka, isolated.kafka.topic) is None  # not created behind our back
+
+
+def test_ingest_over_sasl_ssl_lands_events_and_a_wrong_password_is_refused(isolated, spark):
+    """The yarn profile's path: SCRAM-SHA-512 over TLS (the test CA) for the producer, the
+    pre-flight checks and Spark's own Kafka source."""
+    from sensorwatch.connectors.kafka import KafkaUnavailable, spark_options
+    from sensorwatch.services.kafka import sasl_settings
+
+    secure = sasl_settings(isolated)
+    simulate_to_kafka(secure, assets=2, seconds=300, anomalies_per_asset=0)
+    assert run_ingest(spark, secure, verbose=False)["landed"] == 600
+
+    wrong = secure.with_overrides(kafka={"password": "wrong"}, storage={"root": secure.storage.root + "-wrong"})
+    with pytest.raises(KafkaUnavailable):
+        run_ingest(spark, wrong, verbose=False)
+    with pytest.raises(Exception, match="(?i)authentication failed"):  # Spark's own client, in the JVM
+        (spark.read.format("kafka").options(**spark_options(wrong.kafka)).option("subscribe", wrong.kafka.topic)
+         .load().count())

@@ -63,26 +63,47 @@ def test_cli_status_and_unreachable_broker_exit_codes(live_services, tmp_path):
     assert bad.returncode == 1 and "KafkaUnavailable" in bad.stderr and "127.0.0.1:1" in bad.stderr
 
 
-def test_noida_broker_keeps_messages_across_restarts(live_services, tmp_path):
-    from sensorwatch.connectors.kafka import consumer_partitions, end_offsets, reader_consumer
+def test_kafka_keeps_messages_across_down_and_up(isolated):
+    from confluent_kafka import Consumer, TopicPartition
+
+    from sensorwatch.connectors.kafka import client_conf
     from sensorwatch.sources.produce import simulate_to_kafka
 
-    noida = live_services.with_overrides(services={"broker": "noida", "home": str(tmp_path)},
-                                         kafka={"bootstrap_servers": "127.0.0.1:19093", "topic": "persist"})
-    services.up(noida, ["kafka"])
+    produced = simulate_to_kafka(isolated, assets=2, seconds=300, anomalies_per_asset=0)["messages"]
+    services.down(isolated, ["kafka"])
+    assert not services.status(isolated)["kafka"]
+    services.up(isolated, ["kafka"])
+    consumer = Consumer({**client_conf(isolated.kafka), "group.id": "persist-check"})
     try:
-        simulate_to_kafka(noida, assets=2, seconds=300, anomalies_per_asset=0, ground_truth=tmp_path / "gt.json")
-        services.down(noida, ["kafka"])
-        assert not services.SERVICES["kafka"].is_up(noida)
-        services.up(noida, ["kafka"])
-        consumer = reader_consumer(noida.kafka.bootstrap_servers)
-        try:
-            ends = end_offsets(consumer, "persist", consumer_partitions(consumer, "persist"))
-        finally:
-            consumer.close()
-        assert sum(ends.values()) == 600
+        ends = [consumer.get_watermark_offsets(TopicPartition(isolated.kafka.topic, p), timeout=10)[1]
+                for p in range(isolated.kafka.partitions)]
     finally:
-        services.down(noida, ["kafka"])
+        consumer.close()
+    assert produced == 600 and sum(ends) == 600
+
+
+def test_sasl_ssl_listener_refuses_clients_without_the_right_credentials(live_services):
+    from sensorwatch.connectors.kafka import broker_reachable
+    from sensorwatch.services.kafka import sasl_settings
+
+    sasl = sasl_settings(live_services)
+    assert sasl.kafka.security_protocol == "SASL_SSL" and broker_reachable(sasl.kafka)
+    wrong_password = sasl.with_overrides(kafka={"password": "not-" + sasl.kafka.password.get_secret_value()})
+    unknown_user = sasl.with_overrides(kafka={"username": "intruder"})
+    no_credentials = sasl.with_overrides(kafka={"security_protocol": "PLAINTEXT"})  # same port, no SASL, no TLS
+    for refused in (wrong_password, unknown_user, no_credentials):
+        assert not broker_reachable(refused.kafka, timeout_s=4), refused.kafka
+
+
+def test_sasl_ssl_without_a_password_is_a_clear_error(live_services):
+    from sensorwatch.connectors.kafka import KafkaUnavailable, client_conf
+    from sensorwatch.services.kafka import sasl_settings
+
+    sasl = sasl_settings(live_services)
+    keyless = load_settings("local", environ={}).with_overrides(kafka={
+        k: v for k, v in sasl.kafka.model_dump().items() if k != "password"})
+    with pytest.raises(KafkaUnavailable, match="set SENSORWATCH_KAFKA_PASSWORD for user 'sensorwatch'"):
+        client_conf(keyless.kafka)
 
 
 def test_a_namenode_short_of_disk_is_a_clear_error_not_a_timeout(live_services, tmp_path, monkeypatch):

@@ -111,6 +111,9 @@ def topic_id(kafka: KafkaConf, topic: str, timeout_s: float = 10.0) -> str | Non
         if "UNKNOWN_TOPIC" in str(exc):
             return None
         raise KafkaUnavailable(f"cannot describe topic '{topic}' on {kafka.bootstrap_servers}: {exc}") from None
+    except TimeoutError:  # librdkafka keeps retrying a refused login: it ends as a timeout
+        raise KafkaUnavailable(f"no answer about topic '{topic}' from {kafka.bootstrap_servers} within {timeout_s:.0f}s "
+                               "(broker down, or credentials refused)") from None
     return str(found.topic_id)
 
 
