@@ -21,6 +21,7 @@ from pyspark.sql import functions as F  # noqa: E402
 
 from sensorwatch import services  # noqa: E402
 from sensorwatch.config import load_settings  # noqa: E402
+from sensorwatch.connectors.kafka import spark_options  # noqa: E402
 from sensorwatch.ingest import parse_events, rules_from_settings, run_ingest  # noqa: E402
 from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
 from sensorwatch.spark import get_spark  # noqa: E402
@@ -54,7 +55,7 @@ def main() -> None:
 
     spark, t_spark = timed(lambda: get_spark(settings, "bench-ingest"))
     print(f"spark session: {t_spark:.1f}s", flush=True)
-    raw = (spark.read.format("kafka_py").option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
+    raw = (spark.read.format("kafka").options(**spark_options(settings.kafka))
            .option("subscribe", settings.kafka.topic).load())
     _, t_read = timed(lambda: raw.agg(F.sum(F.length("value"))).collect())
     print(f"source read alone: {t_read:.1f}s ({events / t_read:,.0f} events/s)", flush=True)

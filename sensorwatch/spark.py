@@ -13,8 +13,8 @@ from sensorwatch.config import Settings
 
 
 def get_spark(settings: Settings, app_name: str = "sensorwatch") -> SparkSession:
-    """Build (or reuse) the session. Under spark-submit on YARN the master and the jars come
-    from there (``sensorwatch.submit``)."""
+    """Build (or reuse) the session. Under spark-submit the JVM is already running: the jars
+    come from its command line (``sensorwatch.submit``), and on YARN the master too."""
     # Python workers must use this interpreter (the project's environment) unless told otherwise.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -22,7 +22,9 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch") -> SparkSession
     for key, value in settings.spark.conf.items():
         builder = builder.config(key, value)
     if settings.spark.master != "yarn":
-        builder = builder.master(settings.spark.master).config("spark.jars", jvm.job_jars(settings))
+        builder = builder.master(settings.spark.master)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it
+        builder = builder.config("spark.jars", jvm.job_jars(settings))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

@@ -68,6 +68,19 @@ def test_secrets_only_from_environment(tmp_path):
         load_settings("local", environ={"SENSORWATCH__SQL__PASSWORD": "x"})
 
 
+def test_kafka_password_only_from_environment(tmp_path):
+    s = load_settings("yarn", environ={"SENSORWATCH_KAFKA_PASSWORD": "k-s3cret"})
+    assert s.kafka.security_protocol == "SASL_SSL" and s.kafka.username == "sensorwatch"
+    assert s.kafka.password.get_secret_value() == "k-s3cret" and "k-s3cret" not in repr(s)
+    with pytest.raises(ConfigError, match="SENSORWATCH_KAFKA_PASSWORD"):
+        load_settings("yarn", environ={"SENSORWATCH__KAFKA__PASSWORD": "x"})
+    conf = _write_profile(tmp_path, lambda d: d["kafka"].update(password="inline"))
+    with pytest.raises(ConfigError, match="kafka.password' is a secret"):
+        load_settings("local", conf, environ={})
+    with pytest.raises(ConfigError, match="SASL_SSL needs kafka.username"):
+        load_settings("local", environ={"SENSORWATCH__KAFKA__SECURITY_PROTOCOL": "SASL_SSL"})
+
+
 def test_endpoint_port():
     assert endpoint_port("hdfs://127.0.0.1:19000/x") == 19000
     assert endpoint_port("a:1,b:2") == 1

@@ -1,0 +1,157 @@
+"""Validation choices side by side (not a test): the same Kafka batch through
+
+* ``arrow``: the project's validator (``sensorwatch.validate``, orjson on Arrow batches in
+  Python workers, ``mapInArrow``), and
+* ``from_json``: Spark's own JSON functions and column expressions in the JVM, built to give
+  the same columns (typed fields, extras, Kafka lineage, every reason, the raw payload of
+  bad rows).
+
+    .venv/bin/python bench/validation.py [--events 300000] [--bad 3000] [--rounds 3]
+
+The batch is read from the embedded broker through Spark's Kafka source once and cached, so
+both validators see identical rows and only validation is timed (a ``noop`` write). Rounds
+alternate the two. It also counts the rows whose reasons differ: what ``from_json`` cannot
+tell apart. The last line is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyspark.sql import Column, DataFrame  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+from pyspark.sql import types as T  # noqa: E402
+
+from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Kind  # noqa: E402
+from sensorwatch import services  # noqa: E402
+from sensorwatch.config import load_settings  # noqa: E402
+from sensorwatch.connectors.kafka import spark_options  # noqa: E402
+from sensorwatch.ingest import parse_events, rules_from_settings  # noqa: E402
+from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
+from sensorwatch.spark import get_spark  # noqa: E402
+from sensorwatch.validate import EventRules  # noqa: E402
+
+_SPARK_TYPE = {Kind.STRING: T.StringType(), Kind.BIGINT: T.LongType(), Kind.TIMESTAMP: T.LongType(),
+               Kind.DOUBLE: T.DoubleType()}
+_WORDS = {Kind.STRING: "string", Kind.BIGINT: "integer", Kind.TIMESTAMP: "integer epoch milliseconds",
+          Kind.DOUBLE: "number"}
+_STRICT = {"allowNonNumericNumbers": "false", "allowNumericLeadingZeros": "false", "mode": "PERMISSIVE"}
+
+
+def _json_type(raw: Column, is_string: Column) -> Column:
+    """The JSON type name of a value given as raw text (from a map<string,string> parse)."""
+    return (F.when(is_string, "string").when(raw.startswith("{"), "object").when(raw.startswith("["), "array")
+            .when(raw.isin("true", "false"), "boolean")
+            .when(raw.rlike(r"^-?[0-9]+$"), "integer").otherwise("number"))
+
+
+def validate_with_from_json(raw: DataFrame, rules: EventRules) -> DataFrame:
+    """The same checks as ``sensorwatch.validate``, in Spark SQL expressions."""
+    text = F.col("value").cast("string")
+    typed_schema = T.StructType([T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields])
+    # Two parses: typed (the values) and raw text per key (presence, extras, type names).
+    df = raw.select(
+        "*",
+        F.from_json(text, typed_schema, _STRICT).alias("_t"),
+        F.from_json(text, T.MapType(T.StringType(), T.StringType()), _STRICT).alias("_m"),
+    )
+    reasons: list[Column] = []
+    kafka_ms = F.col("timestamp").cast("double") * 1000
+    readings = F.lit(0)
+    for f in SENSOR_EVENT.fields:
+        present = F.col("_m")[f.name].isNotNull()
+        value = F.col(f"_t.{f.name}")
+        raw_text = F.col("_m")[f.name]
+        is_string = text.rlike(f'"{f.name}"\\s*:\\s*"')  # the map parse drops the quotes
+        if not f.nullable:
+            reasons.append(F.when(~present, F.lit(f"missing_field:{f.name}")))
+        wrong = present & (value.isNull() if f.kind != Kind.STRING else ~is_string)
+        reasons.append(F.when(wrong, F.concat(F.lit(f"wrong_type:{f.name} (expected {_WORDS[f.kind]}, got "),
+                                               _json_type(raw_text, is_string), F.lit(")"))))
+        if f.kind == Kind.TIMESTAMP:
+            reasons.append(F.when(value < rules.min_ms,
+                                  F.lit(f"out_of_range:{f.name} (before {rules.min_event_time.isoformat()})")))
+            reasons.append(F.when(value > kafka_ms + rules.max_future_skew_s * 1000, F.lit(
+                f"out_of_range:{f.name} (more than {rules.max_future_skew_s}s after the Kafka timestamp)")))
+        if f.name == "asset_id":
+            reasons.append(F.when(~wrong & present & ((F.length(value) < 1) | (F.length(value) > ASSET_ID_MAX_LEN)),
+                                  F.lit(f"invalid_value:asset_id (must be 1-{ASSET_ID_MAX_LEN} characters)")))
+        if f.name in SENSOR_NAMES:
+            readings = readings + F.when(value.isNotNull(), 1).otherwise(0)
+    body_ok = F.col("_m").isNotNull()
+    is_object = F.ltrim(text).startswith("{")
+    checks = F.filter(F.array(*reasons, F.when(readings == 0, F.lit("no_sensor_readings"))), lambda r: r.isNotNull())
+    all_reasons = (F.when(F.col("value").isNull() | (F.length("value") == 0), F.array(F.lit("empty_payload")))
+                   .when(~is_object & F.col("_m").isNull() & F.ltrim(text).startswith("["),
+                         F.array(F.lit("not_a_json_object")))
+                   .when(~body_ok, F.array(F.lit("malformed_json")))
+                   .otherwise(checks))
+    known = F.array(*[F.lit(f.name) for f in SENSOR_EVENT.fields])
+    extras = F.map_filter("_m", lambda k, _v: ~F.array_contains(known, k))
+    invalid = F.size(all_reasons) > 0
+    return df.select(
+        *[F.col(f"_t.{f.name}").alias(f.name) for f in SENSOR_EVENT.fields],
+        F.when(F.size(extras) > 0, extras).alias("extras"),
+        F.when(invalid, F.col("key")).alias("key"), F.when(invalid, F.col("value")).alias("payload"),
+        F.col("topic").alias("kafka_topic"), F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"), F.col("timestamp").alias("kafka_timestamp"),
+        all_reasons.alias("_reasons"),
+    )
+
+
+def timed(fn) -> float:
+    t0 = time.monotonic()
+    fn()
+    return time.monotonic() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=300_000)
+    ap.add_argument("--bad", type=int, default=3_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+
+    run = f"bench-validation-{int(time.time())}"
+    base = load_settings()
+    settings = base.with_overrides(kafka={"topic": run})
+    services.up(settings, ["kafka", "hdfs"])
+    simulate_to_kafka(settings, assets=100, seconds=args.events // 100, anomalies_per_asset=0, bad_events=args.bad)
+    spark = get_spark(settings, "bench-validation")
+    raw = (spark.read.format("kafka").options(**spark_options(settings.kafka)).option("subscribe", run).load()
+           .select("key", "value", "topic", "partition", "offset", "timestamp").repartition(4).cache())
+    n = raw.count()
+    rules = rules_from_settings(settings)
+    variants = {"arrow": parse_events(raw, rules), "from_json": validate_with_from_json(raw, rules)}
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for name, df in variants.items():  # warm-up (Python workers, code generation)
+        df.write.format("noop").mode("overwrite").save()
+    for _ in range(args.rounds):
+        for name, df in variants.items():
+            seconds[name].append(timed(lambda: df.write.format("noop").mode("overwrite").save()))
+            print(f"{name}: {seconds[name][-1]:.2f}s ({n / seconds[name][-1]:,.0f} rows/s)", flush=True)
+    a = variants["arrow"].select("kafka_partition", "kafka_offset", F.col("_reasons").alias("a"))
+    j = variants["from_json"].select("kafka_partition", "kafka_offset", F.col("_reasons").alias("j"))
+    joined = a.join(j, ["kafka_partition", "kafka_offset"])
+    differ = joined.where(F.array_join("a", "; ") != F.array_join("j", "; "))
+    n_differ = differ.count()
+    for row in differ.limit(5).collect():
+        print(f"differs at {row['kafka_partition']}/{row['kafka_offset']}: arrow {row['a']} | from_json {row['j']}")
+    median = {name: statistics.median(s) for name, s in seconds.items()}
+    print(json.dumps({"rows": n, "bad_rows": args.bad, "rounds": args.rounds,
+                      "seconds_median": {k: round(v, 2) for k, v in median.items()},
+                      "rows_per_s": {k: round(n / v) for k, v in median.items()},
+                      "from_json_over_arrow": round(median["arrow"] / median["from_json"], 2),
+                      "rows_with_different_reasons": n_differ}))
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
