@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
@@ -165,20 +166,8 @@ def _validate_one(payload: bytes | None, kafka_ts_ms: int | None, rules: EventRu
         return [None] * width, None, [f"unreadable_message ({type(exc).__name__}: {str(exc)[:200]})"]
 
 
-def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
-    """Kafka columns (key, value, topic, partition, offset, timestamp, ...) -> PARSED_SCHEMA."""
-    payloads = batch.column("value").to_pylist()
-    kafka_ts = batch.column("timestamp").cast(pa.int64()).to_pylist()  # microseconds
-    columns: list[list[Any]] = [[] for _ in SENSOR_EVENT.fields]
-    extras_col: list[Any] = []
-    reasons_col: list[list[str]] = []
-    width = len(SENSOR_EVENT.fields)
-    for payload, ts_us in zip(payloads, kafka_ts):
-        values, extras, reasons = _validate_one(payload, None if ts_us is None else ts_us // 1000, rules, width)
-        for column, value in zip(columns, values):
-            column.append(value)
-        extras_col.append(None if extras is None else list(extras.items()))
-        reasons_col.append(reasons)
+def _field_arrays(columns: list[list[Any]]) -> list[pa.Array]:
+    """Python values in SENSOR_EVENT order -> Arrow arrays of PARSED_SCHEMA's types."""
     arrays = []
     for f, column in zip(SENSOR_EVENT.fields, columns):
         if f.kind == Kind.TIMESTAMP:
@@ -186,15 +175,123 @@ def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
                           .cast(PARSED_SCHEMA.field(f.name).type))
         else:
             arrays.append(pa.array(column, PARSED_SCHEMA.field(f.name).type))
-    arrays.append(pa.array(extras_col, PARSED_SCHEMA.field("extras").type))
+    return arrays
+
+
+def _per_row(payloads: list[bytes | None], kafka_ms: list[int | None],
+             rules: EventRules) -> tuple[list[pa.Array], list[Any], list[list[str]]]:
+    """The reference path: every message on its own (every reason, extras)."""
+    columns: list[list[Any]] = [[] for _ in SENSOR_EVENT.fields]
+    extras_col: list[Any] = []
+    reasons_col: list[list[str]] = []
+    width = len(SENSOR_EVENT.fields)
+    for payload, ts_ms in zip(payloads, kafka_ms):
+        values, extras, reasons = _validate_one(payload, ts_ms, rules, width)
+        for column, value in zip(columns, values):
+            column.append(value)
+        extras_col.append(None if extras is None else list(extras.items()))
+        reasons_col.append(reasons)
+    return _field_arrays(columns), extras_col, reasons_col
+
+
+_NONE = type(None)
+_EVENT_TIME = [f.name for f in SENSOR_EVENT.fields].index("event_time")
+# Exact Python types (after orjson) that the column-wise path takes as they are; anything
+# else (a bool, a string number, ...) goes to the per-row path, which names the reason.
+_FAST_TYPES: dict[Kind, frozenset[type]] = {
+    Kind.STRING: frozenset((str, _NONE)), Kind.BIGINT: frozenset((int, _NONE)),
+    Kind.TIMESTAMP: frozenset((int, _NONE)), Kind.DOUBLE: frozenset((float, int, _NONE))}
+
+
+def _proven_valid(payloads: list[bytes | None], kafka_ms: pa.Array,
+                  rules: EventRules) -> tuple[list[int], list[pa.Array]]:
+    """The column-wise path: the rows it can prove valid, and their field arrays.
+
+    A row qualifies if orjson reads it as an object with only known fields of exactly the
+    accepted types; then the range rules are checked on whole columns. Every other row
+    (malformed, extras, a wrong type, a failed check) is left to the per-row path, so a
+    row's result never depends on which path took it (tests compare both paths).
+    """
+    loads, known = orjson.loads, KNOWN.issuperset
+    rows: list[int] = []
+    bodies: list[dict] = []
+    for i, payload in enumerate(payloads):
+        try:
+            body = loads(payload)
+        except Exception:  # noqa: BLE001 - None, malformed, too deep: the per-row path says which
+            continue
+        if type(body) is dict and known(body):
+            rows.append(i)
+            bodies.append(body)
+    columns = []
+    for f in SENSOR_EVENT.fields:
+        accepted, name = _FAST_TYPES[f.kind], f.name
+        column = [b.get(name) for b in bodies]
+        if not accepted.issuperset(map(type, column)):
+            keep = [j for j, v in enumerate(column) if type(v) in accepted]
+            rows, bodies = [rows[j] for j in keep], [bodies[j] for j in keep]
+            columns = [[c[j] for j in keep] for c in columns]
+            column = [column[j] for j in keep]
+        columns.append(column)
+    if not rows:
+        return [], []
+    try:
+        arrays = _field_arrays(columns)
+    except (pa.ArrowInvalid, OverflowError):  # an integer beyond 64 bits, or beyond a double's exact range
+        return [], []
+    by_name = dict(zip((f.name for f in SENSOR_EVENT.fields), arrays))
+    pc = pa.compute
+    event_ms = pa.array(columns[_EVENT_TIME], pa.int64())  # epoch ms, as on the wire
+    skew_ms = pc.add(kafka_ms.take(pa.array(rows)), rules.max_future_skew_s * 1000)
+    length = pc.utf8_length(by_name["asset_id"])
+    ok = [pc.is_valid(by_name[f.name]) for f in SENSOR_EVENT.fields if not f.nullable]
+    ok += [pc.greater_equal(event_ms, rules.min_ms), pc.less_equal(event_ms, skew_ms),
+           pc.greater_equal(length, 1), pc.less_equal(length, ASSET_ID_MAX_LEN)]
+    readings = [pc.is_valid(by_name[name]) for name in SENSOR_NAMES]
+    any_reading = readings[0]
+    for r in readings[1:]:
+        any_reading = pc.or_(any_reading, r)
+    valid = any_reading
+    for condition in ok:
+        valid = pc.and_kleene(valid, condition)
+    valid = pc.fill_null(valid, False)  # an unknown (null) comparison is not a proof
+    positions = pc.indices_nonzero(valid)
+    return pc.take(pa.array(rows), positions).to_pylist(), [a.take(positions) for a in arrays]
+
+
+def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
+    """Kafka columns (key, value, topic, partition, offset, timestamp, ...) -> PARSED_SCHEMA.
+
+    Valid rows take a column-wise path (orjson per message, then type and range checks on
+    whole Arrow columns); the others the per-row path that names every reason. Measured
+    (bench/validation.py): ~4x cheaper per valid row than the per-row path alone.
+    """
+    n = batch.num_rows
+    payloads = batch.column("value").to_pylist()
+    kafka_ms = pa.compute.divide(batch.column("timestamp").cast(pa.int64()), 1000)  # microseconds -> ms
+    fast_rows, fast_arrays = _proven_valid(payloads, kafka_ms, rules)
+    fast = set(fast_rows)
+    slow_rows = [i for i in range(n) if i not in fast] if fast else list(range(n))
+    slow_ms = kafka_ms.take(pa.array(slow_rows, pa.int64())).to_pylist()
+    slow_arrays, slow_extras, slow_reasons = _per_row([payloads[i] for i in slow_rows], slow_ms, rules)
+    # Back into the batch's order: fast rows first, then slow ones, permuted by their positions.
+    order = np.argsort(np.array(fast_rows + slow_rows, dtype=np.int64), kind="stable")
+    back = pa.array(order)
+    arrays = [pa.concat_arrays([f, s]).take(back) if fast_rows else s
+              for f, s in zip(fast_arrays or slow_arrays, slow_arrays)]
+    extras_type = PARSED_SCHEMA.field("extras").type
+    arrays.append(pa.concat_arrays([pa.nulls(len(fast_rows), extras_type),
+                                    pa.array(slow_extras, extras_type)]).take(back))
+    reasons = pa.concat_arrays([pa.array([[]] * len(fast_rows), PARSED_SCHEMA.field("_reasons").type),
+                                pa.array(slow_reasons, PARSED_SCHEMA.field("_reasons").type)]).take(back)
     # The raw key and payload only matter for quarantine: keep them for invalid rows only,
     # so valid rows do not carry their bytes back to Spark and through the batch cache.
-    invalid = pa.array([bool(r) for r in reasons_col], pa.bool_())
+    invalid = pa.compute.greater(pa.compute.list_value_length(reasons), 0)
     for name in LINEAGE:
         column = batch.column(_FROM_KAFKA[name]).cast(PARSED_SCHEMA.field(name).type)
         arrays.append(pa.compute.if_else(invalid, column, pa.nulls(len(column), column.type))
                       if name in ("key", "payload") else column)
-    arrays.append(pa.array(reasons_col, PARSED_SCHEMA.field("_reasons").type))
+    arrays.append(reasons)
     return pa.RecordBatch.from_arrays(arrays, schema=PARSED_SCHEMA)
 
 
