@@ -95,7 +95,8 @@ def instructions(package: Package, settings: Settings) -> str:
         sub = submission(settings, job, jobs_dir=package.jobs_dir,
                          conf_file=package.conf_dir / f"{settings.profile}.yaml")
         lines += [sub.shell(), ""]
-    lines += ["The SQL password is never in a file: add",
+    lines += ["The SQL and Kafka passwords are never in a file: add",
               "    --conf spark.yarn.appMasterEnv.SENSORWATCH_SQL_PASSWORD=\"$SENSORWATCH_SQL_PASSWORD\"",
-              "(Spark redacts it in its UI and logs) or set it in the cluster's spark-defaults."]
+              "    --conf spark.yarn.appMasterEnv.SENSORWATCH_KAFKA_PASSWORD=\"$SENSORWATCH_KAFKA_PASSWORD\"",
+              "(Spark redacts them in its UI and logs) or set them in the cluster's spark-defaults."]
     return "\n".join(lines)
