@@ -101,7 +101,7 @@ def _root_cause(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
-def _checkpoint_topic(spark: SparkSession, settings: Settings) -> str:
+def _check_topic_identity(spark: SparkSession, settings: Settings) -> str:
     """Check the topic before a run; return its id (the landed files carry it).
 
     Spark's Kafka source checkpoints offsets only. A topic deleted and created again with at
@@ -153,8 +153,9 @@ class BatchPublisher:
     written to ``_staging/batch=N`` and its files are then renamed into the partition
     directories as ``bNNNNNNNNNN-<topic>-<part>.parquet`` (``<topic>``: the start of the
     Kafka topic's id, so a recreated topic's batch numbers never meet the old ones). Before
-    writing, any file of batch N left by an earlier, interrupted attempt is deleted. So a replay replaces, never adds:
-    every Kafka offset lands exactly once, in the landing zone or in quarantine.
+    writing, any file of batch N left by an earlier, interrupted attempt is deleted. So a
+    replay replaces, never adds: every Kafka offset lands exactly once, in the landing zone
+    or in quarantine.
     Unlike Spark's file sink (whose ``_spark_metadata`` log Hive and Impala ignore),
     no stray files of failed attempts stay visible to other engines.
     """
@@ -235,7 +236,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
     ``timeout_s`` (or forever). Returns a summary of what was written."""
     rules = rules_from_settings(settings)
-    publisher = BatchPublisher(spark, settings, topic_id=_checkpoint_topic(spark, settings), verbose=verbose)
+    publisher = BatchPublisher(spark, settings, topic_id=_check_topic_identity(spark, settings), verbose=verbose)
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")
