@@ -101,6 +101,11 @@ def _root_cause(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
+def path_safe(topic_id: str) -> str:
+    """A topic id (standard base64: '/' and '+' among its characters) as one path segment."""
+    return topic_id.replace("/", "_").replace("+", "-")
+
+
 def _check_topic_identity(spark: SparkSession, settings: Settings) -> str:
     """Check the topic before a run; return its id (the landed files carry it).
 
@@ -132,10 +137,11 @@ def _check_topic_identity(spark: SparkSession, settings: Settings) -> str:
                 f"topic '{k.topic}' was recreated (id {recorded} -> {current}) since the last ingest: the offsets "
                 f"in the checkpoint are not this topic's. Check what was lost, then delete the ingest checkpoint "
                 f"({checkpoint}) to read the new topic from its beginning (or set ingest.fail_on_data_loss false).")
-        aside = f"{checkpoint}.recreated-{recorded}"
+        aside = f"{checkpoint}.recreated-{path_safe(recorded)}"
         log.warning("topic '%s' was recreated (id %s -> %s): failOnDataLoss=false, so the checkpoint goes to %s "
                     "and the new topic is read from its beginning", k.topic, recorded, current, aside)
-        fs.rename(jvm.org.apache.hadoop.fs.Path(checkpoint), jvm.org.apache.hadoop.fs.Path(aside))
+        if not fs.rename(jvm.org.apache.hadoop.fs.Path(checkpoint), jvm.org.apache.hadoop.fs.Path(aside)):
+            raise IngestFailed(f"could not move the ingest checkpoint {checkpoint} aside to {aside}")
     if recorded != current:
         out = fs.create(marker, True)
         try:

@@ -121,6 +121,14 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
     assert spark.read.parquet(strict.storage.landing).count() == 1400
 
 
+def test_topic_ids_become_one_path_segment():
+    # librdkafka prints ids in standard base64: a '/' once made the set-aside checkpoint a
+    # path under a missing folder, the rename failed, and the old offsets were reused.
+    from sensorwatch.ingest import path_safe
+
+    assert path_safe("/JRg1keAQh+qSlTemQSpzw") == "_JRg1keAQh-qSlTemQSpzw"
+
+
 def test_missing_topic_is_a_clear_failure_not_a_created_topic(isolated, spark):
     from sensorwatch.connectors.kafka import topic_partitions
     from sensorwatch.ingest import IngestFailed
