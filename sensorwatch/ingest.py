@@ -177,7 +177,7 @@ class BatchPublisher:
         self._Path = jvm.org.apache.hadoop.fs.Path
         self._fs = self._Path(self.settings.storage.root).getFileSystem(self.spark._jsc.hadoopConfiguration())
         self._targets = {"landing": self.settings.storage.landing, "quarantine": self.settings.storage.quarantine}
-        self._tag = "".join(c for c in self.topic_id if c.isalnum())[:8] or "0"
+        self._tag = path_safe(self.topic_id)[:8]
 
     def _prefix(self, batch_id: int) -> str:
         return f"b{batch_id:010d}-{self._tag}-"

@@ -271,14 +271,14 @@ def validate_batch(batch: pa.RecordBatch, rules: EventRules) -> pa.RecordBatch:
     kafka_ms = pa.compute.divide(batch.column("timestamp").cast(pa.int64()), 1000)  # microseconds -> ms
     fast_rows, fast_arrays = _proven_valid(payloads, kafka_ms, rules)
     fast = set(fast_rows)
-    slow_rows = [i for i in range(n) if i not in fast] if fast else list(range(n))
+    slow_rows = [i for i in range(n) if i not in fast]
     slow_ms = kafka_ms.take(pa.array(slow_rows, pa.int64())).to_pylist()
     slow_arrays, slow_extras, slow_reasons = _per_row([payloads[i] for i in slow_rows], slow_ms, rules)
+    if not fast_rows:  # nothing proven valid: empty arrays of the same types
+        fast_arrays = [a.slice(0, 0) for a in slow_arrays]
     # Back into the batch's order: fast rows first, then slow ones, permuted by their positions.
-    order = np.argsort(np.array(fast_rows + slow_rows, dtype=np.int64), kind="stable")
-    back = pa.array(order)
-    arrays = [pa.concat_arrays([f, s]).take(back) if fast_rows else s
-              for f, s in zip(fast_arrays or slow_arrays, slow_arrays)]
+    back = pa.array(np.argsort(np.array(fast_rows + slow_rows, dtype=np.int64), kind="stable"))
+    arrays = [pa.concat_arrays([f, s]).take(back) for f, s in zip(fast_arrays, slow_arrays)]
     extras_type = PARSED_SCHEMA.field("extras").type
     arrays.append(pa.concat_arrays([pa.nulls(len(fast_rows), extras_type),
                                     pa.array(slow_extras, extras_type)]).take(back))

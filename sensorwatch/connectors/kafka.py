@@ -80,13 +80,9 @@ def topic_partitions(kafka: KafkaConf, topic: str, timeout_s: float = 10.0) -> l
 
 def ensure_topic(kafka: KafkaConf, topic: str, partitions: int, timeout_s: float = 15.0) -> None:
     """Create ``topic`` if missing (replication 1 locally). Existing topics are left as they are."""
-    admin = _admin(kafka)
-    try:
-        existing = admin.list_topics(timeout=timeout_s).topics
-    except KafkaException as exc:
-        raise KafkaUnavailable(f"Kafka broker at {kafka.bootstrap_servers} is unreachable: {exc}") from None
-    if topic in existing:
+    if topic_partitions(kafka, topic, timeout_s) is not None:
         return
+    admin = _admin(kafka)
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
                                   operation_timeout=timeout_s)
     try:
