@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sensorwatch import jvm
 from sensorwatch.config import Settings, endpoint_port
-from sensorwatch.connectors.kafka import broker_reachable
+from sensorwatch.connectors.kafka import broker_reachable, client_conf
 from sensorwatch.services.process import ServiceError, read_pid, start_background, stop_pid, wait_until
 
 NAME = "kafka"
@@ -53,9 +53,13 @@ def ca_file(settings: Settings) -> Path:
     return _dir(settings) / "tls" / "ca.pem"
 
 
+def _password_file(settings: Settings) -> Path:
+    return _dir(settings) / "sasl-password"
+
+
 def sasl_password(settings: Settings) -> str:
     """The embedded broker's SCRAM password (made when its storage was formatted)."""
-    path = _dir(settings) / "sasl-password"
+    path = _password_file(settings)
     if not path.exists():
         raise ServiceError(f"no SCRAM password at {path}: start the broker first (sensorwatch services up kafka)")
     return path.read_text().strip()
@@ -141,7 +145,6 @@ def _format_once(settings: Settings, properties: Path) -> None:
     """Format the KRaft storage (first start only), creating the SCRAM user with a new password."""
     if (_dir(settings) / "data" / "meta.properties").exists():
         return
-    password_file = _dir(settings) / "sasl-password"
     password = secrets.token_urlsafe(18)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     user = settings.services.kafka_sasl_user
@@ -151,8 +154,9 @@ def _format_once(settings: Settings, properties: Path) -> None:
         capture_output=True, text=True)
     if result.returncode != 0:
         raise ServiceError(f"formatting the Kafka storage failed:\n{(result.stdout + result.stderr)[-1500:]}")
-    password_file.write_text(password + "\n")
-    password_file.chmod(0o600)
+    path = _password_file(settings)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
 
 
 def start(settings: Settings) -> str:
@@ -167,10 +171,26 @@ def start(settings: Settings) -> str:
         _format_once(settings, properties)
         start_background(_java(settings, "kafka.Kafka", str(properties)), pid_file, log_file,
                          env={**os.environ, "LOG_DIR": str(home / "log")})
-    wait_until(lambda: broker_reachable(settings.kafka, timeout_s=2),
+    wait_until(lambda: _serving(settings),
                f"Kafka broker at {settings.kafka.bootstrap_servers}", 90, log_file=log_file, pid_file=pid_file)
     return (f"Apache Kafka at {settings.kafka.bootstrap_servers} (PLAINTEXT), "
             f"127.0.0.1:{settings.services.kafka_sasl_ssl_port} (SASL_SSL {MECHANISM}, CA {ca_file(settings)})")
+
+
+def _serving(settings: Settings) -> bool:
+    """Up means serving: metadata answers, and every partition it holds answers a ListOffsets
+    (after a restart the metadata answers while partitions are still loading: NOT_LEADER)."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    admin = AdminClient({**client_conf(settings.kafka), "log_level": 0})
+    topics = admin.list_topics(timeout=2).topics
+    partitions = [TopicPartition(name, p) for name, meta in topics.items() for p in meta.partitions]
+    if partitions:
+        for answer in admin.list_offsets({tp: OffsetSpec.latest() for tp in partitions},
+                                         request_timeout=5).values():
+            answer.result()  # raises while a partition has no leader yet: not up
+    return True
 
 
 def stop(settings: Settings) -> bool:
