@@ -25,7 +25,7 @@ from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 
 FLEET = "*"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: threshold rules, covariates, top-k score (the SKAB selection)
 
 
 class ModelError(RuntimeError):
@@ -72,11 +72,15 @@ class Detector:
         result = network.train(spec, x_fit, y_fit, x_val, y_val)
 
         detector = cls(spec, result.model, {})
-        for asset, (x, y) in parts.items():
-            score, _ = errors.score(detector._sensor_errors(x, y), spec.smoothing)
-            limit = threshold.calibrate(score[-n_val[asset]:], spec.threshold_quantile, spec.threshold_factor)
-            mean, std = norms[asset]
-            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), limit)
+        for asset, (mean, std) in norms.items():
+            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), np.nan)
+        # Each asset's threshold, from the scores of its own training rows exactly as
+        # `score` computes them (all scored training rows, or only the validation ones).
+        for asset, sensor_err in detector.sensor_errors_many(usable).items():
+            score, _ = detector._score(sensor_err)
+            calibration = score[spec.window:] if spec.calibrate_on == "training" else score[-n_val[asset]:]
+            detector.calibrations[asset].threshold = threshold.calibrate(
+                calibration, spec.threshold_rule, spec.threshold_param)
         detector.calibrations[FLEET] = _fleet(detector.calibrations.values())
         detector.training = {
             "device": result.device, "epochs": len(result.history["loss"]), "best_epoch": result.best_epoch,
@@ -109,17 +113,36 @@ class Detector:
     def score_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         """``score`` for many assets, with one batched forecast for all their windows (how
         the prediction job scores a batch of assets)."""
+        spec = self.spec
+        out = {}
+        for asset, sensor_err in self.sensor_errors_many(frames).items():
+            cal = self.calibration(asset)
+            score, contrib = self._score(sensor_err)
+            exceeding = threshold.exceeds(score, cal.threshold)
+            out[asset] = pd.DataFrame({
+                "score": score, "threshold": cal.threshold, "exceeds": exceeding,
+                "is_anomaly": threshold.confirmed(exceeding, spec.min_duration),
+                "in_event": threshold.flag(score, cal.threshold, spec.min_duration),
+                "contributions": list(contrib),
+                "top_sensors": errors.top_sensors(contrib, SENSOR_NAMES, spec.top_sensors),
+            }, index=frames[asset].index)
+        return out
+
+    def sensor_errors_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+        """Per asset, the absolute forecast error per row and sensor (rows x sensors, in
+        units of the asset's training spread), with one batched forecast for all assets.
+        NaN where there is no forecast: the first ``window`` rows, an all-missing row (a gap
+        on the interval grid), a row whose window is mostly gap."""
         spec, n_sensors = self.spec, len(SENSOR_NAMES)
-        windows, cals = {}, {asset: self.calibration(asset) for asset in frames}
+        windows = {}
         for asset, rows in frames.items():
             self._check_columns(rows)
-            cal = cals[asset]
+            cal = self.calibration(asset)
             if len(rows) > spec.window:
                 windows[asset] = _windows(rows, spec, np.array(cal.mean), np.array(cal.std))
         predicted = self._predict(np.concatenate([x for x, _ in windows.values()])) if windows else None
         out, offset = {}, 0
         for asset, rows in frames.items():
-            cal = cals[asset]
             sensor_err = np.full((len(rows), n_sensors), np.nan)
             if asset in windows:
                 x, y = windows[asset]
@@ -129,17 +152,7 @@ class Detector:
                 sensor_err[~present] = np.nan
                 history = sliding_window_view(present[:-1], spec.window).sum(axis=1)
                 sensor_err[spec.window:][history < spec.window / 2] = np.nan
-            score, contrib = errors.score(sensor_err, spec.smoothing)
-            score[: spec.window] = np.nan
-            contrib[: spec.window] = np.nan
-            exceeding = threshold.exceeds(score, cal.threshold)
-            out[asset] = pd.DataFrame({
-                "score": score, "threshold": cal.threshold, "exceeds": exceeding,
-                "is_anomaly": threshold.confirmed(exceeding, spec.min_duration),
-                "in_event": threshold.flag(score, cal.threshold, spec.min_duration),
-                "contributions": list(contrib),
-                "top_sensors": errors.top_sensors(contrib, SENSOR_NAMES, spec.top_sensors),
-            }, index=rows.index)
+            out[asset] = sensor_err
         return out
 
     def forecast_error(self, frames: dict[str, pd.DataFrame]) -> float:
@@ -212,8 +225,14 @@ class Detector:
             self._predictor = Predictor(self.model)
         return self._predictor(windows)
 
-    def _sensor_errors(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return errors.sensor_errors(self._predict(x), y, len(SENSOR_NAMES))
+    def _score(self, sensor_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(score, contributions) per row from the rows' sensor errors; none in the first
+        ``window`` rows (no forecast)."""
+        spec = self.spec
+        score, contrib = errors.score(sensor_err, spec.smoothing, spec.scored, spec.score_top_k)
+        score[: spec.window] = np.nan
+        contrib[: spec.window] = np.nan
+        return score, contrib
 
     def _check_columns(self, rows: pd.DataFrame) -> None:
         missing = [c for c in self.spec.columns if c not in rows.columns]

@@ -29,16 +29,27 @@ def smooth(values: np.ndarray, rows: int) -> np.ndarray:
         return np.nanmean(sliding_window_view(padded, rows, axis=0), axis=-1)
 
 
-def score(errors: np.ndarray, smoothing: int) -> tuple[np.ndarray, np.ndarray]:
-    """(score per row, contribution per row and sensor). The score is the root mean square
-    of the errors over the last ``smoothing`` rows and all sensors (chosen over the mean
-    absolute error by the SKAB evaluation); a sensor's contribution is its share of the
-    smoothed squared error (the shares sum to 1)."""
-    smoothed = smooth(np.square(errors), smoothing)
+def score(errors: np.ndarray, smoothing: int, scored: np.ndarray | None = None,
+          top_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(score per row, contribution per row and sensor).
+
+    Each sensor's squared error is smoothed over the last ``smoothing`` rows. Only the
+    ``scored`` sensors (a boolean mask; default all) count: the others are covariates, read
+    by the model but never evidence themselves (slow drifts such as temperatures). The
+    score is the root mean square over the ``top_k`` largest smoothed errors of the scored
+    sensors (default all of them): a fault shows in a few sensors, and averaging over all
+    dilutes it. A sensor's contribution is its share of the scored smoothed squared error
+    (the shares sum to 1; covariates get 0). The choices were made by the SKAB selection
+    protocol (docs/model-notes.md)."""
+    n_sensors = errors.shape[1]
+    scored = np.ones(n_sensors, dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+    k = int(scored.sum()) if top_k is None else min(top_k, int(scored.sum()))
+    smoothed = np.where(scored, smooth(np.square(errors), smoothing), 0.0)
     total = smoothed.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         contributions = smoothed / total[:, None]
-    return np.sqrt(total / errors.shape[1]), contributions
+    largest = np.sort(smoothed, axis=1)[:, n_sensors - k:]
+    return np.sqrt(largest.mean(axis=1)), contributions
 
 
 def top_k(contributions: np.ndarray, k: int) -> np.ndarray:

@@ -31,3 +31,94 @@ def binary_scores(truth: np.ndarray, predicted: np.ndarray) -> Scores:
     far = 100.0 * fp / (fp + tn) if fp + tn else 0.0
     mar = 100.0 * fn / (fn + tp) if fn + tp else 0.0
     return Scores(f1, far, mar, len(truth))
+
+
+@dataclass(frozen=True)
+class EventScores:
+    """Event level: an event (a run of anomalous rows) is detected when any flagged row
+    overlaps it; each flagged run that overlaps no event is one false event."""
+
+    events: int
+    detected: int
+    false_events: int
+
+    @property
+    def recall(self) -> float:
+        return self.detected / self.events if self.events else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.detected / (self.detected + self.false_events) if self.detected + self.false_events else 1.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"event_precision": round(self.precision, 4), "event_recall": round(self.recall, 4),
+                "events": self.events, "detected": self.detected, "false_events": self.false_events}
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(flags, bool).astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def event_scores(truths: list[np.ndarray], predictions: list[np.ndarray]) -> EventScores:
+    """Over several series (files), each a pair of boolean arrays of the same length."""
+    events = detected = false_events = 0
+    for truth, predicted in zip(truths, predictions):
+        truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
+        truth_runs = _runs(truth)
+        events += len(truth_runs)
+        detected += sum(bool(predicted[a:b].any()) for a, b in truth_runs)
+        false_events += sum(not truth[a:b].any() for a, b in _runs(predicted))
+    return EventScores(events, detected, false_events)
+
+
+# NAB application profiles as SKAB's evaluator (the TSAD framework) defines them: A_tp, A_fp, A_fn.
+NAB_PROFILES: dict[str, tuple[float, float, float]] = {
+    "standard": (1.0, -0.11, -1.0), "low_fp": (1.0, -0.22, -1.0), "low_fn": (1.0, -0.11, -2.0)}
+_NAB_STEPS = 1000
+
+
+def _nab_reward(position: float, a_tp: float, a_fp: float) -> float:
+    """The scaled tanh reward of a detection at ``position`` (0: the changepoint, 1: the
+    window's right edge), from A_tp down to A_fp, on the evaluator's 1000-step grid."""
+    x = np.linspace(-np.pi / 2, np.pi / 2, _NAB_STEPS)
+    y = (a_tp - a_fp) / 2 * -np.tanh(x) / np.tanh(np.pi / 2) + (a_tp - a_fp) / 2 + a_fp
+    return float(y[min(int(position * _NAB_STEPS), _NAB_STEPS - 1)])
+
+
+def nab_scores(times: list[np.ndarray], changepoints: list[np.ndarray], predictions: list[np.ndarray],
+               window_s: float = 60.0) -> dict[str, float]:
+    """The NAB score of SKAB's changepoint leaderboard, per profile (100 = every
+    changepoint detected at once, no false positive; 0 = nothing detected).
+
+    Per series (``times`` in seconds, ascending; ``changepoints`` and ``predictions``
+    booleans): the predicted changepoints are where the flags switch (and the first row
+    if flagged); each true changepoint opens a detection window ``window_s`` to its right
+    (a window that overlaps the previous one starts where that one ends). The first
+    predicted changepoint inside a window scores by its delay, later ones in it count for
+    nothing, and every predicted changepoint outside all windows is a false positive."""
+    totals = {p: np.zeros(3) for p in NAB_PROFILES}  # score, null, perfect
+    for t, cps, flags in zip(times, changepoints, predictions):
+        t = np.asarray(t, dtype=np.float64)
+        flags = np.asarray(flags, dtype=np.int8)
+        switch = np.abs(np.diff(flags, prepend=0)) > 0
+        predicted = t[switch]
+        windows = [[float(c), float(c) + window_s] for c in t[np.asarray(cps, bool)]]
+        for i in range(1, len(windows)):
+            if windows[i - 1][1] >= windows[i][0]:
+                windows[i][0] = windows[i - 1][1]
+        outside = np.ones(len(predicted), dtype=bool)
+        rewards, missed = [], 0
+        for lo, hi in windows:
+            inside = (predicted >= lo) & (predicted <= hi)
+            outside &= ~inside
+            if inside.any():
+                rewards.append((predicted[inside][0] - lo) / (hi - lo) if hi > lo else 0.0)
+            else:
+                missed += 1
+        false_positives = int(outside.sum())
+        for profile, (a_tp, a_fp, a_fn) in NAB_PROFILES.items():
+            score = a_fp * false_positives + a_fn * missed + sum(_nab_reward(r, a_tp, a_fp) for r in rewards)
+            totals[profile] += [score, len(windows) * a_fn, len(windows) * a_tp]
+    return {p: float(round(100 * (s - null) / (perfect - null), 2)) if perfect != null else 0.0
+            for p, (s, null, perfect) in totals.items()}

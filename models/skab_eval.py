@@ -2,7 +2,9 @@
 
 For every labelled file, independently: its first 400 rows train the detector (labels
 unused), every later row is scored; all files' test rows are pooled and scored as binary
-classification (F1, FAR, MAR). Each file is one asset: its readings go through
+classification (F1, FAR, MAR: the outlier leaderboard), as changepoints (NAB with a 60 s
+window to the right of each changepoint: the changepoint leaderboard) and as events
+(``models.metrics``; the arithmetic is checked against SKAB's own evaluator, TSAD). Each file is one asset: its readings go through
 ``features.compute`` exactly as landing events do, the detector is ``models.detector``,
 and each reading takes the flag of the interval it falls in.
 """
@@ -21,7 +23,7 @@ import pandas as pd
 from features.compute import features_frame, interval_ix
 from features.definitions import FeatureSpec
 from models.detector import Detector
-from models.metrics import Scores, binary_scores
+from models.metrics import Scores, binary_scores, event_scores, nab_scores
 from models.plots import asset_plot
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
@@ -34,6 +36,9 @@ LEADERBOARD: tuple[tuple[str, float, float, float], ...] = (
     ("T-squared+Q (PCA)", 0.76, 26.62, 24.92), ("LSTM-AE", 0.74, 29.96, 25.92),
     ("Vanilla LSTM", 0.54, 12.54, 59.53), ("Isolation forest", 0.29, 2.56, 82.89),
 )
+# The changepoint leaderboard's best (SKAB README, NAB standard profile, 60 s window).
+NAB_LEADERBOARD: tuple[tuple[str, float], ...] = (("MSCRED", 32.42), ("Conv-AE", 23.61))
+NAB_WINDOW_S = 60
 
 
 @dataclass
@@ -41,6 +46,8 @@ class FileResult:
     name: str
     truth: np.ndarray  # per test row
     flags: np.ndarray  # per test row
+    times: np.ndarray  # per test row, seconds
+    changepoints: np.ndarray  # per test row
     scores: Scores
     seconds: float
     device: str
@@ -68,8 +75,12 @@ def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
     scored = detector.score(f.asset_id, rows)
     flags = pd.Series(scored["in_event"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy(bool)
     truth = f.frame["anomaly"].to_numpy() > 0.5
+    changepoints = f.frame["changepoint"].to_numpy() > 0.5 if "changepoint" in f.frame.columns \
+        else np.zeros(len(truth), bool)
+    seconds = (f.frame.index.tz_localize(None) - pd.Timestamp(0)).total_seconds().to_numpy()
     result = FileResult(
-        f.asset_id, truth[TRAIN_ROWS:], flags[TRAIN_ROWS:], binary_scores(truth[TRAIN_ROWS:], flags[TRAIN_ROWS:]),
+        f.asset_id, truth[TRAIN_ROWS:], flags[TRAIN_ROWS:], seconds[TRAIN_ROWS:], changepoints[TRAIN_ROWS:],
+        binary_scores(truth[TRAIN_ROWS:], flags[TRAIN_ROWS:]),
         time.perf_counter() - started, detector.training["device"], detector.training["epochs"])
     if plot_dir is not None:
         plot_file(f, rows, scored, truth, flags, plot_dir / f"{f.asset_id}.png")
@@ -98,25 +109,45 @@ def evaluate(data_dir: Path, features: FeatureSpec, spec: DetectorSpec, out_dir:
     if not results:
         raise ValueError(f"no labelled SKAB files (with an 'anomaly' column) under {data_dir}")
     pooled = binary_scores(np.concatenate([r.truth for r in results]), np.concatenate([r.flags for r in results]))
+    nab = nab_scores([r.times for r in results], [r.changepoints for r in results], [r.flags for r in results],
+                     NAB_WINDOW_S)
+    events = event_scores([r.truth for r in results], [r.flags for r in results])
     summary = {
         "protocol": f"SKAB outlier detection: fit on the first {TRAIN_ROWS} rows of each file, score the rest",
         "data": str(data_dir), "skipped_unlabelled": skipped, "detector": spec.to_dict(),
         "features": {"interval_s": features.interval_s, "rolling_intervals": features.rolling_intervals},
         "device": results[0].device, "seconds": round(sum(r.seconds for r in results), 1),
-        "per_file": [{"file": r.name, **r.scores.as_dict(), "test_rows": r.scores.rows} for r in results],
-        "pooled": {**pooled.as_dict(), "test_rows": pooled.rows, "files": len(results)},
+        "per_file": [{"file": r.name, **r.scores.as_dict(), "test_rows": r.scores.rows,
+                      **event_scores([r.truth], [r.flags]).as_dict()} for r in results],
+        "pooled": {**pooled.as_dict(), "test_rows": pooled.rows, "files": len(results),
+                   **{f"nab_{k}": v for k, v in nab.items()}, **events.as_dict()},
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
 def table(summary: dict[str, Any]) -> str:
-    """The result beside the published leaderboard, best F1 first."""
+    """Three tables: the outlier leaderboard (binary F1/FAR/MAR, best F1 first), the
+    changepoint leaderboard (NAB) and this run's events."""
     p = summary["pooled"]
-    rows = [("sensorwatch LSTM forecaster (this run)", p["f1"], p["far"], p["mar"]), *LEADERBOARD]
+    this = "sensorwatch LSTM forecaster (this run)"
+    rows = [(this, p["f1"], p["far"], p["mar"]), *LEADERBOARD]
     rows.sort(key=lambda r: -r[1])
-    lines = [f"{'detector':40s} {'F1':>6s} {'FAR %':>7s} {'MAR %':>7s}", "-" * 63]
+    lines = ["Outlier detection (SKAB protocol, pooled test rows)",
+             f"{'detector':40s} {'F1':>6s} {'FAR %':>7s} {'MAR %':>7s}", "-" * 63]
     lines += [f"{name:40s} {f1:6.3f} {far:7.2f} {mar:7.2f}" for name, f1, far, mar in rows]
+    nab = [(this, p["nab_standard"], p["nab_low_fp"], p["nab_low_fn"]),
+           *((name, standard, None, None) for name, standard in NAB_LEADERBOARD)]
+    nab.sort(key=lambda r: -r[1])
+    lines += ["", f"Changepoint detection (NAB, {NAB_WINDOW_S} s window right of each changepoint; "
+                  "published: standard profile)",
+              f"{'detector':40s} {'standard':>9s} {'LowFP':>7s} {'LowFN':>7s}", "-" * 66]
+    lines += [f"{name:40s} {st:9.2f} {'' if fp is None else f'{fp:7.2f}':>7s} {'' if fn is None else f'{fn:7.2f}':>7s}"
+              for name, st, fp, fn in nab]
+    lines += ["", "Events (a run of anomalous rows; detected when any flagged row overlaps it)",
+              f"{'events':>7s} {'detected':>9s} {'false events':>13s} {'precision':>10s} {'recall':>7s}", "-" * 50,
+              f"{p['events']:7d} {p['detected']:9d} {p['false_events']:13d} {p['event_precision']:10.3f} "
+              f"{p['event_recall']:7.3f}"]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from features.definitions import INTERVAL_STATS, ROLLING_STATS, column
+from models.threshold import RULES
 from schemas import SENSOR_NAMES
 
 _STATS = {st.name for st in (*INTERVAL_STATS, *ROLLING_STATS)} - {"count"}
@@ -20,7 +21,7 @@ _STATS = {st.name for st in (*INTERVAL_STATS, *ROLLING_STATS)} - {"count"}
 class DetectorSpec:
     # The model reads, per sensor, these statistics of each interval (feature columns).
     inputs: tuple[str, ...] = ("mean",)
-    window: int = 90  # W: intervals the LSTM sees to forecast the next one
+    window: int = 60  # W: intervals the LSTM sees to forecast the next one
     units: int = 64  # LSTM units
     epochs: int = 40
     batch_size: int = 32
@@ -28,27 +29,44 @@ class DetectorSpec:
     learning_rate: float = 1e-3
     seed: int = 0
     validation_fraction: float = 0.2  # last part of each asset's training windows (by time)
-    # Anomaly score: the root mean square of the forecast errors (in units of each input's
-    # training spread) over all sensors and the last `smoothing` rows.
-    smoothing: int = 60
-    # Threshold per asset: the `quantile` of the validation scores times `factor`.
-    threshold_quantile: float = 0.95
-    threshold_factor: float = 2.0
+    # Anomaly score: each sensor's squared forecast error (in units of its training spread)
+    # smoothed over the last `smoothing` rows; the root mean square of the `score_top_k`
+    # largest among the sensors that are not `covariates` (inputs whose slow drift is no
+    # evidence of a fault). Chosen out of selection on SKAB: docs/model-notes.md.
+    smoothing: int = 30
+    covariates: tuple[str, ...] = ("temperature", "thermocouple")
+    score_top_k: int = 2
+    # Threshold per asset: `threshold_rule` (models.threshold.RULES) with its one parameter,
+    # calibrated on the asset's `calibrate_on` rows ("training": every scored training row;
+    # "validation": only the windows held out from fitting).
+    threshold_rule: str = "spread"
+    threshold_param: float = 3.0
+    calibrate_on: str = "training"
     min_duration: int = 30  # flagged runs shorter than this many rows are pruned
     top_sensors: int = 3  # sensors named per anomaly, by contribution
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "covariates", tuple(self.covariates))
         unknown = [s for s in self.inputs if s not in _STATS]
         if not self.inputs or unknown:
             raise ValueError(f"inputs must be feature statistics among {sorted(_STATS)}, got {list(self.inputs)}")
-        for name in ("window", "units", "epochs", "batch_size", "smoothing", "min_duration", "top_sensors"):
+        for name in ("window", "units", "epochs", "batch_size", "smoothing", "min_duration", "top_sensors",
+                     "score_top_k"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
-        if not 0 < self.threshold_quantile <= 1 or self.threshold_factor <= 0:
-            raise ValueError("threshold_quantile must be in (0, 1] and threshold_factor > 0")
+        unknown = [s for s in self.covariates if s not in SENSOR_NAMES]
+        if unknown or len(self.covariates) >= len(SENSOR_NAMES):
+            raise ValueError(f"covariates must be some (not all) of the sensors {list(SENSOR_NAMES)}, "
+                             f"got {list(self.covariates)}")
+        if self.threshold_rule not in RULES:
+            raise ValueError(f"threshold_rule must be one of {sorted(RULES)}, got {self.threshold_rule!r}")
+        if self.threshold_param <= 0:
+            raise ValueError(f"threshold_param must be > 0, got {self.threshold_param}")
+        if self.calibrate_on not in ("training", "validation"):
+            raise ValueError(f"calibrate_on must be 'training' or 'validation', got {self.calibrate_on!r}")
         if self.top_sensors > len(SENSOR_NAMES):
             raise ValueError(f"top_sensors must be at most {len(SENSOR_NAMES)}")
 
@@ -61,7 +79,12 @@ class DetectorSpec:
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "inputs": list(self.inputs)}
+        return {**asdict(self), "inputs": list(self.inputs), "covariates": list(self.covariates)}
+
+    @property
+    def scored(self) -> list[bool]:
+        """Per sensor (``SENSOR_NAMES`` order), whether its error counts in the score."""
+        return [s not in self.covariates for s in SENSOR_NAMES]
 
     @property
     def columns(self) -> list[str]:

@@ -43,6 +43,7 @@ if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; }; then
   [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv==0.9.30
   echo "setup: installing Python dependencies into .venv"
   .venv/bin/uv pip install --python .venv/bin/python -q wheel setuptools -e ".[dev]"
+  .venv/bin/uv pip install --python .venv/bin/python -q --no-deps --group evaluator
   touch "$stamp"
 fi
 

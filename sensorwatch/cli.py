@@ -254,7 +254,8 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print(skab_eval.table(summary))
     print(f"plots and summary.json in {out}")
-    print(json.dumps({k: summary["pooled"][k] for k in ("f1", "far", "mar", "files")}))
+    print(json.dumps({k: summary["pooled"][k]
+                      for k in ("f1", "far", "mar", "files", "nab_standard", "event_precision", "event_recall")}))
     return 0
 
 

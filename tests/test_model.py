@@ -3,6 +3,7 @@ bad models, and the SKAB evaluation command on a few real SKAB files."""
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -114,10 +115,10 @@ def test_too_little_data_to_train_is_a_clear_error():
 
 def test_threshold_calibration_and_pruning_on_hand_made_scores():
     normal = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert threshold.calibrate(normal, 1.0, 2.0) == 10.0
-    assert threshold.calibrate(np.array([np.nan, 1.0, 3.0]), 0.5, 1.0) == 2.0
+    assert threshold.quantile_factor(normal, 1.0, 2.0) == 10.0
+    assert threshold.quantile_factor(np.array([np.nan, 1.0, 3.0]), 0.5, 1.0) == 2.0
     with pytest.raises(ValueError):
-        threshold.calibrate(np.array([np.nan]), 0.9, 1.0)
+        threshold.quantile_factor(np.array([np.nan]), 0.9, 1.0)
     scores = np.array([0, 5, 0, 5, 5, 5, 0, np.nan, 5, 5], dtype=float)
     assert threshold.flag(scores, 4.0).tolist() == [0, 1, 0, 1, 1, 1, 0, 0, 1, 1]
     assert threshold.flag(scores, 4.0, min_duration=2).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 1, 1]
@@ -138,6 +139,104 @@ def test_errors_smooth_score_and_name_top_sensors_on_hand_made_values():
     np.testing.assert_allclose(errors.sensor_errors(np.zeros((1, 4)), two_stats, 2), [[2.0, 0.0]])
 
 
+def test_threshold_rules_on_hand_made_scores():
+    ramp = np.arange(1.0, 101.0)  # median 50.5, 95 % quantile 95.05
+    assert threshold.spread(ramp, 2.0) == pytest.approx(50.5 + 2 * 44.55)
+    # a margin in spreads moves less than a factor on the level when scores sit far from 0
+    level = 10.0 + np.linspace(0.0, 1.0, 101)
+    moved = lambda rule, p: rule(level, 1.25 * p) / rule(level, p) - 1  # noqa: E731
+    assert moved(threshold.spread, 3.0) < 0.05 < moved(lambda s, f: threshold.quantile_factor(s, 0.95, f), 1.2)
+    # conformal: the ceil((n + 1)(1 - alpha))-th smallest; a budget below 1/(n + 1) is refused
+    nineteen = np.arange(1.0, 20.0)
+    assert threshold.conformal(nineteen, 0.1) == 18.0
+    with pytest.raises(ValueError, match="cannot support a false-alarm budget"):
+        threshold.conformal(nineteen, 0.01)
+    # peaks over threshold: an exponential tail's 1e-3 quantile (-ln 1e-3 = 6.9), beyond the data seen
+    exponential = -np.log(1 - (np.arange(2000) + 0.5) / 2000)  # exact exponential quantiles
+    assert threshold.pot(exponential, 1e-3) == pytest.approx(6.91, rel=0.05)
+    assert threshold.pot(exponential, 1e-4) > exponential.max() > threshold.pot(exponential, 1e-2)
+    with pytest.raises(ValueError, match="too few"):
+        threshold.pot(np.array([1.0, 2.0, 3.0]), 1e-3)
+    # dispatch by name, as DetectorSpec names the rule
+    assert threshold.calibrate(ramp, "spread", 2.0) == threshold.spread(ramp, 2.0)
+    assert threshold.calibrate(ramp, "quantile_factor", 2.0) == threshold.quantile_factor(ramp, 0.95, 2.0)
+    with pytest.raises(ValueError, match="unknown threshold rule"):
+        threshold.calibrate(ramp, "magic", 1.0)
+    # telemanom's dynamic threshold: a rare plateau is cut from the noise around it...
+    rng = np.random.default_rng(0)
+    series = 1.0 + 0.05 * rng.standard_normal(1000)
+    series[500:530] = 3.0
+    assert 1.2 < threshold.dynamic(series) < 3.0
+    # ...but when anomalies are a third of the series (as on SKAB), mean + 2 std lies above them
+    series[300:650] = 3.0
+    assert threshold.dynamic(series) > 3.0
+
+
+def test_score_ignores_covariates_and_reads_the_largest_errors():
+    err = np.array([[1.0, 2.0, 9.0], [3.0, 0.0, 9.0]])
+    scored = np.array([True, True, False])  # the third sensor is a covariate: never evidence
+    score, contrib = errors.score(err, smoothing=1, scored=scored)
+    np.testing.assert_allclose(score, [np.sqrt(2.5), np.sqrt(4.5)])  # RMS over the scored two
+    np.testing.assert_allclose(contrib, [[0.2, 0.8, 0.0], [1.0, 0.0, 0.0]])
+    top1, _ = errors.score(err, smoothing=1, scored=scored, top_k=1)
+    np.testing.assert_allclose(top1, [2.0, 3.0])  # the largest scored error only
+
+
+def test_event_and_nab_metrics_on_hand_made_series():
+    from models.metrics import event_scores, nab_scores
+
+    truth = np.array([0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0], bool)  # two events
+    flags = np.array([0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0], bool)  # hits the first; two false runs
+    e = event_scores([truth], [flags])
+    assert (e.events, e.detected, e.false_events) == (2, 1, 2)
+    assert e.recall == 0.5 and e.precision == pytest.approx(1 / 3)
+    t = np.arange(0.0, 1200.0, 100.0)  # 100 s per row
+    cps = np.zeros(12, bool)
+    cps[[1, 4, 7, 9]] = True  # as SKAB marks them: each event's first row and the first row after it
+    # flags switching exactly at every changepoint score A_tp = 1 each: 100 in every profile
+    assert nab_scores([t], [cps], [truth], window_s=150) == {"standard": 100.0, "low_fp": 100.0, "low_fn": 100.0}
+    assert nab_scores([t], [cps], [np.zeros(12, bool)], window_s=150)["standard"] == 0.0  # nothing found
+    # flags switch at 200 s, 500 s and 1000 s (late in a window), 700 s (at a changepoint), and at
+    # 300 s and 1100 s, outside every window: two false positives
+    late = nab_scores([t], [cps], [flags], window_s=150)
+    assert 0 < late["low_fp"] < late["standard"] < 100
+
+
+def test_our_metrics_are_skab_evaluators_arithmetic():
+    """The same flags through models.metrics and through TSAD (the evaluator SKAB's
+    leaderboard comes from): binary F1/FAR/MAR exactly as it rounds them, NAB to its rounding."""
+    from tsad.utils.evaluating.evaluating import evaluating
+
+    from models.metrics import nab_scores
+    from sensorwatch.sources import skab
+
+    truths, flags, cps, times, cp_series, pred_cp, truth_series, pred_series = [], [], [], [], [], [], [], []
+    for i, name in enumerate(["valve1/1.csv", "valve1/4.csv", "valve2/0.csv"]):
+        frame = skab.read_file(Path(SKAB_DIR) / name, Path(SKAB_DIR)).frame.iloc[400:]
+        truth = frame["anomaly"].to_numpy() > 0.5
+        flag = np.roll(truth, 25 * (i + 1))  # late detections, and a late end
+        flag[40 + 30 * i:90 + 30 * i] = True  # a false run
+        index = frame.index.tz_localize(None)
+        truths.append(truth)
+        flags.append(flag)
+        cps.append(frame["changepoint"].to_numpy() > 0.5)
+        times.append((index - pd.Timestamp(0)).total_seconds().to_numpy())
+        truth_series.append(pd.Series(truth.astype(int), index=index))
+        pred_series.append(pd.Series(flag.astype(int), index=index))
+        cp_series.append(pd.Series(cps[-1].astype(int), index=index))
+        predicted = pred_series[-1].diff().abs()
+        predicted.iloc[0] = pred_series[-1].iloc[0]  # as SKAB's notebooks derive changepoints from flags
+        pred_cp.append(predicted)
+    ours = binary_scores(np.concatenate(truths), np.concatenate(flags))
+    f1, far, mar = evaluating(truth_series, pred_series, metric="binary", verbose=False)
+    assert (round(ours.f1, 2), round(ours.far, 2), round(ours.mar, 2)) == (f1, far, mar)
+    theirs = evaluating(cp_series, pred_cp, metric="nab", window_width="60s", anomaly_window_destination="righter",
+                        intersection_mode="cut right window", verbose=False)
+    mine = nab_scores(times, cps, flags, window_s=60)
+    assert mine == {"standard": theirs["Standard"], "low_fp": theirs["LowFP"], "low_fn": theirs["LowFN"]}
+    assert mine["standard"] != 0.0  # the case exercises detections, misses and false positives
+
+
 def test_metrics_on_hand_made_labels():
     truth = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
     pred = np.array([1, 1, 1, 0, 1, 0, 0, 0, 0, 0], bool)  # TP 3, FN 1, FP 1, TN 5
@@ -154,6 +253,12 @@ def test_detector_spec_rejects_bad_settings():
         DetectorSpec(window=0)
     with pytest.raises(ValueError, match="unknown detector setting"):
         DetectorSpec.from_dict({"widnow": 30})
+    with pytest.raises(ValueError, match="covariates"):
+        DetectorSpec(covariates=("humidity",))
+    with pytest.raises(ValueError, match="threshold_rule"):
+        DetectorSpec(threshold_rule="magic")
+    with pytest.raises(ValueError, match="calibrate_on"):
+        DetectorSpec(calibrate_on="test")
     assert DetectorSpec(inputs=("mean", "roll_std")).columns[:2] == [column(SENSOR_NAMES[0], "mean"),
                                                                     column(SENSOR_NAMES[0], "roll_std")]
 
@@ -174,8 +279,11 @@ def test_evaluate_skab_prints_the_table_and_writes_plots_and_summary(tmp_path, c
                  "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     last = json.loads(lines[-1])
-    assert set(last) == {"f1", "far", "mar", "files"} and last["files"] == 2 and 0 <= last["f1"] <= 1
+    assert set(last) == {"f1", "far", "mar", "files", "nab_standard", "event_precision", "event_recall"}
+    assert last["files"] == 2 and 0 <= last["f1"] <= 1 and 0 <= last["event_recall"] <= 1
     assert any("Conv-AE" in line for line in lines) and any("this run" in line for line in lines)
+    # the three tables: outliers, changepoints (NAB), events
+    assert any("MSCRED" in line for line in lines) and any("false events" in line for line in lines)
     summary = json.loads((out / "summary.json").read_text())
     assert [f["file"] for f in summary["per_file"]] == ["skab-valve1-1", "skab-valve2-0"]
     assert summary["pooled"]["f1"] == last["f1"]
