@@ -162,12 +162,12 @@ def main() -> None:
             out.append(cfg)
         return out
 
-    def choose(idx: list[int]) -> tuple:
+    def choose(idx: list[int], among: list[tuple] | None = None) -> tuple:
         """The objective, fixed in docs/model-notes.md: among configurations with FAR <= 15 %
         on the selection files, the largest F1; with ``--objective plateau``, the largest of
         the smallest F1 over the parameter at x0.75, x1 and x1.25 (a rule on a plateau, not
         at a cliff's edge)."""
-        scored = [(config, pooled(config, idx)) for config in grid]
+        scored = [(config, pooled(config, idx)) for config in (among or grid)]
         ok = [x for x in scored if x[1].far <= FAR_BUDGET] or scored
         if args.objective == "f1":
             return max(ok, key=lambda x: x[1].f1)[0]
@@ -190,6 +190,20 @@ def main() -> None:
     s = binary_scores(np.concatenate(out_truth), np.concatenate(out_flags))
     print(f"leave-one-folder-out pooled: F1 {s.f1:.3f} FAR {s.far:.1f} MAR {s.mar:.1f}")
     report["leave_one_folder_out"] = s.as_dict()
+    # each threshold rule on its own, leave one folder out (its parameter and the rest chosen as above)
+    print("\neach threshold rule, out of selection (leave one folder out; choice among that rule's configurations):")
+    report["rules_out_of_selection"] = {}
+    for rule in RULES:
+        among = [cfg for cfg in grid if cfg[4] == rule]
+        rt, rf = [], []
+        for folder in folders:
+            held = [i for i, n in enumerate(names) if n.split("-")[1] == folder]
+            config = choose([i for i in range(len(names)) if i not in held], among)
+            rt += [truth[i] for i in held]
+            rf += [flags[config][i] for i in held]
+        sc = binary_scores(np.concatenate(rt), np.concatenate(rf))
+        report["rules_out_of_selection"][rule] = sc.as_dict()
+        print(f"  {rule:16s} F1 {sc.f1:.3f} FAR {sc.far:5.1f} MAR {sc.mar:5.1f}")
     # leave one file out
     lofo_t, lofo_f, picks = [], [], {}
     for i in range(len(names)):
