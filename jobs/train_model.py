@@ -11,7 +11,17 @@ Only wiring: the logic lives in ``sensorwatch.train_job`` and ``models``.
 
 import sys
 
+from pyspark.sql import SparkSession
+
 from sensorwatch.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    # Under spark-submit --deploy-mode cluster, YARN's application master waits for the
+    # application's SparkContext (spark.yarn.am.waitTime, 100 s) and fails the attempt
+    # without one (measured: training alone takes longer): the session is started first.
+    spark = SparkSession.builder.getOrCreate()
+    try:
+        code = main(["train", *sys.argv[1:]])
+    finally:
+        spark.stop()
+    sys.exit(code)

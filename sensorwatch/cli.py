@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,16 +41,19 @@ def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch import services
 
     if args.action == "up":
-        for name, where in services.up(settings, args.only).items():
+        for name, where in services.up(settings, args.only, args.with_).items():
             print(f"{name:9s} up    {where}")
+    elif args.action == "env":
+        for name, value in services.cluster_environ(settings).items():
+            print(f"export {name}={shlex.quote(value)}")
     elif args.action == "down":
         for name, was_running in services.down(settings, args.only).items():
             print(f"{name:9s} {'stopped' if was_running else 'was not running'}")
     else:
         states = services.status(settings)
         for name, ok in states.items():
-            print(f"{name:9s} {'up' if ok else 'DOWN'}")
-        return 0 if all(states.values()) else 1
+            print(f"{name:9s} {'up' if ok else 'off (optional: --with ' + name + ')' if ok is None else 'DOWN'}")
+        return 0 if all(ok is not False for ok in states.values()) else 1
     return 0
 
 
@@ -263,6 +267,23 @@ def _n(value) -> str:
     return "" if value is None else f"{value:,}" if isinstance(value, int) else f"{value:.1f}"
 
 
+def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
+    """The landing zone's tables on the HiveServer2 endpoint (``history`` in the profile)."""
+    from sensorwatch.connectors import history
+
+    if args.action == "sync":
+        tables = history.ensure_tables(settings)
+        print(f"{', '.join(tables)} in database '{settings.history.database}' at "
+              f"{settings.history.host}:{settings.history.port}: created if missing, partitions registered")
+        return 0
+    if not args.sql:
+        print("sensorwatch history query: give the SQL to run", file=sys.stderr)
+        return 2
+    for row in history.query(settings, args.sql, database=settings.history.database):
+        print("\t".join("" if v is None else str(v) for v in row))
+    return 0
+
+
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schemas import LAKE_TABLES, ddl
 
@@ -282,19 +303,29 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_package(settings: Settings, args: argparse.Namespace) -> int:
-    from sensorwatch.package import build, instructions
+    from sensorwatch.package import build, instructions, upload
 
     package = build(Path(args.out), python_prefix=args.python_prefix, compress_level=args.compress_level)
-    print(instructions(package, load_settings(args.target)))
-    print(json.dumps({"package": str(package.root), "archive_mib": round(package.size_mb), **package.seconds}))
+    target = load_settings(args.target)
+    print(instructions(package, target))
+    uploaded = upload(package, target) if args.upload else {}
+    print(json.dumps({"package": str(package.root), "archive_mib": round(package.size_mb), **package.seconds,
+                      **{f"upload_{k}": v for k, v in uploaded.items()}}))
     return 0
 
 
 def cmd_submit(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.submit import submission
 
-    print(submission(settings, args.job, args.job_args).shell())
-    return 0
+    sub = submission(settings, args.job, args.job_args)
+    if not args.run:
+        print(sub.shell())
+        return 0
+    done = sub.run()
+    sys.stderr.write(done.stderr[-4000:] if done.returncode else "")
+    print(json.dumps({"job": done.job, "returncode": done.returncode, "application_id": done.application_id,
+                      "seconds": done.seconds}))
+    return done.returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,9 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], **kw)
 
-    p = add("services", help="start/stop/probe the embedded Kafka, HDFS and PostgreSQL")
-    p.add_argument("action", choices=["up", "down", "status"])
-    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres"])
+    p = add("services", help="start/stop/probe the embedded Kafka, HDFS, PostgreSQL (and YARN, HiveServer2)")
+    p.add_argument("action", choices=["up", "down", "status", "env"],
+                   help="env: the exports the yarn-local profile needs (eval \"$(sensorwatch services env)\")")
+    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres", "yarn", "hiveserver2"])
+    p.add_argument("--with", dest="with_", nargs="+", choices=["yarn", "hiveserver2"], default=[],
+                   help="also start these optional services (YARN: ResourceManager + NodeManager; hiveserver2: "
+                        "Spark's Thrift Server over the landing zone)")
     p.set_defaults(func=cmd_services)
 
     p = add("produce", help="produce sensor events into Kafka")
@@ -392,6 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="var/evaluation/skab", help="plots and summary.json")
     p.set_defaults(func=cmd_evaluate)
 
+    p = add("history", help="the landing zone as Hive/Impala tables over HiveServer2: sync them, or query")
+    p.add_argument("action", choices=["sync", "query"],
+                   help="sync: CREATE EXTERNAL TABLE if missing + register every landed partition")
+    p.add_argument("sql", nargs="?", help="for query: one SQL statement")
+    p.set_defaults(func=cmd_history)
+
     p = add("schema", help="print DDL generated from schemas/")
     p.add_argument("action", choices=["ddl"])
     p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"], required=True)
@@ -402,11 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--python-prefix", help="where Python lives on the cluster nodes (default: as here)")
     p.add_argument("--compress-level", type=int, default=1, choices=range(10), metavar="0-9")
     p.add_argument("--for", dest="target", default="yarn", help="the profile the printed commands use (default: yarn)")
+    p.add_argument("--upload", action="store_true",
+                   help="put the environment and Spark's jars where that profile's spark.archive and "
+                        "spark.yarn.archive point (WebHDFS)")
     p.set_defaults(func=cmd_package)
 
-    p = add("submit", help="print the spark-submit command of a job under the profile")
+    p = add("submit", help="print (or --run) the spark-submit command of a job under the profile")
     from sensorwatch.submit import JOBS
 
+    p.add_argument("--run", action="store_true", help="run it (spark-submit of this environment) and wait")
     p.add_argument("job", choices=list(JOBS))
     p.add_argument("job_args", nargs=argparse.REMAINDER, help="the job's own options")
     p.set_defaults(func=cmd_submit)

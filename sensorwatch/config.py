@@ -53,6 +53,14 @@ class ServicesConf(_Strict):
     datanode_port: PositiveInt
     datanode_http_port: PositiveInt
     datanode_ipc_port: PositiveInt
+    # YARN (optional: services up --with yarn). The RM's scheduler, tracker and admin RPC
+    # ports are the two below and the one above its client port; the NM's localizer and web
+    # ports the two above its own.
+    yarn_resourcemanager_port: PositiveInt = 18032
+    yarn_web_port: PositiveInt = 18088
+    yarn_nodemanager_port: PositiveInt = 18040
+    yarn_memory_mb: PositiveInt = 8192  # what the NodeManager offers to containers
+    hiveserver2_port: PositiveInt = 19110  # Spark Thrift Server (services up --with hiveserver2)
 
 
 class KafkaConf(_Strict):
@@ -123,6 +131,9 @@ class SparkConf(_Strict):
     # cluster with --archives, e.g. hdfs:///apps/sensorwatch/sensorwatch-env.tar.gz. None:
     # jobs run with this checkout's environment (local mode).
     archive: str | None = None
+    # The cluster's client configuration (core-site.xml, yarn-site.xml) for spark-submit
+    # --master yarn: HADOOP_CONF_DIR of the submitting process (None: the environment's own).
+    hadoop_conf_dir: str | None = None
 
 
 class IngestConf(_Strict):
@@ -198,6 +209,21 @@ class PredictConf(_Strict):
     psi_warn: PositiveFloat  # warn when a feature's PSI against the training data passes this
 
 
+class HistoryConf(_Strict):
+    """The HiveServer2-protocol endpoint over the landing zone (Impala, Hive, or Spark's Thrift
+    Server): where its external tables live and whether ingest registers new partitions."""
+
+    host: str
+    port: PositiveInt
+    database: str = "sensorwatch"
+    engine: Literal["hive", "impala"] = "hive"  # MSCK REPAIR TABLE vs ALTER TABLE ... RECOVER PARTITIONS
+    auth_mechanism: Literal["NOSASL", "PLAIN", "GSSAPI", "LDAP"] = "PLAIN"
+    user: str = "sensorwatch"
+    timeout_s: PositiveInt = 30
+    # After each ingest batch, make its partitions visible to the endpoint's queries.
+    register_partitions: bool = False
+
+
 class Settings(_Strict):
     profile: str
     services: ServicesConf | None = None
@@ -209,6 +235,7 @@ class Settings(_Strict):
     features: FeaturesConf
     model: ModelConf
     predict: PredictConf
+    history: HistoryConf | None = None
 
     @property
     def home(self) -> Path:
@@ -293,15 +320,7 @@ def profile_path(
     return path
 
 
-def load_settings(
-    profile: str | None = None,
-    conf_dir: Path | str | None = None,
-    environ: dict[str, str] | None = None,
-) -> Settings:
-    """Load, merge environment overrides into, and validate one profile."""
-    environ = dict(os.environ if environ is None else environ)
-    path = profile_path(profile, conf_dir, environ)
-    profile = path.stem
+def _read_profile(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -312,6 +331,42 @@ def load_settings(
         section, key = dotted.split(".")
         if key in (data.get(section) or {}):
             raise ConfigError(f"'{dotted}' is a secret and must not be in {path}: set {SECRET_ENV[dotted]}")
+    data.pop("extends", None)
+    return data
+
+
+def profile_files(path: Path) -> list[Path]:
+    """The profile's YAML and those it ``extends`` (a profile name in the same folder), the
+    farthest ancestor first. A profile that extends another states only what differs: e.g.
+    ``yarn-local`` is the ``yarn`` profile with the embedded services' endpoints."""
+    chain = [path]
+    while True:
+        try:
+            parent = (yaml.safe_load(chain[-1].read_text()) or {}).get("extends")
+        except (yaml.YAMLError, AttributeError):
+            break  # reported by _read_profile
+        if not parent:
+            break
+        parent_path = chain[-1].parent / f"{parent}.yaml"
+        if not parent_path.is_file() or parent_path in chain:
+            raise ConfigError(f"{chain[-1]} extends '{parent}': "
+                              f"{'a cycle' if parent_path in chain else f'no {parent_path}'}")
+        chain.append(parent_path)
+    return chain[::-1]
+
+
+def load_settings(
+    profile: str | None = None,
+    conf_dir: Path | str | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Load, merge environment overrides into, and validate one profile."""
+    environ = dict(os.environ if environ is None else environ)
+    path = profile_path(profile, conf_dir, environ)
+    profile = path.stem
+    data: dict[str, Any] = {}
+    for file in profile_files(path):  # the profile it extends first, then its own keys
+        data = _merge(data, _read_profile(file))
     data = _merge(data, _env_overrides(environ))
     data["profile"] = profile
     for dotted, env_name in SECRET_ENV.items():

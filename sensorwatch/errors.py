@@ -1,5 +1,6 @@
 """Operational errors: the CLI prints these as one clear line instead of a traceback."""
 
+from sensorwatch.connectors.history import HistoryUnavailable
 from sensorwatch.connectors.kafka import KafkaUnavailable
 from sensorwatch.connectors.sql import SqlUnavailable, SqlWriteFailed
 from sensorwatch.ingest import IngestFailed
@@ -9,4 +10,4 @@ from models.detector import ModelError
 from sensorwatch.train_job import NoTrainingData
 
 OPERATIONAL_ERRORS = (KafkaUnavailable, SqlUnavailable, SqlWriteFailed, ServiceError, IngestFailed, JvmResolutionError,
-                      FileNotFoundError, ModelError, NoTrainingData)
+                      FileNotFoundError, ModelError, NoTrainingData, HistoryUnavailable)

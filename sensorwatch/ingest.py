@@ -88,6 +88,16 @@ def ingest_checkpoint(settings: Settings) -> str:
     return settings.storage.path("checkpoints", "ingest")
 
 
+def qualified(spark: SparkSession, path: str) -> str:
+    """``path`` with the default filesystem's scheme and authority filled in: a cluster
+    profile's ``hdfs:///data/...`` becomes ``hdfs://namenode:port/data/...``. Spark's
+    streaming checkpoint goes through Hadoop's FileContext, which refuses an hdfs URI
+    without an authority (measured on YARN: "Uri without authority: hdfs:/data/...")."""
+    jvm = spark._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    return str(p.getFileSystem(spark._jsc.hadoopConfiguration()).makeQualified(p).toString())
+
+
 class IngestFailed(RuntimeError):
     """The ingest stream stopped with an error (the root cause is in the message)."""
 
@@ -178,6 +188,7 @@ class BatchPublisher:
         self._fs = self._Path(self.settings.storage.root).getFileSystem(self.spark._jsc.hadoopConfiguration())
         self._targets = {"landing": self.settings.storage.landing, "quarantine": self.settings.storage.quarantine}
         self._tag = path_safe(self.topic_id)[:8]
+        self._registered: dict[str, set[tuple[str, int]]] = {}  # per dataset: partitions already registered
 
     def _prefix(self, batch_id: int) -> str:
         return f"b{batch_id:010d}-{self._tag}-"
@@ -203,12 +214,15 @@ class BatchPublisher:
             if counts["quarantine"]:  # an empty write is still a Spark job
                 quarantine_rows(batch, ingest_time).write.partitionBy("date", "hour").parquet(f"{staging}/quarantine")
             clock["quarantine"] = time.monotonic()
-            for name, target in self._targets.items():
-                self._publish(batch_id, f"{staging}/{name}", target)
+            published = {name: self._publish(batch_id, f"{staging}/{name}", target)
+                         for name, target in self._targets.items()}
         finally:
             batch.unpersist()
         self._fs.delete(self._Path(staging), True)
         clock["publish"] = time.monotonic()
+        if self.settings.history is not None and self.settings.history.register_partitions:
+            self._register(batch_id, published)
+            clock["register"] = time.monotonic()
         marks = list(clock.items())
         stat = {"batch_id": batch_id, "landed": counts["landing"], "quarantined": counts["quarantine"],
                 "seconds": round(time.monotonic() - started, 2),
@@ -216,14 +230,37 @@ class BatchPublisher:
         self.stats.append(stat)
         self._log(f"ingest batch {batch_id} committed: {json.dumps(stat)}")
 
-    def _publish(self, batch_id: int, staged: str, target: str) -> None:
-        """Rename the staged Parquet files of one batch into the partition dirs of ``target``."""
+    def _publish(self, batch_id: int, staged: str, target: str) -> set[tuple[str, int]]:
+        """Rename the staged Parquet files of one batch into the partition dirs of ``target``;
+        returns the (date, hour) partitions they went to."""
+        partitions = set()
         for status in self._fs.globStatus(self._Path(f"{staged}/date=*/hour=*/*.parquet")) or []:
             src = status.getPath()
-            dst_dir = self._Path(f"{target}/{src.getParent().getParent().getName()}/{src.getParent().getName()}")
+            date_dir, hour_dir = src.getParent().getParent().getName(), src.getParent().getName()
+            dst_dir = self._Path(f"{target}/{date_dir}/{hour_dir}")
             self._fs.mkdirs(dst_dir)
             if not self._fs.rename(src, self._Path(dst_dir, self._prefix(batch_id) + src.getName())):
                 raise OSError(f"could not move {src} into {dst_dir}")
+            partitions.add((date_dir.split("=", 1)[1], int(hour_dir.split("=", 1)[1])))
+        return partitions
+
+    def _register(self, batch_id: int, published: dict[str, set[tuple[str, int]]]) -> None:
+        """Make the batch's new partitions visible to the historical SQL endpoint. The data is
+        committed already: an unreachable endpoint is a warning, and ``sensorwatch history
+        sync`` (MSCK REPAIR / RECOVER PARTITIONS) catches up later."""
+        from sensorwatch.connectors import history
+
+        tables = {"landing": "landing_events", "quarantine": "quarantine_events"}
+        for name, partitions in published.items():
+            new = partitions - self._registered.setdefault(name, set())
+            if not new:
+                continue
+            try:
+                history.add_partitions(self.settings, tables[name], sorted(new))
+                self._registered[name] |= new
+            except history.HistoryUnavailable as exc:
+                log.warning("ingest batch %d: partitions not registered with the historical SQL endpoint "
+                            "(run `sensorwatch history sync` later): %s", batch_id, exc)
 
     def _delete_batch_files(self, batch_id: int, staging: str) -> None:
         self._fs.delete(self._Path(staging), True)
@@ -246,7 +283,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")
-              .option("checkpointLocation", ingest_checkpoint(settings))
+              .option("checkpointLocation", qualified(spark, ingest_checkpoint(settings)))
               .foreachBatch(publisher))
     if settings.ingest.trigger == "availableNow":
         writer = writer.trigger(availableNow=True)

@@ -6,6 +6,8 @@
                                  project installed as a wheel (not editable)
         jobs/*.py                the spark-submit entry points
         conf/*.yaml              the profiles (the one submitted goes along with --files)
+        spark-jars-<v>.zip       PySpark's own jars, for spark.yarn.archive (uploaded once
+                                 instead of zipped and uploaded by every spark-submit)
 
 The archive is what ``--archives ARCHIVE#environment`` ships; YARN unpacks it in each
 container, where ``./environment/bin/python`` runs the driver (cluster mode) and the
@@ -19,9 +21,11 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlparse
 
 from sensorwatch.config import CACHE_ROOT, REPO_ROOT, Settings
 from sensorwatch.submit import JOBS, submission
@@ -37,6 +41,7 @@ class Package:
     conf_dir: Path
     size_mb: float  # the archive's, as built
     seconds: dict[str, float]
+    spark_jars: Path | None = None
 
 
 def build(out: Path | str = REPO_ROOT / "dist", work: Path | str = REPO_ROOT / "build" / "package",
@@ -64,11 +69,57 @@ def build(out: Path | str = REPO_ROOT / "dist", work: Path | str = REPO_ROOT / "
                    python_prefix=python_prefix)
     seconds["pack"] = round(time.monotonic() - started, 1)
 
+    started = time.monotonic()
+    spark_jars = _spark_jars_zip(root)
+    seconds["spark_jars"] = round(time.monotonic() - started, 1)
+
     for name, source in (("jobs", REPO_ROOT / "jobs"), ("conf", REPO_ROOT / "conf")):
         shutil.rmtree(root / name, ignore_errors=True)
         shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     return Package(root=root, archive=archive, jobs_dir=root / "jobs", conf_dir=root / "conf",
-                   size_mb=archive.stat().st_size / 2**20, seconds=seconds)
+                   size_mb=archive.stat().st_size / 2**20, seconds=seconds, spark_jars=spark_jars)
+
+
+def _spark_jars_zip(root: Path) -> Path:
+    """PySpark's jars/ as one uncompressed zip (jars are compressed already), the form
+    ``spark.yarn.archive`` takes: YARN caches it on each node instead of Spark uploading the
+    jars with every application."""
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    target = root / f"spark-jars-{metadata.version('pyspark')}.zip"
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as zf:
+        for jar in sorted(jars.glob("*.jar")):
+            zf.write(jar, jar.name)
+    return target
+
+
+def hdfs_path(uri: str) -> str:
+    """``hdfs:///apps/x`` or ``hdfs://nn:8020/apps/x`` -> ``/apps/x`` (the WebHDFS path)."""
+    return urlparse(uri).path
+
+
+def upload(package: Package, settings: Settings, log=print) -> dict[str, float]:
+    """Put the environment and Spark's jars where the profile's ``spark.archive`` and
+    ``spark.yarn.archive`` point, over WebHDFS (what ``hdfs dfs -put -f`` does); seconds each.
+    World-readable, as YARN wants a resource it caches for every application (PUBLIC)."""
+    from sensorwatch.connectors.hdfs import webhdfs_client
+
+    client = webhdfs_client(settings)
+    targets = [(package.archive, settings.spark.archive)]
+    if package.spark_jars and settings.spark.conf.get("spark.yarn.archive"):
+        targets.append((package.spark_jars, settings.spark.conf["spark.yarn.archive"]))
+    seconds = {}
+    for local, remote in targets:
+        if not remote:
+            continue
+        started = time.monotonic()
+        path = hdfs_path(remote)
+        log(f"package: uploading {local.name} ({local.stat().st_size / 2**20:,.0f} MiB) to {remote}")
+        client.makedirs(path.rsplit("/", 1)[0], permission="755")
+        client.upload(path, str(local), overwrite=True, permission="644", chunk_size=8 * 2**20)
+        seconds[local.name] = round(time.monotonic() - started, 1)
+    return seconds
 
 
 def _uv_install(env: Path, project: Path) -> None:
@@ -89,14 +140,17 @@ def instructions(package: Package, settings: Settings) -> str:
     if archive:
         lines += ["1. Put the environment where spark.archive points (conf/%s.yaml):" % settings.profile,
                   f"   hdfs dfs -mkdir -p {archive.rsplit('/', 1)[0]}",
-                  f"   hdfs dfs -put -f {package.archive} {archive}", ""]
+                  f"   hdfs dfs -put -f {package.archive} {archive}"]
+        yarn_archive = settings.spark.conf.get("spark.yarn.archive")
+        if yarn_archive and package.spark_jars:
+            lines += [f"   hdfs dfs -put -f {package.spark_jars} {yarn_archive}"]
+        lines += ["   (or: sensorwatch package --upload, over WebHDFS)", ""]
     lines += [f"2. Submit a job (profile '{settings.profile}'; a job's own options go at the end):", ""]
     for job in JOBS:
         sub = submission(settings, job, jobs_dir=package.jobs_dir,
                          conf_file=package.conf_dir / f"{settings.profile}.yaml")
         lines += [sub.shell(), ""]
-    lines += ["The SQL and Kafka passwords are never in a file: add",
-              "    --conf spark.yarn.appMasterEnv.SENSORWATCH_SQL_PASSWORD=\"$SENSORWATCH_SQL_PASSWORD\"",
-              "    --conf spark.yarn.appMasterEnv.SENSORWATCH_KAFKA_PASSWORD=\"$SENSORWATCH_KAFKA_PASSWORD\"",
-              "(Spark redacts them in its UI and logs) or set them in the cluster's spark-defaults."]
+    lines += ["The SQL and Kafka passwords are never in a file: export SENSORWATCH_SQL_PASSWORD and",
+              "SENSORWATCH_KAFKA_PASSWORD before `sensorwatch submit` (or in the Airflow worker): the command",
+              "passes them to the driver as spark.yarn.appMasterEnv.* (Spark redacts them in its UI and logs)."]
     return "\n".join(lines)

@@ -12,8 +12,12 @@ Two ways to run, chosen by ``spark.archive``:
   the driver and the workers (``$SENSORWATCH_JOBS_PYTHON`` overrides it).
 * set (profile ``yarn``): the packed environment is shipped with ``--archives
   ARCHIVE#environment`` and YARN unpacks it in every container; driver (cluster mode) and
-  executors run ``./environment/bin/python``. The profile's YAML goes along with
-  ``--files`` and the driver reads it from its container's working directory.
+  executors run ``./environment/bin/python``. The profile's YAML (and the profile it
+  extends) goes along with ``--files`` and the driver reads it from its container's working
+  directory. The submitting process's settings overrides (``SENSORWATCH__...``) and secrets
+  (``SENSORWATCH_SQL_PASSWORD``, ``SENSORWATCH_KAFKA_PASSWORD``) go to the driver's
+  container environment (``spark.yarn.appMasterEnv.*``; Spark's UI redacts the secrets, and
+  the printed command refers to them as ``$NAME`` instead of their values).
 
 Imports nothing heavy: the Airflow environment (no Spark, no TensorFlow) loads it.
 """
@@ -21,12 +25,16 @@ Imports nothing heavy: the Airflow environment (no Spark, no TensorFlow) loads i
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from sensorwatch import jvm
-from sensorwatch.config import REPO_ROOT, Settings, profile_path
+from sensorwatch.config import ENV_PREFIX, REPO_ROOT, SECRET_ENV, Settings, profile_files, profile_path
 
 # job name -> its spark-submit entry point in jobs/
 JOBS = {
@@ -54,6 +62,8 @@ class Submission:
     archives: str | None = None
     files: str | None = None
     name: str = ""
+    env: dict[str, str] | None = None  # of the spark-submit process (HADOOP_CONF_DIR)
+    secrets: tuple[str, ...] = ()  # conf keys whose values the printed command shows as $NAME
 
     def _options(self) -> list[tuple[str, str]]:
         opts = [("--master", self.master), ("--name", self.name)]
@@ -61,21 +71,52 @@ class Submission:
                                                    ("--files", self.files)) if value]
         return opts + [("--conf", f"{key}={value}") for key, value in sorted(self.conf.items())]
 
+    def _printed(self, flag: str, value: str) -> str:
+        key = value.split("=", 1)[0]
+        if flag == "--conf" and key in self.secrets:  # a secret: its variable, not its value
+            return f'{flag} {key}="${key.rsplit(".", 1)[-1]}"'
+        return f"{flag} {shlex.quote(value)}"
+
     def command(self) -> list[str]:
         """The spark-submit command line, as a list."""
         return ["spark-submit", *(part for option in self._options() for part in option), self.application, *self.args]
 
     def shell(self) -> str:
         """The command for a terminal, one option per line."""
-        lines = ["spark-submit", *(f"{flag} {shlex.quote(value)}" for flag, value in self._options()),
+        env = [f"{k}={shlex.quote(v)}" for k, v in sorted((self.env or {}).items())]
+        lines = [" ".join([*env, "spark-submit"]), *(self._printed(flag, value) for flag, value in self._options()),
                  shlex.join([self.application, *self.args])]
         return " \\\n    ".join(lines)
+
+    def run(self, timeout_s: float | None = None, cwd: Path | str | None = None) -> "Submitted":
+        """Run spark-submit (this environment's: its bin/ goes first on PATH, as
+        find-spark-home needs) and wait; the YARN application id is read from its output."""
+        bin_dir = Path(sys.executable).parent
+        env = {**os.environ, **(self.env or {}), "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
+        env.pop("PYSPARK_GATEWAY_PORT", None)  # a test's or a notebook's own Spark must not be reused
+        started = time.monotonic()
+        done = subprocess.run(self.command(), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+        ids = re.findall(r"Submitted application (application_\d+_\d+)", done.stderr)
+        return Submitted(self.job, done.returncode, ids[-1] if ids else None, round(time.monotonic() - started, 1),
+                         done.stdout, done.stderr)
 
     def operator_kwargs(self) -> dict:
         """Arguments for ``SparkSubmitOperator`` (the master comes from its Airflow connection)."""
         return {"application": self.application, "application_args": self.args, "conf": self.conf,
                 "name": self.name, "deploy_mode": self.deploy_mode, "archives": self.archives,
-                "files": self.files}
+                "files": self.files, "env_vars": self.env}
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What one spark-submit did: its exit code, the YARN application (cluster mode), time."""
+
+    job: str
+    returncode: int
+    application_id: str | None
+    seconds: float
+    stdout: str
+    stderr: str
 
 
 def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] = (),
@@ -84,7 +125,8 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
 
     ``jobs_dir``: where the entry points are (default: this checkout's ``jobs/``; the
     package's copy for a cluster). ``conf_file``: the profile's YAML to ship with the job
-    when ``spark.archive`` is set (default: the file the profile was loaded from).
+    when ``spark.archive`` is set (default: the file the profile was loaded from), with the
+    profiles it extends.
     """
     if job not in JOBS:
         raise ValueError(f"unknown job '{job}' (jobs: {', '.join(JOBS)})")
@@ -93,16 +135,27 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
     deploy_mode = conf.pop("spark.submit.deployMode", None)
     files = None
     archives = None
+    secrets: list[str] = []
     if settings.spark.archive:
         archives = f"{settings.spark.archive}#{ENV_ALIAS}"
         conf["spark.pyspark.python"] = f"./{ENV_ALIAS}/bin/python"
-        files = str(conf_file or profile_path(settings.profile))
+        profile = Path(conf_file) if conf_file else profile_path(settings.profile)
+        files = ",".join(str(p) for p in profile_files(profile))
         conf["spark.yarn.appMasterEnv.SENSORWATCH_CONF_DIR"] = "."
+        for name, value in sorted(os.environ.items()):  # the settings as this process sees them
+            if name.startswith(ENV_PREFIX) or name in SECRET_ENV.values():
+                conf[f"spark.yarn.appMasterEnv.{name}"] = value
+                if name in SECRET_ENV.values():
+                    secrets.append(f"spark.yarn.appMasterEnv.{name}")
     else:
         python = str(jobs_python())
         conf["spark.pyspark.python"] = python
         conf["spark.pyspark.driver.python"] = python
+    env = None
+    if settings.spark.hadoop_conf_dir:
+        conf_dir = Path(settings.spark.hadoop_conf_dir)
+        env = {"HADOOP_CONF_DIR": str(conf_dir if conf_dir.is_absolute() else REPO_ROOT / conf_dir)}
     application = str(Path(jobs_dir or REPO_ROOT / "jobs") / JOBS[job])
     return Submission(job=job, master=settings.spark.master, application=application,
                       args=["--profile", settings.profile, *args], conf=conf, deploy_mode=deploy_mode,
-                      archives=archives, files=files, name=f"sensorwatch-{job}")
+                      archives=archives, files=files, name=f"sensorwatch-{job}", env=env, secrets=tuple(secrets))

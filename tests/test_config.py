@@ -99,3 +99,41 @@ def test_cli_reports_config_error_with_exit_2(monkeypatch, capsys):
 def test_feature_settings_are_checked_by_the_feature_spec_rules(key, value, says):
     with pytest.raises(ConfigError, match=f"key 'features'.*{says}"):
         load_settings("local", environ={f"SENSORWATCH__FEATURES__{key}": value})
+
+
+def test_a_profile_extends_another_with_only_what_differs(tmp_path):
+    local_yarn = load_settings("yarn-local", environ={})
+    yarn = load_settings("yarn", environ={})
+    # the user's cluster profile, pointed at the embedded endpoints and sized for this machine
+    assert local_yarn.spark.master == yarn.spark.master == "yarn"
+    assert local_yarn.spark.archive == yarn.spark.archive and local_yarn.storage.root == yarn.storage.root
+    assert local_yarn.kafka.security_protocol == "SASL_SSL" and local_yarn.kafka.bootstrap_servers == "127.0.0.1:19093"
+    assert local_yarn.spark.conf["spark.yarn.archive"] == yarn.spark.conf["spark.yarn.archive"]
+    assert local_yarn.spark.conf["spark.executor.memory"] == "1g" != yarn.spark.conf["spark.executor.memory"]
+    assert local_yarn.model.detector == yarn.model.detector and local_yarn.sql.dialect == "postgresql"
+    (tmp_path / "a.yaml").write_text("extends: b\n")
+    (tmp_path / "b.yaml").write_text("extends: a\n")
+    with pytest.raises(ConfigError, match="a cycle"):
+        load_settings("a", conf_dir=tmp_path, environ={})
+    (tmp_path / "c.yaml").write_text("extends: nowhere\n")
+    with pytest.raises(ConfigError, match="extends 'nowhere'"):
+        load_settings("c", conf_dir=tmp_path, environ={})
+
+
+def test_a_cluster_submission_carries_the_overrides_and_hides_the_secrets(monkeypatch):
+    from sensorwatch.submit import submission
+
+    monkeypatch.setenv("SENSORWATCH__KAFKA__TOPIC", "elsewhere")
+    monkeypatch.setenv("SENSORWATCH_KAFKA_PASSWORD", "s3cret")
+    settings = load_settings("yarn-local")
+    sub = submission(settings, "ingest")
+    # the driver's container gets the settings this process sees
+    assert sub.conf["spark.yarn.appMasterEnv.SENSORWATCH__KAFKA__TOPIC"] == "elsewhere"
+    assert sub.conf["spark.yarn.appMasterEnv.SENSORWATCH_KAFKA_PASSWORD"] == "s3cret"
+    assert "spark.yarn.appMasterEnv.SENSORWATCH_KAFKA_PASSWORD=s3cret" in sub.command()
+    # ... the printed command names the variable, never the value
+    shell = sub.shell()
+    assert "s3cret" not in shell and '"$SENSORWATCH_KAFKA_PASSWORD"' in shell
+    # both profile files travel (yarn-local extends yarn); the Hadoop client conf is the embedded one
+    assert [Path(f).name for f in sub.files.split(",")] == ["yarn.yaml", "yarn-local.yaml"]
+    assert sub.env["HADOOP_CONF_DIR"].endswith("var/yarn/conf") and shell.startswith("HADOOP_CONF_DIR=")

@@ -154,3 +154,20 @@ def test_ingest_over_sasl_ssl_lands_events_and_a_wrong_password_is_refused(isola
     with pytest.raises(Exception, match="(?i)authentication failed"):  # Spark's own client, in the JVM
         (spark.read.format("kafka").options(**spark_options(wrong.kafka)).option("subscribe", wrong.kafka.topic)
          .load().count())
+
+
+def test_an_unreachable_history_endpoint_warns_and_loses_nothing(isolated, spark, caplog, capsys, monkeypatch):
+    """Registering partitions happens after the batch is committed: with the HiveServer2
+    endpoint down, every event still lands, the run says what to do, and the CLI's
+    `history sync` names the endpoint in one clear line."""
+    from sensorwatch.cli import main
+
+    down = isolated.with_overrides(history={"host": "127.0.0.1", "port": 19999, "register_partitions": True})
+    simulate_to_kafka(down, assets=2, seconds=60, anomalies_per_asset=0)
+    with caplog.at_level("WARNING", logger="sensorwatch.ingest"):
+        assert run_ingest(spark, down, verbose=False)["landed"] == 120
+    assert "run `sensorwatch history sync` later" in caplog.text and "127.0.0.1:19999" in caplog.text
+    assert spark.read.parquet(down.storage.landing).count() == 120
+    monkeypatch.setenv("SENSORWATCH__HISTORY__PORT", "19999")
+    assert main(["history", "sync"]) == 1
+    assert "HistoryUnavailable: HiveServer2 at 127.0.0.1:19999 unreachable" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from models.serving import Grid, score_frame
 from schemas import ANOMALY_EVENTS, ANOMALY_SCORES, FEATURE_DRIFT, JOB_RUNS, PREDICTION_RUNS, SQL_TABLES
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
+from tests.conftest import doc_sql_blocks
 from sensorwatch.features_job import run_features
 from sensorwatch.predict_job import run_predict, update_events
 from sensorwatch.sources.landing import seed_landing
@@ -198,6 +199,12 @@ def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark,
             hourly = bi.execute(f'SELECT asset_id, hour, intervals FROM "{schema}".v_features_hourly '
                                 "ORDER BY 1, 2").fetchall()
             assert len(hourly) == 4 and all(h[2] == END for h in hourly)
+            # every example of docs/bi.md for the SQL store, as this login, as a BI tool sends it
+            bi.execute(f'SET search_path TO "{schema}"')
+            examples = doc_sql_blocks("sql")
+            assert len(examples) == 9
+            for example in examples:
+                bi.execute(example).fetchall()
             for statement in (f'INSERT INTO "{schema}".job_runs (run_id, job, started_at, status) '
                               "VALUES ('x', 'x', now(), 'x')",
                               f'DELETE FROM "{schema}".anomaly_events', f'CREATE TABLE "{schema}".mine (a int)',
@@ -282,6 +289,7 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
     log.append(store.delete_statement(ANOMALY_EVENTS))
     assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
     assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 3
+    log += doc_sql_blocks("sql")  # docs/bi.md's examples are for CrateDB too
     for statement in log:
         statement = statement.replace("%s", "$1")
         try:

@@ -12,7 +12,11 @@ from sensorwatch.connectors.sql import SqlUnavailable, connect, create_tables
 
 
 def test_all_three_services_are_up(live_services):
-    assert services.status(live_services) == {"kafka": True, "hdfs": True, "postgres": True}
+    states = services.status(live_services)
+    assert {k: states[k] for k in ("kafka", "hdfs", "postgres")} == {"kafka": True, "hdfs": True, "postgres": True}
+    # YARN and the Thrift Server start only when asked (--with): off is not DOWN
+    assert set(states) - {"kafka", "hdfs", "postgres"} == set(services.OPTIONAL)
+    assert all(states[name] in (None, True) for name in services.OPTIONAL)
 
 
 def test_up_is_idempotent_and_fast_when_running(live_services):

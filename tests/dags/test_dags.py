@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.dags.conftest import JOBS_BIN, REPO, scoring_setup
+from tests.dags.conftest import DAGS, JOBS_BIN, REPO, scoring_setup
 
 DAG_IDS = {"sensor_ingest", "sensor_features", "sensor_predict", "sensor_retrain", "sensor_backfill"}
 EVERY_3_MIN = timedelta(minutes=3)
@@ -110,3 +114,53 @@ def test_a_predict_dag_run_spark_submits_the_job_in_local_mode(airflow_db, dagba
     # the run scored the 3 minutes before its logical date: 4 pumps x 180 one-second intervals
     assert runs[0]["rows_out"] == 4 * 180
     assert runs[0]["range_end"].startswith(end.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def _sensorwatch(*args: str) -> subprocess.CompletedProcess:
+    """The project's CLI in the jobs environment."""
+    return subprocess.run([str(JOBS_BIN / "sensorwatch"), *args], cwd=REPO, check=True, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_a_predict_dag_run_submits_to_yarn(airflow_db, scoring_data, monkeypatch):
+    """The same DAG under the yarn-local profile: SparkSubmitOperator with master `yarn`
+    (its Airflow connection), cluster mode, the packed environment from HDFS. YARN and the
+    package are set up as a user would (`services up --with yarn`, `package --upload`), if
+    the suite before this one (tests/test_yarn.py) has not left them there."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk import timezone
+
+    import sensorwatch.scheduling as scheduling
+    from tests.scoring_setup import WARMUP, at
+
+    _sensorwatch("services", "up", "--with", "yarn")
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in _sensorwatch("services", "env").stdout.split("\n")
+                   if line.startswith("export "))
+    for name, value in {**{k: v.strip("'") for k, v in exports.items()},
+                        **json.loads(scoring_data.read_text())}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SENSORWATCH_PROFILE", "yarn-local")
+    archive = urllib.request.Request(
+        "http://127.0.0.1:19870/webhdfs/v1/apps/sensorwatch/sensorwatch-env.tar.gz?op=GETFILESTATUS")
+    try:
+        urllib.request.urlopen(archive, timeout=10).close()
+    except urllib.error.HTTPError:
+        with tempfile.TemporaryDirectory() as out:
+            _sensorwatch("package", "--for", "yarn-local", "--out", out, "--upload")
+    monkeypatch.setenv("PATH", f"{JOBS_BIN}:{os.environ['PATH']}")
+    monkeypatch.setenv("AIRFLOW_CONN_SENSORWATCH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn"}))
+    scheduling.settings.cache_clear()  # the DAG files read the profile when parsed
+    try:
+        dag = DagBag(dag_folder=str(DAGS)).dags["sensor_predict"]
+        task = dag.get_task("predict")
+        assert task.conf["spark.pyspark.python"] == "./environment/bin/python" and task._deploy_mode == "cluster"
+        end = at(WARMUP + 360)
+        run = dag.test(logical_date=timezone.coerce_datetime(end))
+    finally:
+        scheduling.settings.cache_clear()
+    assert run.state == "success", run
+    runs = json.loads(scoring_setup("runs", str(scoring_data)).stdout)
+    assert [r["status"] for r in runs] == ["succeeded"] and runs[0]["rows_out"] == 4 * 180
+    apps = json.load(urllib.request.urlopen("http://127.0.0.1:18088/ws/v1/cluster/apps?states=FINISHED", timeout=10))
+    mine = [a for a in apps["apps"]["app"] if a["name"] == "sensorwatch-predict" and a["finalStatus"] == "SUCCEEDED"]
+    assert mine, "no successful sensorwatch-predict application on YARN"
