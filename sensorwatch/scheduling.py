@@ -7,6 +7,8 @@ environment (which has neither Spark nor TensorFlow: ``sensorwatch.submit`` need
 * The master comes from the Airflow connection ``sensorwatch_spark`` (the provider takes
   it from a connection only): host ``yarn`` on a cluster, ``local[2]`` locally, e.g.
   ``AIRFLOW_CONN_SENSORWATCH_SPARK='{"conn_type": "spark", "host": "local[2]"}'``.
+* On YARN in cluster mode the provider tracks each application through the ResourceManager's
+  REST API: the connection's extra holds ``yarn_resourcemanager_webapp_address``.
 * ``spark-submit`` must be on the PATH of the Airflow worker (the provider takes no path):
   the cluster's Spark client, or locally this checkout's ``.venv/bin``.
 """
@@ -41,5 +43,10 @@ def spark_task(job: str, args: list[str] | tuple[str, ...] = (), *, timeout: tim
                task_id: str | None = None, **kwargs) -> SparkSubmitOperator:
     """``spark-submit jobs/<job>.py --profile P ARGS`` as a task (``args`` may hold Jinja)."""
     sub = submission(settings(), job, list(args))
+    if settings().spark.master == "yarn" and sub.deploy_mode == "cluster":
+        # The provider follows a cluster-mode application through the ResourceManager's REST API
+        # (and finds it again after a worker restart): the connection's extra names the RM,
+        # {"yarn_resourcemanager_webapp_address": "http://rm:8088"}.
+        kwargs.setdefault("yarn_track_via_rm_api", True)
     return SparkSubmitOperator(task_id=task_id or job, conn_id=SPARK_CONN_ID, execution_timeout=timeout,
                                **sub.operator_kwargs(), **kwargs)

@@ -148,12 +148,14 @@ def test_a_predict_dag_run_submits_to_yarn(airflow_db, scoring_data, monkeypatch
         with tempfile.TemporaryDirectory() as out:
             _sensorwatch("package", "--for", "yarn-local", "--out", out, "--upload")
     monkeypatch.setenv("PATH", f"{JOBS_BIN}:{os.environ['PATH']}")
-    monkeypatch.setenv("AIRFLOW_CONN_SENSORWATCH_SPARK", json.dumps({"conn_type": "spark", "host": "yarn"}))
+    monkeypatch.setenv("AIRFLOW_CONN_SENSORWATCH_SPARK", json.dumps(
+        {"conn_type": "spark", "host": "yarn", "extra": {"yarn_resourcemanager_webapp_address": "http://127.0.0.1:18088"}}))
     scheduling.settings.cache_clear()  # the DAG files read the profile when parsed
     try:
         dag = DagBag(dag_folder=str(DAGS)).dags["sensor_predict"]
         task = dag.get_task("predict")
         assert task.conf["spark.pyspark.python"] == "./environment/bin/python" and task._deploy_mode == "cluster"
+        assert task._yarn_track_via_rm_api  # followed through the ResourceManager's REST API
         end = at(WARMUP + 360)
         run = dag.test(logical_date=timezone.coerce_datetime(end))
     finally:
