@@ -23,10 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.compute import features_frame, interval_ix  # noqa: E402
 from features.definitions import FeatureSpec, column  # noqa: E402
-from models.detector import Detector  # noqa: E402
-from models.skab_eval import TRAIN_ROWS, events_of  # noqa: E402
+from models.skab_eval import fit_file  # noqa: E402
 from models.spec import DetectorSpec  # noqa: E402
 from schemas import SENSOR_NAMES  # noqa: E402
 from sensorwatch.sources import skab  # noqa: E402
@@ -41,12 +39,9 @@ VARIANTS: dict[str, dict] = {
 
 def cache_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec, path: Path) -> float:
     started = time.perf_counter()
-    events = events_of(f)
-    rows = features_frame(events, features).sort_values("interval_start", ignore_index=True)
-    reading_ix = interval_ix(events["event_time"], features.interval_s)
-    row_ix = interval_ix(rows["interval_start"], features.interval_s)
-    train = row_ix <= reading_ix[TRAIN_ROWS - 1]
-    detector = Detector.fit({f.asset_id: rows[train].reset_index(drop=True)}, spec)
+    fitted = fit_file(f, features, spec)  # the evaluation's own first half
+    rows, train, detector = fitted.rows, fitted.train, fitted.detector
+    reading_ix, row_ix = fitted.reading_ix, fitted.row_ix
     err = detector.sensor_errors_many({f.asset_id: rows})[f.asset_id]
     n_windows = int(train.sum()) - spec.window
     n_val = max(1, int(round(n_windows * spec.validation_fraction)))

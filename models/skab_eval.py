@@ -62,9 +62,19 @@ def events_of(f: skab.SkabFile) -> pd.DataFrame:
     return events
 
 
-def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
-                  plot_dir: Path | None = None) -> FileResult:
-    started = time.perf_counter()
+@dataclass
+class FittedFile:
+    """One file through the protocol's first half: its feature rows, which reading falls in
+    which row, the training rows (those of the first 400 readings) and the fitted detector."""
+
+    rows: pd.DataFrame
+    reading_ix: np.ndarray
+    row_ix: np.ndarray
+    train: np.ndarray
+    detector: Detector
+
+
+def fit_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec) -> FittedFile:
     events = events_of(f)
     rows = features_frame(events, features).sort_values("interval_start", ignore_index=True)
     # Each reading belongs to one interval; the first 400 readings' intervals train.
@@ -72,6 +82,14 @@ def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
     row_ix = interval_ix(rows["interval_start"], features.interval_s)
     train = row_ix <= reading_ix[TRAIN_ROWS - 1]
     detector = Detector.fit({f.asset_id: rows[train].reset_index(drop=True)}, spec)
+    return FittedFile(rows, reading_ix, row_ix, train, detector)
+
+
+def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
+                  plot_dir: Path | None = None) -> FileResult:
+    started = time.perf_counter()
+    fitted = fit_file(f, features, spec)
+    rows, reading_ix, row_ix, detector = fitted.rows, fitted.reading_ix, fitted.row_ix, fitted.detector
     scored = detector.score(f.asset_id, rows)
     flags = pd.Series(scored["in_event"].to_numpy(), index=row_ix).reindex(reading_ix).to_numpy(bool)
     truth = f.frame["anomaly"].to_numpy() > 0.5
