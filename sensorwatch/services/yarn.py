@@ -12,7 +12,8 @@ need. Sized for a small machine the way a real small cluster is configured:
 * physical-memory enforcement on (a container over its size is killed, as on a cluster),
   virtual-memory check off (the JVM's and Python's address space is not their use);
 * container logs stay in the NodeManager's log dir (``var/yarn/logs/<app>/<container>``)
-  and finished containers' directories are kept 10 minutes, for a failed job's evidence.
+  and finished containers' directories are kept 10 minutes, for a failed job's evidence;
+* the cache of unpacked archives is trimmed to about 4 GB (one environment version).
 
 ``hadoop_conf_dir(settings)`` (``var/yarn/conf``) is the client configuration a
 ``spark-submit --master yarn`` needs (``HADOOP_CONF_DIR``): core-site (the HDFS) and
@@ -84,6 +85,10 @@ def _write_conf(settings: Settings) -> Path:
         "yarn.nodemanager.local-dirs": str(base / "local"),
         "yarn.nodemanager.log-dirs": str(base / "logs"),
         "yarn.nodemanager.delete.debug-delay-sec": "600",
+        # Each new package version is unpacked anew (3.3 GB); keep the node's cache of
+        # public resources near one version instead of Hadoop's default 10 GB.
+        "yarn.nodemanager.localizer.cache.target-size-mb": "4096",
+        "yarn.nodemanager.localizer.cache.cleanup.interval-ms": "120000",
         # a nearly full development disk must not mark the only node unhealthy
         "yarn.nodemanager.disk-health-checker.max-disk-utilization-per-disk-percentage": "99.5",
         "yarn.nodemanager.env-whitelist": "JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,"
