@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.threshold import runs
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -55,20 +57,15 @@ class EventScores:
                 "events": self.events, "detected": self.detected, "false_events": self.false_events}
 
 
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(flags, bool).astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-
-
 def event_scores(truths: list[np.ndarray], predictions: list[np.ndarray]) -> EventScores:
     """Over several series (files), each a pair of boolean arrays of the same length."""
     events = detected = false_events = 0
     for truth, predicted in zip(truths, predictions):
         truth, predicted = np.asarray(truth, bool), np.asarray(predicted, bool)
-        truth_runs = _runs(truth)
+        truth_runs = runs(truth)
         events += len(truth_runs)
         detected += sum(bool(predicted[a:b].any()) for a, b in truth_runs)
-        false_events += sum(not truth[a:b].any() for a, b in _runs(predicted))
+        false_events += sum(not truth[a:b].any() for a, b in runs(predicted))
     return EventScores(events, detected, false_events)
 
 

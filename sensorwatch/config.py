@@ -321,6 +321,7 @@ def profile_path(
 
 
 def _read_profile(path: Path) -> dict[str, Any]:
+    """One profile file's keys (``extends`` included), checked: a mapping, no secrets."""
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -331,28 +332,28 @@ def _read_profile(path: Path) -> dict[str, Any]:
         section, key = dotted.split(".")
         if key in (data.get(section) or {}):
             raise ConfigError(f"'{dotted}' is a secret and must not be in {path}: set {SECRET_ENV[dotted]}")
-    data.pop("extends", None)
     return data
 
 
-def profile_files(path: Path) -> list[Path]:
-    """The profile's YAML and those it ``extends`` (a profile name in the same folder), the
-    farthest ancestor first. A profile that extends another states only what differs: e.g.
-    ``yarn-local`` is the ``yarn`` profile with the embedded services' endpoints."""
-    chain = [path]
-    while True:
-        try:
-            parent = (yaml.safe_load(chain[-1].read_text()) or {}).get("extends")
-        except (yaml.YAMLError, AttributeError):
-            break  # reported by _read_profile
-        if not parent:
-            break
-        parent_path = chain[-1].parent / f"{parent}.yaml"
-        if not parent_path.is_file() or parent_path in chain:
-            raise ConfigError(f"{chain[-1]} extends '{parent}': "
-                              f"{'a cycle' if parent_path in chain else f'no {parent_path}'}")
-        chain.append(parent_path)
+def _profile_chain(path: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """(file, its keys) for the profile and those it ``extends`` (a profile name in the same
+    folder), the farthest ancestor first; each file read once."""
+    chain = [(path, _read_profile(path))]
+    while parent := chain[-1][1].pop("extends", None):
+        parent_path = path.parent / f"{parent}.yaml"
+        seen = [p for p, _ in chain]
+        if not parent_path.is_file() or parent_path in seen:
+            raise ConfigError(f"{seen[-1]} extends '{parent}': "
+                              f"{'a cycle' if parent_path in seen else f'no {parent_path}'}")
+        chain.append((parent_path, _read_profile(parent_path)))
     return chain[::-1]
+
+
+def profile_files(path: Path) -> list[Path]:
+    """The profile's YAML and those it ``extends``, the farthest ancestor first. A profile
+    that extends another states only what differs: e.g. ``yarn-local`` is the ``yarn``
+    profile with the embedded services' endpoints."""
+    return [p for p, _ in _profile_chain(path)]
 
 
 def load_settings(
@@ -365,8 +366,8 @@ def load_settings(
     path = profile_path(profile, conf_dir, environ)
     profile = path.stem
     data: dict[str, Any] = {}
-    for file in profile_files(path):  # the profile it extends first, then its own keys
-        data = _merge(data, _read_profile(file))
+    for _, keys in _profile_chain(path):  # the profile it extends first, then its own keys
+        data = _merge(data, keys)
     data = _merge(data, _env_overrides(environ))
     data["profile"] = profile
     for dotted, env_name in SECRET_ENV.items():

@@ -44,6 +44,7 @@ JOBS = {
     "predict": "predict_anomalies.py",
 }
 ENV_ALIAS = "environment"  # the archive's directory name in each YARN container
+MASTER_ENV = "spark.yarn.appMasterEnv."  # conf prefix: the driver's container environment (cluster mode)
 
 
 def jobs_python() -> Path:
@@ -63,7 +64,6 @@ class Submission:
     files: str | None = None
     name: str = ""
     env: dict[str, str] | None = None  # of the spark-submit process (HADOOP_CONF_DIR)
-    secrets: tuple[str, ...] = ()  # conf keys whose values the printed command shows as $NAME
 
     def _options(self) -> list[tuple[str, str]]:
         opts = [("--master", self.master), ("--name", self.name)]
@@ -73,8 +73,9 @@ class Submission:
 
     def _printed(self, flag: str, value: str) -> str:
         key = value.split("=", 1)[0]
-        if flag == "--conf" and key in self.secrets:  # a secret: its variable, not its value
-            return f'{flag} {key}="${key.rsplit(".", 1)[-1]}"'
+        variable = key.removeprefix(MASTER_ENV)
+        if flag == "--conf" and variable != key and variable in SECRET_ENV.values():  # its variable, not its value
+            return f'{flag} {key}="${variable}"'
         return f"{flag} {shlex.quote(value)}"
 
     def command(self) -> list[str]:
@@ -91,11 +92,9 @@ class Submission:
     def run(self, timeout_s: float | None = None, cwd: Path | str | None = None) -> "Submitted":
         """Run spark-submit (this environment's: its bin/ goes first on PATH, as
         find-spark-home needs) and wait; the YARN application id is read from its output."""
-        bin_dir = Path(sys.executable).parent
-        env = {**os.environ, **(self.env or {}), "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"}
-        env.pop("PYSPARK_GATEWAY_PORT", None)  # a test's or a notebook's own Spark must not be reused
         started = time.monotonic()
-        done = subprocess.run(self.command(), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(self.command(), env=spark_client_env(self.env), cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout_s)
         ids = re.findall(r"Submitted application (application_\d+_\d+)", done.stderr)
         return Submitted(self.job, done.returncode, ids[-1] if ids else None, round(time.monotonic() - started, 1),
                          done.stdout, done.stderr)
@@ -105,6 +104,15 @@ class Submission:
         return {"application": self.application, "application_args": self.args, "conf": self.conf,
                 "name": self.name, "deploy_mode": self.deploy_mode, "archives": self.archives,
                 "files": self.files, "env_vars": self.env}
+
+
+def spark_client_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for PySpark's own spark-submit: this environment's bin/ first on PATH
+    (find-spark-home needs its Python), and no gateway of a Spark already running in this
+    process (a test's or a notebook's), which spark-submit would otherwise reuse."""
+    env = {**os.environ, **(extra or {}), "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    env.pop("PYSPARK_GATEWAY_PORT", None)
+    return env
 
 
 @dataclass(frozen=True)
@@ -135,18 +143,15 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
     deploy_mode = conf.pop("spark.submit.deployMode", None)
     files = None
     archives = None
-    secrets: list[str] = []
     if settings.spark.archive:
         archives = f"{settings.spark.archive}#{ENV_ALIAS}"
         conf["spark.pyspark.python"] = f"./{ENV_ALIAS}/bin/python"
         profile = Path(conf_file) if conf_file else profile_path(settings.profile)
         files = ",".join(str(p) for p in profile_files(profile))
-        conf["spark.yarn.appMasterEnv.SENSORWATCH_CONF_DIR"] = "."
+        conf[f"{MASTER_ENV}SENSORWATCH_CONF_DIR"] = "."
         for name, value in sorted(os.environ.items()):  # the settings as this process sees them
             if name.startswith(ENV_PREFIX) or name in SECRET_ENV.values():
-                conf[f"spark.yarn.appMasterEnv.{name}"] = value
-                if name in SECRET_ENV.values():
-                    secrets.append(f"spark.yarn.appMasterEnv.{name}")
+                conf[f"{MASTER_ENV}{name}"] = value
     else:
         python = str(jobs_python())
         conf["spark.pyspark.python"] = python
@@ -158,4 +163,4 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
     application = str(Path(jobs_dir or REPO_ROOT / "jobs") / JOBS[job])
     return Submission(job=job, master=settings.spark.master, application=application,
                       args=["--profile", settings.profile, *args], conf=conf, deploy_mode=deploy_mode,
-                      archives=archives, files=files, name=f"sensorwatch-{job}", env=env, secrets=tuple(secrets))
+                      archives=archives, files=files, name=f"sensorwatch-{job}", env=env)

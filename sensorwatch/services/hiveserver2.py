@@ -11,7 +11,6 @@ HiveServer2's ``NONE`` (SASL PLAIN, any user): loopback only, development only.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from sensorwatch.config import Settings, endpoint_port
 from sensorwatch.services.process import ServiceError, read_pid, start_background, stop_pid, wait_until
+from sensorwatch.submit import spark_client_env
 
 MAIN = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 
@@ -72,9 +72,8 @@ def start(settings: Settings) -> str:
     base.mkdir(parents=True, exist_ok=True)
     run, log = settings.home / "run", settings.home / "log"
     if read_pid(run / "hiveserver2.pid") is None:
-        env = {**os.environ, "PATH": f"{Path(_spark_submit()).parent}:{os.environ.get('PATH', '')}"}
-        env.pop("PYSPARK_GATEWAY_PORT", None)
-        start_background(command(settings), run / "hiveserver2.pid", log / "hiveserver2.log", env=env, cwd=base)
+        start_background(command(settings), run / "hiveserver2.pid", log / "hiveserver2.log",
+                         env=spark_client_env(), cwd=base)
     wait_until(lambda: _ready(settings), f"the Spark Thrift Server on 127.0.0.1:{settings.services.hiveserver2_port}",
                180, log_file=log / "hiveserver2.log", pid_file=run / "hiveserver2.pid")
     return f"HiveServer2 protocol (Spark Thrift Server) at 127.0.0.1:{settings.services.hiveserver2_port}"
