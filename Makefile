@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench services-up services-down clean
+.PHONY: setup demo test unit lint lock bench services-up services-down clean
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,22 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest
 	.venv-airflow/bin/pytest tests/dags --confcutdir=tests/dags
+
+# The tests that need no service (the `unit` marker, set in tests/conftest.py): minutes.
+unit: setup
+	$(VENV)/bin/pytest -m unit
+
+# Style and errors (ruff), types (mypy), and the layer contracts (import-linter; pyproject.toml).
+LINTED := sensorwatch models features schemas tests bench jobs airflow_dags
+lint: setup
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+# Re-pin the transitive dependencies of both environments after a change to pyproject.toml.
+lock:
+	$(VENV)/bin/uv pip freeze --python $(VENV)/bin/python --exclude-editable > constraints.txt
+	$(VENV)/bin/uv pip freeze --python .venv-airflow/bin/python --exclude-editable > constraints-airflow.txt
 
 bench: setup
 	$(PY) bench/ingest.py

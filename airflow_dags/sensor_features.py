@@ -5,7 +5,7 @@ that changed since its last successful run, late events included, and upserts th
 features (idempotent). So a missed hour needs no catch-up run: the next one covers it.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -14,7 +14,7 @@ from sensorwatch.scheduling import TAGS, default_args, spark_task
 with DAG(
     dag_id="sensor_features",
     schedule="@hourly",
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=55),

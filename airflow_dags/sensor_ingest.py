@@ -7,7 +7,7 @@ nothing twice. Where the stream runs continuously instead (``--trigger processin
 a long-running YARN application), pause this DAG: both would use one checkpoint.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -18,7 +18,7 @@ EVERY = timedelta(seconds=settings().predict.interval_s)
 with DAG(
     dag_id="sensor_ingest",
     schedule=EVERY,
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,  # a catch-up run reads everything new: one run covers any missed ones
     max_active_runs=1,  # two streams must never share the checkpoint
     dagrun_timeout=4 * EVERY,

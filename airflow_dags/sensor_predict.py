@@ -5,7 +5,7 @@ intervals and writes the same rows (replay-safe). Runs never overlap; a run that
 slot is skipped, not queued (catchup off): score a gap with sensor_backfill.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -18,7 +18,7 @@ AT = "{{ (data_interval_end or dag_run.run_after).isoformat() }}"
 with DAG(
     dag_id="sensor_predict",
     schedule=EVERY,
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=3 * EVERY,

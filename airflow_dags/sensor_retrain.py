@@ -6,7 +6,7 @@ when the new version is not worse (``model.promotion_tolerance``). The next sens
 run picks the champion up; ``sensorwatch model rollback`` undoes a promotion.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
@@ -15,7 +15,7 @@ from sensorwatch.scheduling import TAGS, default_args, spark_task
 with DAG(
     dag_id="sensor_retrain",
     schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,  # one model from the newest data, not one per missed day
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=4),

@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,12 +28,15 @@ from schemas import SENSOR_FEATURES  # noqa: E402
 from sensorwatch import services  # noqa: E402
 from sensorwatch.config import Settings, load_settings  # noqa: E402
 from sensorwatch.connectors.sql import SqlStore, connect  # noqa: E402
-from sensorwatch.features_job import read_landing, run_features  # noqa: E402
+from sensorwatch.connectors.sql import statements as q  # noqa: E402
+from sensorwatch.connectors.sql.loader import write_jdbc  # noqa: E402
+from sensorwatch.extract import read_landing  # noqa: E402
+from sensorwatch.features_job import run_features  # noqa: E402
 from sensorwatch.sources.landing import seed_landing, series_frame  # noqa: E402
 from sensorwatch.sources.simulator import simulate  # noqa: E402
 from sensorwatch.spark import get_spark  # noqa: E402
 
-START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def isolated(base: Settings, name: str) -> Settings:
@@ -68,9 +71,9 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     rows = compute_features(read_landing(spark, settings), settings.features.spec()).cache()
     n = rows.count()
     store = SqlStore(settings)
-    stage = store.stage_table(SENSOR_FEATURES, "bench")
+    stage = q.stage_table(SENSOR_FEATURES, "bench")
     cols = SENSOR_FEATURES.column_names
-    quoted = store.column_list(cols)
+    quoted = q.columns(cols).as_string()
     insert = f"INSERT INTO {store.name(stage)} ({quoted}) VALUES ({', '.join(['%s'] * len(cols))})"
     copy = f"COPY {store.name(stage)} ({quoted}) FROM STDIN"
 
@@ -88,21 +91,21 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
         return write
 
     def jdbc():
-        store._write_jdbc(rows.select(*cols), stage)
+        write_jdbc(store, rows.select(*cols), stage)
 
     out = {"rows": n}
     for name, fn in (("spark_jdbc", jdbc),
                      ("psycopg_executemany", lambda: rows.foreachPartition(psycopg_partition(False))),
                      ("psycopg_copy", lambda: rows.foreachPartition(psycopg_partition(True)))):
-        store.execute(store.drop_statement(stage))
-        store.execute(store.table_ddl(stage))
+        store.execute(q.drop_table(store.target, stage))
+        store.execute(q.create_table(store.target, stage))
         t0 = time.monotonic()
         fn()
         seconds = time.monotonic() - t0
         assert store.query(f"SELECT count(*) FROM {store.name(stage)}") == [(n,)]
         out[name] = {"seconds": round(seconds, 2), "rows_per_s": round(n / seconds)}
         print(f"writer {name}: {n:,d} rows in {seconds:.2f}s ({n / seconds:,.0f} rows/s)", flush=True)
-    store.execute(store.drop_statement(stage))
+    store.execute(q.drop_table(store.target, stage))
     rows.unpersist()
     return out
 

@@ -70,7 +70,7 @@ def main() -> None:
     _, t_parse = timed(lambda: parsed.write.format("noop").mode("overwrite").save())
     print(f"read+parse+validate (no write): {t_parse:.1f}s ({events / t_parse:,.0f} events/s)", flush=True)
 
-    summary, t_ingest = timed(lambda: run_ingest(spark, settings, verbose=False))
+    summary, t_ingest = timed(lambda: run_ingest(spark, settings))
     assert summary["landed"] == produced["valid_events"] and summary["quarantined"] == args.bad, summary
     batch_s = sum(b["seconds"] for b in summary["batch_stats"])
     print(f"ingest availableNow: {t_ingest:.1f}s in {summary['batches']} batches "

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from features.compute import features_frame  # noqa: E402
 from models.detector import Detector  # noqa: E402
 from models.network import Predictor  # noqa: E402
-from models.skab_eval import TRAIN_ROWS, events_of  # noqa: E402
 from sensorwatch.config import load_settings  # noqa: E402
+from sensorwatch.skab_eval import TRAIN_ROWS, events_of  # noqa: E402
 from sensorwatch.sources import skab  # noqa: E402
 
 

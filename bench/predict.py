@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,13 +46,13 @@ from sensorwatch import services  # noqa: E402
 from sensorwatch.config import load_settings  # noqa: E402
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client  # noqa: E402
 from sensorwatch.connectors.sql import SqlStore  # noqa: E402
-from sensorwatch.features_job import Span, events_for, read_landing  # noqa: E402
+from sensorwatch.extract import Span, events_for, read_landing  # noqa: E402
 from sensorwatch.predict_job import ARROW_BATCH_CONF, run_predict  # noqa: E402
 from sensorwatch.sources.landing import seed_landing, series_frame  # noqa: E402
 from sensorwatch.sources.simulator import simulate  # noqa: E402
 from sensorwatch.spark import get_spark  # noqa: E402
 
-END = datetime(2026, 1, 7, 12, 0, tzinfo=timezone.utc)
+END = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
 
 def main() -> None:

@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.definitions import FeatureSpec, column  # noqa: E402
-from models.skab_eval import fit_file  # noqa: E402
 from models.spec import DetectorSpec  # noqa: E402
 from schemas import SENSOR_NAMES  # noqa: E402
+from schemas.features import FeatureSpec, column  # noqa: E402
+from sensorwatch.skab_eval import fit_file  # noqa: E402
 from sensorwatch.sources import skab  # noqa: E402
 
 # Model variants: DetectorSpec overrides of the production defaults.

@@ -58,7 +58,7 @@ class Cache:
         return per_row[np.searchsorted(self.row_ix, self.reading_ix)][TRAIN_ROWS:]
 
     @classmethod
-    def load(cls, path: Path) -> "Cache":
+    def load(cls, path: Path) -> Cache:
         z = np.load(path)
         name = path.stem
         return cls(name, name.split("-")[1], z["sensor_err"], z["means"], z["row_ix"], z["reading_ix"],

@@ -131,11 +131,11 @@ def main() -> None:
     rules = rules_from_settings(settings)
     variants = {"arrow": parse_events(raw, rules), "from_json": validate_with_from_json(raw, rules)}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for name, df in variants.items():  # warm-up (Python workers, code generation)
+    for df in variants.values():  # warm-up (Python workers, code generation)
         df.write.format("noop").mode("overwrite").save()
     for _ in range(args.rounds):
         for name, df in variants.items():
-            seconds[name].append(timed(lambda: df.write.format("noop").mode("overwrite").save()))
+            seconds[name].append(timed(lambda df=df: df.write.format("noop").mode("overwrite").save()))
             print(f"{name}: {seconds[name][-1]:.2f}s ({n / seconds[name][-1]:,.0f} rows/s)", flush=True)
     a = variants["arrow"].select("kafka_partition", "kafka_offset", F.col("_reasons").alias("a"))
     j = variants["from_json"].select("kafka_partition", "kafka_offset", F.col("_reasons").alias("j"))

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -30,7 +30,7 @@ from sensorwatch.services import yarn  # noqa: E402
 from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
 from sensorwatch.submit import submission  # noqa: E402
 
-START = datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
 
 
 def run_jobs(profile: str, env: dict[str, str], end: datetime, package: Path | None, local) -> dict:

@@ -1,1 +1,1 @@
-"""Declarative feature definitions and pure DataFrame transforms (issue: batch features)."""
+"""Pure feature computation: DataFrame in, DataFrame out (declarations: ``schemas.features``)."""

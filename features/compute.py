@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.definitions import INTERVAL_STATS, FeatureSpec, column
 from features.rolling import IX, rolling_stats
 from schemas import SENSOR_FEATURES, SENSOR_NAMES
+from schemas.features import INTERVAL_STATS, FeatureSpec, column
 
 # Among deliveries of the same reading, the latest wins: by ingest time, then Kafka
 # partition and offset (producer retries and re-sent corrections count once).

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from features.definitions import ROLLING_STATS, FeatureSpec, column
+from schemas.features import ROLLING_STATS, FeatureSpec, column
 
 IX = "_ix"  # interval index: floor(epoch seconds / interval_s)
 

@@ -12,8 +12,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from features.compute import EVENT_COLUMNS, asset_features
-from features.definitions import FeatureSpec
 from schemas import SENSOR_FEATURES
+from schemas.features import FeatureSpec
 
 
 def interval_index(ts: Column, interval_s: int) -> Column:

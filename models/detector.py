@@ -23,12 +23,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 from models import drift, errors, threshold
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
+from schemas.errors import OperationFailed
 
 FLEET = "*"
 FORMAT_VERSION = 2  # 2: threshold rules, covariates, top-k score (the SKAB selection)
 
 
-class ModelError(RuntimeError):
+class ModelError(OperationFailed):
     """A model that cannot be used: missing, corrupt, or not matching the features."""
 
 
@@ -51,7 +52,7 @@ class Detector:
 
     # ---- training ---------------------------------------------------------------------
     @classmethod
-    def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec) -> "Detector":
+    def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec) -> Detector:
         """Train on each asset's feature rows (sorted by time). The last
         ``validation_fraction`` of each asset's windows drives early stopping and the
         calibration of its threshold; the model is never fitted on it."""
@@ -146,6 +147,7 @@ class Detector:
             sensor_err = np.full((len(rows), n_sensors), np.nan)
             if asset in windows:
                 x, y = windows[asset]
+                assert predicted is not None  # forecast whenever any asset has windows
                 sensor_err[spec.window:] = errors.sensor_errors(predicted[offset:offset + len(x)], y, n_sensors)
                 offset += len(x)
                 present = rows[spec.columns].notna().any(axis=1).to_numpy()
@@ -193,7 +195,7 @@ class Detector:
         }
 
     @classmethod
-    def load(cls, directory: Path) -> "Detector":
+    def load(cls, directory: Path) -> Detector:
         """Raises ``ModelError`` naming what is missing or unreadable."""
         from models import network
 
@@ -247,7 +249,8 @@ def _fit_normalisation(rows: pd.DataFrame, spec: DetectorSpec) -> tuple[np.ndarr
     return mean, np.where(std > errors.EPS, std, 1.0)
 
 
-def _windows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _windows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray,
+             std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(windows of ``spec.window`` consecutive rows as float32, the row after each), in
     units of the asset's training spread. A missing value stays NaN in the targets (no
     error) and becomes 0, the training mean, inside windows."""

@@ -4,6 +4,7 @@ smoothed anomaly score and each sensor's contribution to it. numpy only."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -29,7 +30,7 @@ def smooth(values: np.ndarray, rows: int) -> np.ndarray:
         return np.nanmean(sliding_window_view(padded, rows, axis=0), axis=-1)
 
 
-def score(errors: np.ndarray, smoothing: int, scored: np.ndarray | None = None,
+def score(errors: np.ndarray, smoothing: int, scored: np.ndarray | Sequence[bool] | None = None,
           top_k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(score per row, contribution per row and sensor).
 

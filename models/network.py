@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 
 from models.spec import DetectorSpec
-from sensorwatch.progress import Progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ banner lines
 import keras  # noqa: E402
@@ -49,16 +48,16 @@ class TrainResult:
     best_epoch: int = 0
 
 
-def train(spec: DetectorSpec, x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> TrainResult:
+def train(spec: DetectorSpec, x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.ndarray,
+          y_val: np.ndarray) -> TrainResult:
     """Fit with early stopping on the validation windows (best weights restored)."""
     dev = device()
     model = build(spec, x_fit.shape[-1], mixed_precision=dev == "GPU")
     stop = keras.callbacks.EarlyStopping(patience=spec.patience, restore_best_weights=True)
-    bar = Progress(f"training on {dev}", spec.epochs, " epochs")
-    shown = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update(epoch + 1))
+    shown = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
+        "epoch %d/%d on %s: loss %.5f, val_loss %.5f", epoch + 1, spec.epochs, dev, logs["loss"], logs["val_loss"]))
     fit = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs=spec.epochs,
                     batch_size=spec.batch_size, shuffle=True, verbose=0, callbacks=[stop, shown])
-    bar.close(len(fit.history["loss"]))
     history = {k: [float(v) for v in vals] for k, vals in fit.history.items()}
     best = int(np.argmin(history["val_loss"])) + 1
     log.info("trained on %s: %d epochs, best %d", dev, len(history["loss"]), best)

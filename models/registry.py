@@ -12,26 +12,38 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from models.detector import Detector, ModelError
 
-if TYPE_CHECKING:
-    from sensorwatch.config import ModelConf
-
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network calls from a job
 import mlflow  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from mlflow.models import infer_signature  # noqa: E402
+from mlflow.pyfunc import PythonModel  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 ALIAS = "champion"
 HISTORY_TAG = "champion_history"
 ARTIFACT = "detector"
+
+
+class RegistryConf(Protocol):
+    """Where the registry is and what the model is called (``sensorwatch.config.ModelConf``
+    has these; this package does not import the configuration layer)."""
+
+    @property
+    def mlflow_uri(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def experiment(self) -> str: ...
+    @property
+    def local_dir(self) -> Path | None: ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,7 @@ class LoadedModel:
                              f"{' ...' if len(unread) > 10 else ''})")
 
 
-def client(conf: "ModelConf") -> MlflowClient:
+def client(conf: RegistryConf) -> MlflowClient:
     """Point MLflow at the configured store (creating a local one) and return a client."""
     if conf.local_dir is not None:
         conf.local_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +91,7 @@ def client(conf: "ModelConf") -> MlflowClient:
     return MlflowClient(conf.mlflow_uri, conf.mlflow_uri)
 
 
-def experiment_id(conf: "ModelConf") -> str:
+def experiment_id(conf: RegistryConf) -> str:
     c = client(conf)
     found = c.get_experiment_by_name(conf.experiment)
     if found is not None:
@@ -88,7 +100,7 @@ def experiment_id(conf: "ModelConf") -> str:
     return c.create_experiment(conf.experiment, artifact_location=location)
 
 
-class DetectorPyfunc(mlflow.pyfunc.PythonModel):
+class DetectorPyfunc(PythonModel):
     """The detector as an MLflow pyfunc: feature rows in, one scored row per input row out."""
 
     def load_context(self, context) -> None:
@@ -107,7 +119,7 @@ class DetectorPyfunc(mlflow.pyfunc.PythonModel):
         return pd.concat(parts).loc[model_input.index] if parts else pd.DataFrame()
 
 
-def log_detector(conf: "ModelConf", detector: Detector, example: pd.DataFrame, workdir: Path) -> int:
+def log_detector(conf: RegistryConf, detector: Detector, example: pd.DataFrame, workdir: Path) -> int:
     """Log the detector in the active run and register it; returns the new version."""
     directory = detector.save(workdir / ARTIFACT)
     inputs = example[["asset_id", "interval_start", *detector.spec.columns]]
@@ -123,14 +135,14 @@ def log_detector(conf: "ModelConf", detector: Detector, example: pd.DataFrame, w
     return int(info.registered_model_version)
 
 
-def champion_version(conf: "ModelConf") -> int | None:
+def champion_version(conf: RegistryConf) -> int | None:
     try:
         return int(client(conf).get_model_version_by_alias(conf.name, ALIAS).version)
     except MlflowException:
         return None
 
 
-def load(conf: "ModelConf", version: int | None = None) -> LoadedModel:
+def load(conf: RegistryConf, version: int | None = None) -> LoadedModel:
     """The champion (or a given version), with a clear ``ModelError`` when there is none
     or it cannot be read."""
     client(conf)
@@ -157,17 +169,17 @@ def load_ref(ref: ModelRef) -> LoadedModel:
     except Exception as exc:  # MLflow wraps missing artifacts and unreadable files in many types
         raise ModelError(f"model '{ref.name}' version {ref.version} cannot be loaded: {exc}") from exc
     schema = pyfunc.metadata.get_input_schema()
-    return LoadedModel(pyfunc.unwrap_python_model().detector, ref, mv.run_id,
-                       datetime.fromtimestamp(mv.creation_timestamp / 1000, timezone.utc),
+    return LoadedModel(pyfunc.unwrap_python_model().detector, ref, mv.run_id or "",
+                       datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
                        schema.input_names() if schema is not None else [])
 
 
-def history(conf: "ModelConf") -> list[int]:
+def history(conf: RegistryConf) -> list[int]:
     tags = client(conf).get_registered_model(conf.name).tags
     return json.loads(tags.get(HISTORY_TAG, "[]"))
 
 
-def promote(conf: "ModelConf", version: int) -> None:
+def promote(conf: RegistryConf, version: int) -> None:
     """Make ``version`` the champion (and remember it for ``rollback``)."""
     c = client(conf)
     try:
@@ -178,7 +190,7 @@ def promote(conf: "ModelConf", version: int) -> None:
     c.set_registered_model_tag(conf.name, HISTORY_TAG, json.dumps([*history(conf), int(version)]))
 
 
-def rollback(conf: "ModelConf") -> int:
+def rollback(conf: RegistryConf) -> int:
     """Give the champion alias back to the version that held it before; returns it."""
     past = history(conf)
     if len(past) < 2:
@@ -189,7 +201,7 @@ def rollback(conf: "ModelConf") -> int:
     return past[-2]
 
 
-def versions(conf: "ModelConf") -> list[dict[str, Any]]:
+def versions(conf: RegistryConf) -> list[dict[str, Any]]:
     c = client(conf)
     champion = champion_version(conf)
     found = c.search_model_versions(f"name = '{conf.name}'")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,7 @@ class Grid:
     interval_s: int
 
     @classmethod
-    def for_range(cls, scored_start: datetime, end: datetime, interval_s: int, lookback_rows: int) -> "Grid":
+    def for_range(cls, scored_start: datetime, end: datetime, interval_s: int, lookback_rows: int) -> Grid:
         return cls(scored_start - timedelta(seconds=interval_s * lookback_rows), scored_start, end, interval_s)
 
     def index(self) -> pd.DatetimeIndex:
@@ -97,7 +97,10 @@ def score_batches(batches: Iterator[pd.DataFrame], ref: ModelRef | None, grid: G
     An asset's rows may span batches: each is scored once all its rows have arrived, and
     the assets complete in a batch are scored together (one batched forecast). The
     model is ``ref``'s (cached per process), or ``detector`` when given in-process."""
-    detector = detector or model_for(ref).detector
+    if detector is None:
+        if ref is None:
+            raise ValueError("score_batches needs the model's ref or a detector")
+        detector = model_for(ref).detector
     carry = None
     for batch in batches:
         batch = batch if carry is None else pd.concat([carry, batch], ignore_index=True)
@@ -122,4 +125,4 @@ def _top(contributions: np.ndarray, scored: np.ndarray, k: int) -> tuple[list, l
 
 def _naive(t: datetime) -> pd.Timestamp:
     ts = pd.Timestamp(t)
-    return ts.tz_convert(timezone.utc).tz_localize(None) if ts.tzinfo else ts
+    return ts.tz_convert(UTC).tz_localize(None) if ts.tzinfo else ts

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from features.definitions import INTERVAL_STATS, ROLLING_STATS, column
 from models.threshold import RULES
 from schemas import SENSOR_NAMES
+from schemas.features import INTERVAL_STATS, ROLLING_STATS, column
 
 _STATS = {st.name for st in (*INTERVAL_STATS, *ROLLING_STATS)} - {"count"}
 
@@ -71,7 +71,7 @@ class DetectorSpec:
             raise ValueError(f"top_sensors must be at most {len(SENSOR_NAMES)}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DetectorSpec":
+    def from_dict(cls, data: dict[str, Any]) -> DetectorSpec:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

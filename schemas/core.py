@@ -121,7 +121,8 @@ class Field:
     def spark_field(self) -> T.StructField:
         from pyspark.sql import types as T
 
-        return T.StructField(self.name, _spark_types()[self.kind], self.nullable, {"comment": self.doc} if self.doc else {})
+        return T.StructField(self.name, _spark_types()[self.kind], self.nullable,
+                             {"comment": self.doc} if self.doc else {})
 
     def arrow_field(self) -> pa.Field:
         import pyarrow as pa

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from features.definitions import ROW_FLAGS, sensor_columns
 from schemas.core import Field, Kind, Table
+from schemas.features import ROW_FLAGS, sensor_columns
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ _DAY = Field("day", Kind.TIMESTAMP, nullable=False, doc="UTC day of the row's ti
 SENSOR_FEATURES = Table(
     name="sensor_features",
     doc="Per asset and fixed interval: sensor aggregates, rolling statistics and gap flags "
-        "(columns declared in features/definitions.py).",
+        "(columns declared in schemas/features.py).",
     fields=(
         Field("asset_id", Kind.STRING, nullable=False),
         Field("interval_start", Kind.TIMESTAMP, nullable=False, doc="start of the fixed interval (UTC)"),

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from features.definitions import column
 from schemas.core import qualified
+from schemas.features import column
 from schemas.records import SENSOR_NAMES, SQL_TABLES
 
 
@@ -43,7 +43,8 @@ VIEWS: tuple[View, ...] = (
     View("v_asset_health", "Latest state per asset: newest scored interval, status and its event counts.",
          "SELECT s.asset_id, s.interval_start AS last_interval, s.score AS last_score, s.threshold,\n"
          "  CASE WHEN s.is_anomaly THEN 'anomaly' WHEN s.exceeds THEN 'watch' ELSE 'ok' END AS status,\n"
-         "  s.top_sensors, s.model_version, coalesce(e.events, 0) AS events, coalesce(e.open_events, 0) AS open_events,\n"
+         "  s.top_sensors, s.model_version, coalesce(e.events, 0) AS events, "
+         "coalesce(e.open_events, 0) AS open_events,\n"
          "  e.last_event_start\n"
          "FROM {anomaly_scores} s\n"
          "JOIN (SELECT asset_id, max(interval_start) AS last_interval FROM {anomaly_scores} GROUP BY asset_id) l\n"

@@ -37,13 +37,14 @@ fi
 export UV_FIND_LINKS="$wheelhouse"
 
 # .venv: the jobs (Spark, TensorFlow, MLflow, ...) and the tests.
+# constraints*.txt pin every transitive dependency to what CI had (`make lock` re-pins).
 stamp=.venv/.installed
-if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; }; then
+if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt constraints.txt ]; }; then
   [ -x .venv/bin/python ] || python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
   [ -x .venv/bin/uv ] || .venv/bin/python -m pip install -q uv==0.9.30
   echo "setup: installing Python dependencies into .venv"
-  .venv/bin/uv pip install --python .venv/bin/python -q wheel setuptools -e ".[dev]"
-  .venv/bin/uv pip install --python .venv/bin/python -q --no-deps --group evaluator
+  .venv/bin/uv pip install --python .venv/bin/python -q -c constraints.txt wheel setuptools -e ".[dev]"
+  .venv/bin/uv pip install --python .venv/bin/python -q -c constraints.txt --no-deps --group evaluator
   touch "$stamp"
 fi
 
@@ -54,11 +55,11 @@ fi
 # .venv-airflow: Airflow + the Spark provider (its own environment: see pyproject.toml), with
 # this project's light modules (config, submit, scheduling) installed without dependencies.
 stamp=.venv-airflow/.installed
-if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; }; then
+if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt constraints-airflow.txt ]; }; then
   [ -x .venv-airflow/bin/python ] || python3.11 -m venv --without-pip .venv-airflow 2>/dev/null \
     || python3 -m venv --without-pip .venv-airflow
   echo "setup: installing Airflow into .venv-airflow"
-  .venv/bin/uv pip install --python .venv-airflow/bin/python -q --group airflow
+  .venv/bin/uv pip install --python .venv-airflow/bin/python -q -c constraints-airflow.txt --group airflow
   .venv/bin/uv pip install --python .venv-airflow/bin/python -q --no-deps -e .
   touch "$stamp"
 fi

@@ -22,19 +22,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from schemas import SQL_TABLES
-from sensorwatch.config import ConfigError, Settings, load_settings
+from schemas.errors import SensorwatchError, UsageError
+from schemas.time import TimeRange, parse_time
+from sensorwatch import logs
+from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import statements as q
+
+log = logging.getLogger("sensorwatch")
+
+# The one place where errors become exit codes (first match wins).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (UsageError, 2),  # bad arguments or configuration: nothing ran
+    (SensorwatchError, 1),  # a service unreachable, an operation failed, data unusable
+    (FileNotFoundError, 1),  # a path given or configured does not exist
+)
 
 
-def _parse_time(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+def exit_code(exc: BaseException) -> int | None:
+    """The exit code of an error the CLI reports in one line; None: a bug (traceback)."""
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), None)
+
+
+def _range(args: argparse.Namespace) -> TimeRange | None:
+    """``--from/--to``: both (ISO 8601, UTC, ordered) or neither."""
+    return TimeRange.optional(args.start, args.end)
 
 
 def cmd_services(settings: Settings, args: argparse.Namespace) -> int:
@@ -62,14 +80,15 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.source == "simulate":
         report = produce.simulate_to_kafka(
-            settings, assets=args.assets, seconds=args.seconds, start=_parse_time(args.start) if args.start else None,
+            settings, assets=args.assets, seconds=args.seconds, start=parse_time(args.start) if args.start else None,
             seed=args.seed, anomalies_per_asset=args.anomalies, bad_events=args.bad_events,
             warmup_s=simulator.WARMUP_S if args.anomaly_free_s is None else args.anomaly_free_s,
             ground_truth=Path(args.ground_truth) if args.ground_truth else None)
     else:
         report = produce.replay_skab_to_kafka(
-            settings, data_dir=Path(args.data) if args.data else skab.default_data_dir(), files=args.files, speedup=args.speedup,
-            start=_parse_time(args.start) if args.start else None,
+            settings, data_dir=Path(args.data) if args.data else skab.default_data_dir(), files=args.files,
+            speedup=args.speedup,
+            start=parse_time(args.start) if args.start else None,
             ground_truth=Path(args.ground_truth) if args.ground_truth else None)
     print(json.dumps(report, default=str))
     return 0
@@ -82,7 +101,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if args.trigger:
         settings = settings.with_overrides(ingest={"trigger": args.trigger})
     summary = run_ingest(get_spark(settings, "sensorwatch-ingest"), settings, timeout_s=args.timeout)
-    print(json.dumps(summary, default=str))
+    print(json.dumps({k: v for k, v in summary.items() if k != "batch_stats"}, default=str), flush=True)
     return 0
 
 
@@ -103,17 +122,11 @@ def cmd_landed(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_features(settings: Settings, args: argparse.Namespace) -> int:
-    from sensorwatch.features_job import check_range, run_features
+    from sensorwatch.features_job import run_features
     from sensorwatch.spark import get_spark
 
-    try:
-        start = _parse_time(args.start) if args.start else None
-        end = _parse_time(args.end) if args.end else None
-        check_range(start, end)
-    except ValueError as exc:  # BadRange, or a time that is not ISO 8601
-        print(f"sensorwatch features: {exc}", file=sys.stderr)
-        return 2
-    summary = run_features(get_spark(settings, "sensorwatch-features"), settings, start, end)
+    span = _range(args)
+    summary = run_features(get_spark(settings, "sensorwatch-features"), settings, span)
     print(json.dumps(summary, default=str))
     return 0
 
@@ -133,51 +146,26 @@ def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.train_job import run_train
 
-    try:
-        start = _parse_time(args.start) if args.start else None
-        end = _parse_time(args.end) if args.end else None
-    except ValueError as exc:
-        print(f"sensorwatch train: {exc}", file=sys.stderr)
-        return 2
-    if (start is None) != (end is None) or (start and end and start >= end):
-        print("sensorwatch train: give both --from and --to, with --from before --to", file=sys.stderr)
-        return 2
-    print(json.dumps(run_train(settings, start, end, args.assets), default=str))
+    span = _range(args)
+    print(json.dumps(run_train(settings, span, args.assets), default=str))
     return 0
 
 
 def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
-    from sensorwatch.predict_job import run_predict, scored_range
+    from sensorwatch.predict_job import run_predict
     from sensorwatch.spark import get_spark
 
-    try:
-        at, start, end = (_parse_time(t) if t else None for t in (args.at, args.start, args.end))
-        if at and (start or end):
-            raise ValueError("give --at, or --from and --to, not both")
-        scored_range(settings, at, start, end)
-    except ValueError as exc:  # BadRange, or a time that is not ISO 8601
-        print(f"sensorwatch predict: {exc}", file=sys.stderr)
-        return 2
-    summary = run_predict(get_spark(settings, "sensorwatch-predict"), settings, at, start, end)
-    for warning in summary["warnings"]:
-        print(f"WARNING: {warning}", file=sys.stderr)
+    span, at = _range(args), parse_time(args.at) if args.at else None
+    if at and span:
+        raise UsageError("give --at, or --from and --to, not both")
+    summary = run_predict(get_spark(settings, "sensorwatch-predict"), settings, at, span)  # warnings: logged
     print(json.dumps(summary, default=str))
     return 0
 
 
-def _store_with_views(settings: Settings) -> SqlStore:
-    """The SQL store with every table and BI view in place (a no-op when they are)."""
-    store = SqlStore(settings)
-    store.create_tables(SQL_TABLES)
-    store.create_views()
-    return store
-
-
 def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
-    store = _store_with_views(settings)
-    rows = store.query(f"SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, model_version "
-                       f"FROM {store.name('v_anomaly_events')} ORDER BY severity DESC, event_start LIMIT %s",
-                       (args.top,))
+    store = SqlStore(settings).with_views()
+    rows = store.query(q.top_events(store.target, args.top))
     print(f"{'asset':24s} {'onset (UTC)':19s} {'duration':>9s} {'severity':>8s} {'peak':>7s}  model  sensors")
     for asset, start, duration, severity, peak, sensors, is_open, version in rows:
         print(f"{asset[:24]:24s} {start:%Y-%m-%d %H:%M:%S} {duration:>8.0f}s {severity:>8.2f} {peak:>7.2f}  "
@@ -190,21 +178,10 @@ def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_plot(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.report import plot_asset
 
-    try:
-        start, end = (_parse_time(t) if t else None for t in (args.start, args.end))
-    except ValueError as exc:  # not ISO 8601
-        print(f"sensorwatch plot: {exc}", file=sys.stderr)
-        return 2
-    if (start is None) != (end is None):
-        print("sensorwatch plot: give both --from and --to, or neither", file=sys.stderr)
-        return 2
+    span = _range(args)
     out = Path(args.out) if args.out else settings.home / "plots" / f"{args.asset or 'top-asset'}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        path, summary = plot_asset(settings, out, args.asset, start, end, store=_store_with_views(settings))
-    except LookupError as exc:
-        print(f"sensorwatch plot: {exc}", file=sys.stderr)
-        return 1
+    path, summary = plot_asset(settings, out, args.asset, span, store=SqlStore(settings).with_views())
     print(f"wrote {path}: {json.dumps(summary)}")
     return 0
 
@@ -215,10 +192,10 @@ def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
     store = SqlStore(settings)
     store.create_tables(SQL_TABLES)
     for statement in store.create_views():
-        print(statement.splitlines()[0].removesuffix(" AS"))
-    statements = store.create_read_only_role(args.role, os.environ.get("SENSORWATCH_BI_PASSWORD"))
-    for statement in statements:
-        print(statement.replace(os.environ.get("SENSORWATCH_BI_PASSWORD") or "\0", "***"))
+        print(statement.text().splitlines()[0].removesuffix(" AS"))
+    password = os.environ.get("SENSORWATCH_BI_PASSWORD")
+    for statement in store.create_read_only_login(args.role, password):
+        print(statement.text().replace(password or "\0", "***"))
     print(f"BI login '{args.role}': read-only on schema '{settings.sql.schema_}' "
           f"({settings.sql.host}:{settings.sql.port}/{settings.sql.database}, PostgreSQL protocol)")
     return 0
@@ -235,8 +212,7 @@ def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
                   f"{v.get('gate', '')}")
     elif args.action == "promote":
         if args.version is None:
-            print("sensorwatch model promote: give the VERSION", file=sys.stderr)
-            return 2
+            raise UsageError("model promote: give the VERSION")
         registry.promote(conf, args.version)
         print(f"{conf.name} v{args.version} is now '{registry.ALIAS}'")
     else:
@@ -246,16 +222,12 @@ def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
-    from models import skab_eval
+    from sensorwatch import skab_eval
     from sensorwatch.sources import skab
 
     data = Path(args.data) if args.data else skab.default_data_dir()
     out = Path(args.out)
-    try:
-        summary = skab_eval.evaluate(data, settings.features.spec(), settings.model.spec(), out, args.files)
-    except ValueError as exc:  # not SKAB's format, no labelled file, files too short
-        print(f"sensorwatch evaluate: {exc}", file=sys.stderr)
-        return 2
+    summary = skab_eval.evaluate(data, settings.features.spec(), settings.model.spec(), out, args.files)
     print(skab_eval.table(summary))
     print(f"plots and summary.json in {out}")
     print(json.dumps({k: summary["pooled"][k]
@@ -273,20 +245,18 @@ def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.action == "sync":
         tables = history.ensure_tables(settings)
-        print(f"{', '.join(tables)} in database '{settings.history.database}' at "
-              f"{settings.history.host}:{settings.history.port}: created if missing, partitions registered")
+        print(f"{', '.join(tables)} in database '{settings.historical.database}' at "
+              f"{settings.historical.host}:{settings.historical.port}: created if missing, partitions registered")
         return 0
     if not args.sql:
-        print("sensorwatch history query: give the SQL to run", file=sys.stderr)
-        return 2
-    for row in history.query(settings, args.sql, database=settings.history.database):
+        raise UsageError("history query: give the SQL to run")
+    for row in history.query(settings, args.sql, database=settings.historical.database):
         print("\t".join("" if v is None else str(v) for v in row))
     return 0
 
 
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
     from schemas import LAKE_TABLES, ddl
-
     from schemas.views import VIEWS, view_sql
 
     if args.dialect == "hive":
@@ -459,20 +429,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Every command and job goes through here: logging configured once, errors mapped
+    to exit codes in one place (``EXIT_CODES``)."""
     args = build_parser().parse_args(argv)
+    logs.configure()
     try:
         settings = load_settings(args.profile)
         return args.func(settings, args)
-    except ConfigError as exc:
-        print(f"sensorwatch: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - one clear line for operational failures
-        from sensorwatch.errors import OPERATIONAL_ERRORS
-
-        if isinstance(exc, OPERATIONAL_ERRORS):
-            print(f"sensorwatch: {type(exc).__name__}: {exc}", file=sys.stderr)
-            return 1
-        raise
+    except Exception as exc:  # noqa: BLE001 - one clear line for the errors we explain
+        code = exit_code(exc)
+        if code is None:
+            raise
+        print(f"sensorwatch: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

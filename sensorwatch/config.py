@@ -11,18 +11,30 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr,
-                      ValidationError, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+from schemas.errors import UsageError
 
 if TYPE_CHECKING:
-    from features.definitions import FeatureSpec
     from models.spec import DetectorSpec
+    from schemas.features import FeatureSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONF_DIR = REPO_ROOT / "conf"
@@ -33,7 +45,7 @@ ENV_PREFIX = "SENSORWATCH__"
 SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD", "kafka.password": "SENSORWATCH_KAFKA_PASSWORD"}
 
 
-class ConfigError(ValueError):
+class ConfigError(UsageError):
     """A configuration problem, with the offending key in the message."""
 
 
@@ -78,7 +90,7 @@ class KafkaConf(_Strict):
     ssl_ca_location: str | None = None
 
     @model_validator(mode="after")
-    def _sasl_needs_a_user(self) -> "KafkaConf":
+    def _sasl_needs_a_user(self) -> KafkaConf:
         if self.security_protocol == "SASL_SSL" and not self.username:
             raise ValueError("security_protocol SASL_SSL needs kafka.username")
         return self
@@ -152,12 +164,12 @@ class FeaturesConf(_Strict):
     rolling_intervals: PositiveInt  # K: rolling statistics over the last K intervals
 
     @model_validator(mode="after")
-    def _valid_spec(self) -> "FeaturesConf":
+    def _valid_spec(self) -> FeaturesConf:
         self.spec()  # FeatureSpec holds the rules (interval divides an hour, K >= 2)
         return self
 
-    def spec(self) -> "FeatureSpec":
-        from features.definitions import FeatureSpec
+    def spec(self) -> FeatureSpec:
+        from schemas.features import FeatureSpec
 
         return FeatureSpec(interval_s=self.interval_s, rolling_intervals=self.rolling_intervals)
 
@@ -177,11 +189,11 @@ class ModelConf(_Strict):
     detector: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _valid_spec(self) -> "ModelConf":
+    def _valid_spec(self) -> ModelConf:
         self.spec()
         return self
 
-    def spec(self) -> "DetectorSpec":
+    def spec(self) -> DetectorSpec:
         from models.spec import DetectorSpec
 
         return DetectorSpec.from_dict(self.detector)
@@ -204,7 +216,8 @@ class PredictConf(_Strict):
     """The prediction job and its monitoring."""
 
     interval_s: PositiveInt  # a run scores the feature intervals of the last interval_s seconds
-    arrow_batch_rows: PositiveInt  # rows per Arrow batch into the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch)
+    # rows per Arrow batch into the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch)
+    arrow_batch_rows: PositiveInt
     stale_after_h: PositiveFloat  # warn when the champion, or the end of its training data, is older than this
     psi_warn: PositiveFloat  # warn when a feature's PSI against the training data passes this
 
@@ -238,14 +251,26 @@ class Settings(_Strict):
     history: HistoryConf | None = None
 
     @property
-    def home(self) -> Path:
-        """Runtime directory of the embedded services (local profile)."""
+    def embedded(self) -> ServicesConf:
+        """The embedded services' section (local profiles); a clear error where there is none."""
         if self.services is None:
             raise ConfigError(f"profile '{self.profile}' has no 'services' section: nothing runs locally")
-        home = Path(self.services.home)
+        return self.services
+
+    @property
+    def historical(self) -> HistoryConf:
+        """The ``history`` section (HiveServer2 endpoint); a clear error where there is none."""
+        if self.history is None:
+            raise ConfigError(f"profile '{self.profile}' has no 'history' section (the HiveServer2 endpoint)")
+        return self.history
+
+    @property
+    def home(self) -> Path:
+        """Runtime directory of the embedded services (local profile)."""
+        home = Path(self.embedded.home)
         return home if home.is_absolute() else REPO_ROOT / home
 
-    def with_overrides(self, **sections: dict[str, Any]) -> "Settings":
+    def with_overrides(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some keys replaced, e.g. ``with_overrides(kafka={"topic": "t"})``."""
         data = self.model_dump(by_alias=True)
         for section, values in sections.items():
@@ -310,9 +335,9 @@ def profile_path(
 ) -> Path:
     """The YAML file of a profile: ``--profile``, else $SENSORWATCH_PROFILE, else ``local``;
     in ``conf_dir``, else $SENSORWATCH_CONF_DIR, else the repository's ``conf/``."""
-    environ = os.environ if environ is None else environ
-    profile = profile or environ.get("SENSORWATCH_PROFILE") or "local"
-    conf_dir = Path(conf_dir or environ.get("SENSORWATCH_CONF_DIR") or DEFAULT_CONF_DIR)
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    profile = profile or env.get("SENSORWATCH_PROFILE") or "local"
+    conf_dir = Path(conf_dir or env.get("SENSORWATCH_CONF_DIR") or DEFAULT_CONF_DIR)
     path = conf_dir / f"{profile}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in conf_dir.glob("*.yaml"))

@@ -11,20 +11,26 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
+from typing import Any
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.errors import StreamingQueryException
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
-from schemas import LANDING_EVENTS, QUARANTINE_EVENTS
+from schemas import JOB_RUNS, LANDING_EVENTS, QUARANTINE_EVENTS
+from schemas.errors import OperationFailed
+from schemas.time import now
 from sensorwatch.config import Settings
 from sensorwatch.connectors.kafka import spark_options, topic_id
+from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
+from sensorwatch.runs import RunRecord
 from sensorwatch.validate import ARROW_COLUMNS, PARSED_SCHEMA, EventRules, validate_batches
+
+JOB = "ingest"
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +99,12 @@ def qualified(spark: SparkSession, path: str) -> str:
     profile's ``hdfs:///data/...`` becomes ``hdfs://namenode:port/data/...``. Spark's
     streaming checkpoint goes through Hadoop's FileContext, which refuses an hdfs URI
     without an authority (measured on YARN: "Uri without authority: hdfs:/data/...")."""
-    jvm = spark._jvm
+    jvm: Any = spark._jvm
     p = jvm.org.apache.hadoop.fs.Path(path)
     return str(p.getFileSystem(spark._jsc.hadoopConfiguration()).makeQualified(p).toString())
 
 
-class IngestFailed(RuntimeError):
+class IngestFailed(OperationFailed):
     """The ingest stream stopped with an error (the root cause is in the message)."""
 
 
@@ -130,7 +136,7 @@ def _check_topic_identity(spark: SparkSession, settings: Settings) -> str:
     current = topic_id(k, k.topic)
     if current is None:
         raise IngestFailed(f"topic '{k.topic}' does not exist on {k.bootstrap_servers} (ingest never creates it)")
-    jvm = spark._jvm
+    jvm: Any = spark._jvm
     marker = jvm.org.apache.hadoop.fs.Path(ingest_checkpoint(settings) + ".topic-id")
     fs = marker.getFileSystem(spark._jsc.hadoopConfiguration())
     recorded = None
@@ -179,11 +185,10 @@ class BatchPublisher:
     spark: SparkSession
     settings: Settings
     topic_id: str = "0"
-    verbose: bool = True
     stats: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        jvm = self.spark._jvm
+        jvm: Any = self.spark._jvm
         self._Path = jvm.org.apache.hadoop.fs.Path
         self._fs = self._Path(self.settings.storage.root).getFileSystem(self.spark._jsc.hadoopConfiguration())
         self._targets = {"landing": self.settings.storage.landing, "quarantine": self.settings.storage.quarantine}
@@ -194,9 +199,9 @@ class BatchPublisher:
         return f"b{batch_id:010d}-{self._tag}-"
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        started = time.monotonic()
-        self._log(f"ingest batch {batch_id} started")
-        ingest_time = datetime.now(timezone.utc)
+        started, started_at = time.monotonic(), now()
+        log.info("ingest batch %d started", batch_id)
+        ingest_time = started_at
         staging = self.settings.storage.path("_staging", "ingest", f"batch={batch_id}")
         self._delete_batch_files(batch_id, staging)
         clock = {"start": time.monotonic()}
@@ -228,7 +233,21 @@ class BatchPublisher:
                 "seconds": round(time.monotonic() - started, 2),
                 **{f"s_{name}": round(t - marks[i][1], 2) for i, (name, t) in enumerate(marks[1:])}}
         self.stats.append(stat)
-        self._log(f"ingest batch {batch_id} committed: {json.dumps(stat)}")
+        log.info("ingest batch %d committed: %s", batch_id, json.dumps(stat))
+        self._record(batch_id, started_at, stat)
+
+    def _record(self, batch_id: int, started_at: datetime, stat: dict) -> None:
+        """One ``job_runs`` row per committed batch, like every other job's run. Its id is
+        the batch's (topic, number): a replayed batch rewrites its row, never adds one. The
+        data is committed already: an unreachable store is a warning, not a failed batch."""
+        record = RunRecord(JOB, run_id=f"ingest-{self._tag}-b{batch_id:010d}", started_at=started_at,
+                           finished_at=started_at + timedelta(seconds=stat["seconds"]), status="succeeded",
+                           rows_in=stat["landed"] + stat["quarantined"], rows_out=stat["landed"],
+                           rows_rejected=stat["quarantined"], duration_s=stat["seconds"], details=stat)
+        try:
+            SqlStore(self.settings).upsert(JOB_RUNS, [record.row()])
+        except SqlUnavailable as exc:
+            log.warning("ingest batch %d: its job_runs row was not written: %s", batch_id, exc)
 
     def _publish(self, batch_id: int, staged: str, target: str) -> set[tuple[str, int]]:
         """Rename the staged Parquet files of one batch into the partition dirs of ``target``;
@@ -266,20 +285,21 @@ class BatchPublisher:
         self._fs.delete(self._Path(staging), True)
         for target in self._targets.values():
             for status in self._fs.globStatus(self._Path(f"{target}/date=*/hour=*/{self._prefix(batch_id)}*")) or []:
-                self._log(f"ingest batch {batch_id}: removing {status.getPath().getName()} of an interrupted attempt")
+                log.info("ingest batch %d: removing %s of an interrupted attempt", batch_id,
+                         status.getPath().getName())
                 self._fs.delete(status.getPath(), False)
 
-    def _log(self, message: str) -> None:
-        if self.verbose:
-            print(message, file=sys.stdout, flush=True)
 
-
-def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None,
-               verbose: bool = True) -> dict:
+def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None) -> dict:
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
-    ``timeout_s`` (or forever). Returns a summary of what was written."""
+    ``timeout_s`` (or forever). Returns a summary of what was written (each batch also has
+    its ``job_runs`` row)."""
     rules = rules_from_settings(settings)
-    publisher = BatchPublisher(spark, settings, topic_id=_check_topic_identity(spark, settings), verbose=verbose)
+    try:
+        SqlStore(settings).create_tables((JOB_RUNS,))
+    except SqlUnavailable as exc:
+        log.warning("ingest: job_runs unreachable, batches will not be recorded there: %s", exc)
+    publisher = BatchPublisher(spark, settings, topic_id=_check_topic_identity(spark, settings))
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")
@@ -292,7 +312,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     started = time.monotonic()
     query = writer.start()
     try:
-        query.awaitTermination(timeout_s)
+        query.awaitTermination(timeout_s)  # type: ignore[arg-type]  # seconds; PySpark takes a float
     except StreamingQueryException as exc:
         raise IngestFailed(_root_cause(str(exc))) from exc
     finally:
@@ -308,7 +328,8 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
         "landed": sum(s["landed"] for s in publisher.stats),
         "quarantined": sum(s["quarantined"] for s in publisher.stats),
         "seconds": round(time.monotonic() - started, 2),
-        "event_time": next((r["eventTime"] for r in reversed(query.recentProgress) if r.get("eventTime", {}).get("max")),
+        "event_time": next((r["eventTime"] for r in reversed(query.recentProgress)
+                            if r.get("eventTime", {}).get("max")),
                            None),
         "batch_stats": publisher.stats,
     }

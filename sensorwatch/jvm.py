@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from schemas.errors import OperationFailed
 from sensorwatch.config import CACHE_ROOT, REPO_ROOT
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ COMPONENTS = ("kafka-broker", "hadoop", "spark-kafka")
 STAMP = ".resolved"
 
 
-class JvmResolutionError(RuntimeError):
+class JvmResolutionError(OperationFailed):
     """Maven could not resolve a component's jars (the message holds mvn's own answer)."""
 
 
@@ -90,7 +91,7 @@ def classpath(component: str, *extra: Path | str) -> str:
     return ":".join([*map(str, extra), str(resolve(component) / "*")])
 
 
-def job_jars(settings: "Settings") -> str:
+def job_jars(settings: Settings) -> str:
     """``spark.jars`` for a job: the profile's own (pgJDBC) plus Spark's Kafka source and its
     client from the cache."""
     listed = [j for j in settings.spark.conf.get("spark.jars", "").split(",") if j]

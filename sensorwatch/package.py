@@ -138,7 +138,7 @@ def instructions(package: Package, settings: Settings) -> str:
              f"  jobs/  {', '.join(JOBS.values())}", "  conf/  the profiles", ""]
     archive = settings.spark.archive
     if archive:
-        lines += ["1. Put the environment where spark.archive points (conf/%s.yaml):" % settings.profile,
+        lines += [f"1. Put the environment where spark.archive points (conf/{settings.profile}.yaml):",
                   f"   hdfs dfs -mkdir -p {archive.rsplit('/', 1)[0]}",
                   f"   hdfs dfs -put -f {package.archive} {archive}"]
         yarn_archive = settings.spark.conf.get("spark.yarn.archive")

@@ -5,22 +5,28 @@ Everything is read back from the SQL store: what a BI user would see."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from features.definitions import column
 from models.plots import asset_plot
-from schemas import ANOMALY_EVENTS, ANOMALY_SCORES, SENSOR_FEATURES, SENSOR_NAMES
+from schemas import ANOMALY_SCORES, SENSOR_FEATURES, SENSOR_NAMES
+from schemas.errors import DataError
+from schemas.features import column
+from schemas.time import TimeRange, naive_utc
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import statements as q
+
+
+class NothingToPlot(DataError, LookupError):
+    """No events, scores or features for the asset and range asked for."""
 
 
 def most_severe_asset(store: SqlStore) -> str | None:
     """The asset of the most severe anomaly event, if there is one."""
-    rows = store.query(f"SELECT asset_id FROM {store.name('v_anomaly_events')} ORDER BY severity DESC LIMIT 1")
+    rows = store.query(q.top_events(store.target, 1))
     return rows[0][0] if rows else None
 
 
@@ -30,36 +36,34 @@ def true_anomalies(ground_truth_dir: Path, asset: str) -> list[tuple[pd.Timestam
     for path in sorted(ground_truth_dir.glob("*.json")):
         for a in json.loads(path.read_text()).get("anomalies", []):
             if a["asset_id"] == asset:
-                spans.append((pd.Timestamp(a["start"]).tz_convert(None), pd.Timestamp(a["end"]).tz_convert(None)))
+                spans.append((naive_utc(pd.Series([a["start"]]))[0], naive_utc(pd.Series([a["end"]]))[0]))
     return spans
 
 
-def plot_asset(settings: Settings, out: Path, asset: str | None = None, start: datetime | None = None,
-               end: datetime | None = None, store: SqlStore | None = None,
-               truth_dir: Path | None = None) -> tuple[Path, dict]:
+def plot_asset(settings: Settings, out: Path, asset: str | None = None, span: TimeRange | None = None,
+               store: SqlStore | None = None, truth_dir: Path | None = None) -> tuple[Path, dict]:
     """Write the plot of ``asset`` (default: the one with the most severe event) over
-    [start, end) (default: all its scored intervals), with the true anomalies of the ground
+    ``span`` (default: all its scored intervals), with the true anomalies of the ground
     truth files in ``truth_dir`` (default: var/ground_truth). Returns the path and a summary."""
     store = store or SqlStore(settings)
     asset = asset or most_severe_asset(store)
     if asset is None:
-        raise LookupError("no anomaly events yet: run `sensorwatch predict` first, or give --asset")
-    where, params = "asset_id = %s", [asset]
-    if start and end:
-        where, params = where + " AND interval_start >= %s AND interval_start < %s", [asset, start, end]
-    scores = _frame(store, ANOMALY_SCORES.name, ["interval_start", "score", "threshold"], where, params)
+        raise NothingToPlot("no anomaly events yet: run `sensorwatch predict` first, or give --asset")
+    names = ["interval_start", "score", "threshold"]
+    scores = _frame(store, q.rows_between(store.target, ANOMALY_SCORES, names, span.start if span else None,
+                                          span.end if span else None, [asset]), names)
     if scores.empty:
-        raise LookupError(f"no anomaly scores for '{asset}' in the range: run `sensorwatch predict` over it")
+        raise NothingToPlot(f"no anomaly scores for '{asset}' in the range: run `sensorwatch predict` over it")
     first, last = scores.interval_start.min(), scores.interval_start.max()
     means = [column(s, "mean") for s in SENSOR_NAMES]
-    signals = _frame(store, SENSOR_FEATURES.name, ["interval_start", *means],
-                     "asset_id = %s AND interval_start >= %s AND interval_start <= %s", [asset, first, last])
+    names = ["interval_start", *means]
+    signals = _frame(store, q.rows_between(store.target, SENSOR_FEATURES, names, first, last, [asset],
+                                           inclusive_end=True), names)
     if signals.empty:
-        raise LookupError(f"no features for '{asset}' in the range: run `sensorwatch features` over it")
+        raise NothingToPlot(f"no features for '{asset}' in the range: run `sensorwatch features` over it")
     signals = signals.set_index("interval_start").astype(float)
     signals = ((signals - signals.mean()) / signals.std().replace(0, 1)).set_axis(SENSOR_NAMES, axis=1)
-    events = _frame(store, ANOMALY_EVENTS.name, ["event_start", "event_end"], "asset_id = %s AND event_end > %s "
-                    "AND event_start <= %s", [asset, first, last])
+    events = _frame(store, q.events_overlapping(store.target, asset, first, last), ["event_start", "event_end"])
     t = signals.index
     flags = np.zeros(len(t), bool)
     for s, e in events.itertuples(index=False):
@@ -77,11 +81,10 @@ def plot_asset(settings: Settings, out: Path, asset: str | None = None, start: d
                   "detected_true_intervals": detected, "false_alarm_intervals": int((flags & ~truth).sum())}
 
 
-def _frame(store: SqlStore, table: str, columns: list[str], where: str, params: list) -> pd.DataFrame:
-    rows = store.query(f"SELECT {store.column_list(columns)} FROM {store.name(table)} WHERE {where} "
-                       f"ORDER BY 1", params)
-    frame = pd.DataFrame(rows, columns=columns)
-    for name in columns:  # times as naive UTC, whatever the driver returns
+def _frame(store: SqlStore, statement: q.Statement, names: list[str]) -> pd.DataFrame:
+    """A query's rows as a frame with these column names; times as naive UTC."""
+    frame = pd.DataFrame(store.query(statement), columns=names)
+    for name in names:
         if name.endswith(("_start", "_end", "_at")):
-            frame[name] = pd.to_datetime(frame[name], utc=True).dt.tz_convert(None)
+            frame[name] = naive_utc(frame[name])
     return frame

@@ -8,24 +8,28 @@ their state there too: the ``watermark`` of their last successful run.
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from schemas import JOB_RUNS
+from schemas.time import TimeRange, now
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
+from sensorwatch.connectors.sql import statements as q
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunRecord:
     job: str
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    started_at: datetime = field(default_factory=now)
     finished_at: datetime | None = None
     status: str = "running"
     range_start: datetime | None = None
@@ -43,6 +47,9 @@ class RunRecord:
         values = {name: getattr(self, name) for name in JOB_RUNS.column_names}
         values["details"] = json.dumps(self.details, sort_keys=True, default=str) if self.details else None
         return values
+
+    def covering(self, span: TimeRange | None) -> None:
+        self.range_start, self.range_end = (span.start, span.end) if span else (None, None)
 
     def summary(self) -> dict[str, Any]:
         """The record as written, with ``details`` as a dict instead of JSON text."""
@@ -66,21 +73,19 @@ def recorded_run(store: SqlStore, job: str) -> Iterator[RunRecord]:
     finally:
         if record.status == "running":
             record.status = "succeeded"
-        record.finished_at = datetime.now(timezone.utc)
+        record.finished_at = now()
         record.duration_s = round(time.monotonic() - started, 3)
         try:
             store.upsert(JOB_RUNS, [record.row()])
         except SqlUnavailable as exc:
             if failure is None:
                 raise
-            print(f"could not record the failed run {record.run_id}: {exc}", file=sys.stderr)
+            log.error("could not record the failed run %s: %s", record.run_id, exc)
 
 
 def last_watermark(store: SqlStore, job: str) -> tuple[datetime, dict[str, Any]] | None:
     """The watermark and details of the newest successful incremental run of ``job``."""
-    rows = store.query(
-        f"SELECT watermark, details FROM {store.name(JOB_RUNS)} WHERE job = %s AND status IN ('succeeded', 'noop') "
-        "AND watermark IS NOT NULL ORDER BY watermark DESC LIMIT 1", (job,))
+    rows = store.query(q.last_watermark(store.target, job))
     if not rows:
         return None
     watermark, details = rows[0]
@@ -90,5 +95,4 @@ def last_watermark(store: SqlStore, job: str) -> tuple[datetime, dict[str, Any]]
 def recent_runs(store: SqlStore, last: int = 10) -> list[dict[str, Any]]:
     """The ``last`` runs of every job, newest first (empty before the first run)."""
     store.create_tables((JOB_RUNS,))
-    rows = store.query(f"SELECT {store.column_list(JOB_RUNS.column_names)} FROM {store.name(JOB_RUNS)} ORDER BY started_at DESC LIMIT %s", (last,))
-    return [dict(zip(JOB_RUNS.column_names, r)) for r in rows]
+    return [dict(zip(JOB_RUNS.column_names, r)) for r in store.query(q.recent_runs(store.target, last))]

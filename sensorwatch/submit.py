@@ -89,7 +89,7 @@ class Submission:
                  shlex.join([self.application, *self.args])]
         return " \\\n    ".join(lines)
 
-    def run(self, timeout_s: float | None = None, cwd: Path | str | None = None) -> "Submitted":
+    def run(self, timeout_s: float | None = None, cwd: Path | str | None = None) -> Submitted:
         """Run spark-submit (this environment's: its bin/ goes first on PATH, as
         find-spark-home needs) and wait; the YARN application id is read from its output."""
         started = time.monotonic()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import orjson
@@ -25,6 +26,7 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 
 from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Field, Kind
 from schemas.core import arrow_type
+from schemas.errors import DataError
 
 _INT64 = (-(2**63), 2**63 - 1)
 # kind -> (accepted Python types after JSON decoding, words for the reason)
@@ -72,7 +74,7 @@ def _reject_constant(token: str) -> Any:
     raise ValueError(f"{token} is not JSON")
 
 
-class MalformedJson(ValueError):
+class MalformedJson(DataError):
     """A payload that is not JSON we can read; the message is the quarantine reason."""
 
 
@@ -216,14 +218,16 @@ def _proven_valid(payloads: list[bytes | None], kafka_ms: pa.Array,
     rows: list[int] = []
     bodies: list[dict] = []
     for i, payload in enumerate(payloads):
+        if payload is None:
+            continue
         try:
             body = loads(payload)
-        except Exception:  # noqa: BLE001 - None, malformed, too deep: the per-row path says which
+        except Exception:  # noqa: BLE001 - malformed, too deep: the per-row path says which
             continue
         if type(body) is dict and known(body):
             rows.append(i)
             bodies.append(body)
-    columns = []
+    columns: list = []
     for f in SENSOR_EVENT.fields:
         accepted, name = _FAST_TYPES[f.kind], f.name
         column = [b.get(name) for b in bodies]

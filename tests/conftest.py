@@ -12,7 +12,6 @@ os.environ.setdefault("SENSORWATCH_PROFILE", "local")
 
 from sensorwatch import services  # noqa: E402
 from sensorwatch.config import Settings, load_settings  # noqa: E402
-
 from sensorwatch.sources.skab import default_data_dir  # noqa: E402
 
 SKAB_DIR = str(default_data_dir())
@@ -104,3 +103,14 @@ def doc_sql_blocks(store: str) -> list[str]:
 
     blocks = re.findall(r"```sql\n(.*?)```", (REPO_ROOT / "docs" / "bi.md").read_text(), flags=re.S)
     return [b.strip().rstrip(";") for b in blocks if b.lstrip().startswith(HISTORY_MARK) == (store == "history")]
+
+
+SERVICE_FIXTURES = {"live_services", "built_package"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """``unit``: a test that needs no service (no fixture that starts them, not slow) runs
+    in ``make unit`` without Kafka, HDFS, PostgreSQL or YARN."""
+    for item in items:
+        if not SERVICE_FIXTURES & set(item.fixturenames) and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.unit)

@@ -16,10 +16,10 @@ import json
 import os
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-T0 = datetime(2026, 5, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 WARMUP, END = 600, 1140  # train on the anomaly-free warm-up; score [T0+600 s, T0+1140 s)
 SMALL = {"window": 20, "units": 16, "epochs": 10, "patience": 3, "smoothing": 10, "learning_rate": 0.01,
          "min_duration": 10}

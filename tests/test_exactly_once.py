@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,7 @@ def _start(settings, *trigger: str) -> subprocess.Popen:
     env = {**_env(settings), "SENSORWATCH__INGEST__PROCESSING_TIME": settings.ingest.processing_time}
     return subprocess.Popen([sys.executable, str(REPO / "jobs" / "ingest_stream.py"),
                              *(trigger or ("--trigger", "availableNow"))],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,  # progress is logged (stderr)
                             text=True, start_new_session=True)
 
 
@@ -57,7 +57,7 @@ def _kill_mid_batch(proc: subprocess.Popen, rng: random.Random, batch_starts: in
     deadline = time.monotonic() + 240
     for line in proc.stdout:
         log.append(line.rstrip())
-        if "started" in line:
+        if "ingest batch" in line and "started" in line:
             seen += 1
             if seen >= batch_starts:
                 time.sleep(rng.uniform(0.0, 2.5))  # somewhere inside the batch: read, write or publish
@@ -105,13 +105,13 @@ def test_broker_restart_under_a_running_stream_loses_and_duplicates_nothing(isol
             if "committed:" in line:
                 stat = json.loads(line.split("committed:", 1)[1])
                 committed += stat["landed"] + stat["quarantined"]
-            if "started" in line and not restarted and len(log) > 2:  # a batch is in flight
+            if "ingest batch" in line and "started" in line and not restarted and len(log) > 2:  # a batch is in flight
                 services.down(settings, ["kafka"])
                 assert not services.status(settings)["kafka"]
                 time.sleep(3)
                 services.up(settings, ["kafka"])
                 restarted = True
-                total += simulate_to_kafka(settings, assets=6, seconds=500, start=datetime(2026, 3, 1, tzinfo=timezone.utc),
+                total += simulate_to_kafka(settings, assets=6, seconds=500, start=datetime(2026, 3, 1, tzinfo=UTC),
                                            anomalies_per_asset=0, bad_events=10)["messages"]
             if restarted and committed >= total:
                 break

@@ -4,22 +4,24 @@ run records, errors, and every CrateDB statement it emits parses."""
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from cratedb_sqlparse import sqlparse
 
-from features.definitions import column
 from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from schemas.features import column
+from schemas.time import TimeRange
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed
+from sensorwatch.connectors.sql import statements as q
 from sensorwatch.features_job import run_features
 from sensorwatch.runs import last_watermark, recorded_run
 from sensorwatch.sources.landing import seed_landing, series_frame
 from sensorwatch.sources.simulator import simulate
 
-T0 = datetime(2026, 2, 1, 9, 40, tzinfo=timezone.utc)
+T0 = datetime(2026, 2, 1, 9, 40, tzinfo=UTC)
 KEY = ["asset_id", "interval_start"]
 
 
@@ -66,7 +68,7 @@ def test_incremental_fills_the_table_and_a_rerun_changes_nothing(spark, store_is
     assert again["status"] == "noop" and again["rows_out"] == 0
     assert table(store_isolated).equals(filled)
 
-    backfill = run_features(spark, store_isolated, T0, T0 + timedelta(hours=1))
+    backfill = run_features(spark, store_isolated, TimeRange(T0, T0 + timedelta(hours=1)))
     assert backfill["status"] == "succeeded" and backfill["rows_out"] == len(ev)
     assert_same_rows(table(store_isolated), filled)  # re-computed and upserted: no duplicates, same values
     recorded = runs(store_isolated)
@@ -110,7 +112,7 @@ def test_late_events_update_only_their_intervals_and_backfill_equals_incremental
     # the same events computed in one backfill give the same table
     store = SqlStore(store_isolated)
     store.execute(f"DELETE FROM {store.name(SENSOR_FEATURES)}")
-    full = run_features(spark, store_isolated, T0, T0 + timedelta(minutes=20))
+    full = run_features(spark, store_isolated, TimeRange(T0, T0 + timedelta(minutes=20)))
     assert full["rows_out"] == len(ev)
     assert_same_rows(table(store_isolated), after)
 
@@ -119,15 +121,15 @@ def test_empty_range_and_empty_landing_zone_are_clean_noops(spark, store_isolate
     nothing = run_features(spark, store_isolated)  # nothing has landed at all
     assert nothing["status"] == "noop" and nothing["watermark"] is None
     seed_landing(spark, store_isolated, events(assets=1, seconds=60))
-    empty = run_features(spark, store_isolated, T0 - timedelta(days=2), T0 - timedelta(days=1))
+    empty = run_features(spark, store_isolated, TimeRange(T0 - timedelta(days=2), T0 - timedelta(days=1)))
     assert empty["status"] == "noop" and empty["rows_in"] == 0
     assert len(table(store_isolated)) == 0
     assert runs(store_isolated)["status"].tolist() == ["noop", "noop"]
     with pytest.raises(ValueError, match="not before"):
-        run_features(spark, store_isolated, T0, T0)
+        run_features(spark, store_isolated, TimeRange(T0, T0))
     for args, says in ((["--from", "2026-01-02", "--to", "2026-01-01"], "is not before"),
                        (["--from", "2026-01-02"], "give both --from and --to"),
-                       (["--from", "yesterday", "--to", "2026-01-01"], "Invalid isoformat")):
+                       (["--from", "yesterday", "--to", "2026-01-01"], "not an ISO 8601 time")):
         cli = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "features", *args],
                              capture_output=True, text=True, timeout=60)
         assert cli.returncode == 2 and says in cli.stderr, cli.stderr
@@ -142,7 +144,7 @@ def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_is
     from sensorwatch.sources.landing import landing_frame
 
     ev = events(assets=2, seconds=120)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     a = landing_frame(spark, ev[ev.asset_id == "pump-0000"], now).withColumn("vibration_z_rms", F.lit(0.5))
     a = a.withColumn("extras", F.create_map(F.lit("vibration_z_rms"), F.lit("0.5")))
     b = landing_frame(spark, ev[ev.asset_id == "pump-0001"], now).drop("voltage")
@@ -162,10 +164,10 @@ def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_is
 def test_unreachable_sql_store_is_retried_then_fails_clearly_writing_nothing(spark, store_isolated, tmp_path):
     seed_landing(spark, store_isolated, events(assets=1, seconds=60))
     broken = store_isolated.with_overrides(sql={"port": 1, "retries": 2, "retry_backoff_s": 0.2})
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     with pytest.raises(SqlUnavailable, match=r"unreachable after 3 attempt"):
         run_features(spark, broken)
-    assert (datetime.now(timezone.utc) - started).total_seconds() >= 0.2 + 0.4  # backed off
+    assert (datetime.now(UTC) - started).total_seconds() >= 0.2 + 0.4  # backed off
     store = SqlStore(store_isolated)
     assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
                        (store_isolated.sql.schema_,)) == [(0,)]
@@ -241,11 +243,11 @@ def test_every_cratedb_statement_the_store_emits_parses(live_services):
     with recorded_run(store, "features") as record:
         record.details["x"] = 1
     last_watermark(store, "features")
-    store.max_per(SENSOR_FEATURES, "asset_id", "interval_start")  # late events
+    store.query(q.newest_per_asset(store.target, SENSOR_FEATURES, "interval_start"))  # late events
     # bulk_upsert's statements (its JDBC insert is Spark's, parameterised)
-    stage = store.stage_table(SENSOR_FEATURES, "abc123")
-    log += [store.drop_statement(stage), store.table_ddl(stage), store.clear_statement(stage),
-            store.merge_statement(SENSOR_FEATURES, stage)]
+    stage = q.stage_table(SENSOR_FEATURES, "abc123")
+    log += [s.text() for s in (q.drop_table(store.target, stage), q.create_table(store.target, stage),
+                               q.clear_table(store.target, stage), q.merge_stage(store.target, SENSOR_FEATURES, stage))]
     store.refresh(stage)
     assert any(s.startswith("REFRESH TABLE") for s in log) and any("ON CONFLICT" in s for s in log)
     for statement in log:

@@ -1,20 +1,20 @@
 """Feature values against an independent pandas reference, on known data with gaps,
 missing readings and duplicate deliveries; the span planning of the features job."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from features.definitions import INTERVAL_STATS, ROLLING_STATS, FeatureSpec, column
 from features.rolling import rolling_stats
 from features.transforms import compute_features
 from schemas import SENSOR_FEATURES, SENSOR_NAMES
-from sensorwatch.features_job import Span, dirty_spans, landing_hours
+from schemas.features import INTERVAL_STATS, ROLLING_STATS, FeatureSpec, column
+from sensorwatch.extract import Span, dirty_spans, landing_hours
 from sensorwatch.sources.landing import landing_frame
 
-T0 = datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 SPEC = FeatureSpec(interval_s=5, rolling_intervals=4)
 
 
@@ -150,7 +150,7 @@ def test_feature_spec_rejects_intervals_that_do_not_divide_an_hour():
 
 def test_dirty_spans_cover_each_block_and_its_followers_merging_per_asset():
     spec = FeatureSpec(interval_s=1, rolling_intervals=30)
-    h = datetime(2026, 3, 1, 10, tzinfo=timezone.utc)
+    h = datetime(2026, 3, 1, 10, tzinfo=UTC)
     spans = dirty_spans([("a", h), ("a", h + timedelta(hours=1)), ("a", h + timedelta(hours=5)),
                          ("b", h), ("a", h)], spec)
     follow = timedelta(seconds=29)

@@ -1,8 +1,8 @@
 """Ingest end to end against the real broker, real HDFS and real Spark."""
 
 import json
-from collections import Counter
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
                             ground_truth=tmp_path / "sim.json")
     skab = replay_skab_to_kafka(isolated, data_dir=Path(SKAB_DIR), files=["valve2/1.csv"],
                                 ground_truth=tmp_path / "skab.json")
-    summary = run_ingest(spark, isolated, verbose=False)
+    summary = run_ingest(spark, isolated)
     assert summary["landed"] == sim["valid_events"] + skab["valid_events"]
     assert summary["quarantined"] == 33
 
@@ -62,11 +62,11 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
 
 def test_rerun_without_new_data_adds_nothing_then_new_data_lands(isolated, spark):
     simulate_to_kafka(isolated, assets=2, seconds=300, anomalies_per_asset=0)
-    first = run_ingest(spark, isolated, verbose=False)
-    again = run_ingest(spark, isolated, verbose=False)
+    first = run_ingest(spark, isolated)
+    again = run_ingest(spark, isolated)
     assert first["landed"] == 600 and again["landed"] == 0 and again["batches"] == 0
     simulate_to_kafka(isolated, assets=3, seconds=100, anomalies_per_asset=0)
-    later = run_ingest(spark, isolated, verbose=False)
+    later = run_ingest(spark, isolated)
     assert later["landed"] == 300
     assert spark.read.parquet(isolated.storage.landing).count() == 900
 
@@ -74,7 +74,7 @@ def test_rerun_without_new_data_adds_nothing_then_new_data_lands(isolated, spark
 def test_processing_time_trigger_picks_up_new_events(isolated, spark):
     settings = isolated.with_overrides(ingest={"trigger": "processingTime", "processing_time": "2 seconds"})
     simulate_to_kafka(settings, assets=2, seconds=200, anomalies_per_asset=0)
-    summary = run_ingest(spark, settings, timeout_s=25, verbose=False)
+    summary = run_ingest(spark, settings, timeout_s=25)
     assert summary["landed"] == 400
     assert spark.read.parquet(settings.storage.landing).agg(F.countDistinct("kafka_offset", "kafka_partition")).first()[0] == 400
 
@@ -83,7 +83,7 @@ def test_small_trigger_limit_gives_several_batches(isolated, spark):
     settings = isolated.with_overrides(ingest={"max_offsets_per_trigger": 1000})
     simulate_to_kafka(settings, assets=5, seconds=700, anomalies_per_asset=0)
     started = time.monotonic()
-    summary = run_ingest(spark, settings, verbose=False)
+    summary = run_ingest(spark, settings)
     assert summary["batches"] >= 4 and summary["landed"] == 3500, (summary, time.monotonic() - started)
     assert all(b["landed"] <= 1000 for b in summary["batch_stats"])
 
@@ -109,15 +109,15 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
 
     strict = isolated.with_overrides(ingest={"fail_on_data_loss": True})
     simulate_to_kafka(strict, assets=2, seconds=300, anomalies_per_asset=0)
-    assert run_ingest(spark, strict, verbose=False)["landed"] == 600
+    assert run_ingest(spark, strict)["landed"] == 600
     _recreate_topic(strict)
     simulate_to_kafka(strict, assets=2, seconds=400, anomalies_per_asset=0)  # more than before: offsets alone can't tell
     with pytest.raises(IngestFailed, match=r"was recreated .*delete the ingest checkpoint \(hdfs://.*checkpoints/ingest\)"):
-        run_ingest(spark, strict, verbose=False)
+        run_ingest(spark, strict)
     assert spark.read.parquet(strict.storage.landing).count() == 600  # nothing half-written
 
     lenient = strict.with_overrides(ingest={"fail_on_data_loss": False})
-    assert run_ingest(spark, lenient, verbose=False)["landed"] == 800  # the whole new topic
+    assert run_ingest(spark, lenient)["landed"] == 800  # the whole new topic
     assert spark.read.parquet(strict.storage.landing).count() == 1400
 
 
@@ -134,7 +134,7 @@ def test_missing_topic_is_a_clear_failure_not_a_created_topic(isolated, spark):
     from sensorwatch.ingest import IngestFailed
 
     with pytest.raises(IngestFailed, match=f"topic '{isolated.kafka.topic}' does not exist"):
-        run_ingest(spark, isolated, verbose=False)
+        run_ingest(spark, isolated)
     assert topic_partitions(isolated.kafka, isolated.kafka.topic) is None  # not created behind our back
 
 
@@ -146,11 +146,11 @@ def test_ingest_over_sasl_ssl_lands_events_and_a_wrong_password_is_refused(isola
 
     secure = sasl_settings(isolated)
     simulate_to_kafka(secure, assets=2, seconds=300, anomalies_per_asset=0)
-    assert run_ingest(spark, secure, verbose=False)["landed"] == 600
+    assert run_ingest(spark, secure)["landed"] == 600
 
     wrong = secure.with_overrides(kafka={"password": "wrong"}, storage={"root": secure.storage.root + "-wrong"})
     with pytest.raises(KafkaUnavailable):
-        run_ingest(spark, wrong, verbose=False)
+        run_ingest(spark, wrong)
     with pytest.raises(Exception, match="(?i)authentication failed"):  # Spark's own client, in the JVM
         (spark.read.format("kafka").options(**spark_options(wrong.kafka)).option("subscribe", wrong.kafka.topic)
          .load().count())
@@ -165,7 +165,7 @@ def test_an_unreachable_history_endpoint_warns_and_loses_nothing(isolated, spark
     down = isolated.with_overrides(history={"host": "127.0.0.1", "port": 19999, "register_partitions": True})
     simulate_to_kafka(down, assets=2, seconds=60, anomalies_per_asset=0)
     with caplog.at_level("WARNING", logger="sensorwatch.ingest"):
-        assert run_ingest(spark, down, verbose=False)["landed"] == 120
+        assert run_ingest(spark, down)["landed"] == 120
     assert "run `sensorwatch history sync` later" in caplog.text and "127.0.0.1:19999" in caplog.text
     assert spark.read.parquet(down.storage.landing).count() == 120
     monkeypatch.setenv("SENSORWATCH__HISTORY__PORT", "19999")

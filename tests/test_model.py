@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.definitions import column
 from models import errors, threshold
 from models.detector import FLEET, Detector, ModelError
 from models.metrics import binary_scores
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
+from schemas.features import column
 from tests.conftest import SKAB_DIR
 
 SPEC = DetectorSpec(window=10, units=16, epochs=15, patience=5, smoothing=5, batch_size=32, learning_rate=0.01,
@@ -228,10 +228,10 @@ def test_our_metrics_are_skab_evaluators_arithmetic():
         predicted.iloc[0] = pred_series[-1].iloc[0]  # as SKAB's notebooks derive changepoints from flags
         pred_cp.append(predicted)
     ours = binary_scores(np.concatenate(truths), np.concatenate(flags))
-    f1, far, mar = evaluating(truth_series, pred_series, metric="binary", verbose=False)
+    f1, far, mar = evaluating(truth_series, pred_series, metric="binary")
     assert (round(ours.f1, 2), round(ours.far, 2), round(ours.mar, 2)) == (f1, far, mar)
     theirs = evaluating(cp_series, pred_cp, metric="nab", window_width="60s", anomaly_window_destination="righter",
-                        intersection_mode="cut right window", verbose=False)
+                        intersection_mode="cut right window")
     mine = nab_scores(times, cps, flags, window_s=60)
     assert mine == {"standard": theirs["Standard"], "low_fp": theirs["LowFP"], "low_fn": theirs["LowFN"]}
     assert mine["standard"] != 0.0  # the case exercises detections, misses and false positives

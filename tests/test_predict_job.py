@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import mlflow
 import numpy as np
@@ -24,12 +24,15 @@ from models import registry
 from models.detector import ModelError
 from models.serving import Grid, score_frame
 from schemas import ANOMALY_EVENTS, ANOMALY_SCORES, FEATURE_DRIFT, JOB_RUNS, PREDICTION_RUNS, SQL_TABLES
+from schemas.time import TimeRange
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
-from tests.conftest import doc_sql_blocks
+from sensorwatch.connectors.sql import statements as q
+from sensorwatch.events import update_events
 from sensorwatch.features_job import run_features
-from sensorwatch.predict_job import run_predict, update_events
+from sensorwatch.predict_job import run_predict
 from sensorwatch.sources.landing import seed_landing
+from tests.conftest import doc_sql_blocks
 from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train, with_schema
 from tests.test_features_job import RecordingConnection
 
@@ -38,7 +41,7 @@ LINEAGE = ["run_id"]  # the only columns a re-run may change: which run wrote th
 
 def table(settings, t, order=("asset_id",)) -> pd.DataFrame:
     store = SqlStore(settings)
-    rows = store.query(f"SELECT {store.column_list(t.column_names)} FROM {store.name(t)} "
+    rows = store.query(f"SELECT {q.columns(t.column_names).as_string()} FROM {store.name(t)} "
                        f"ORDER BY {', '.join(t.primary_key)}")
     return pd.DataFrame(rows, columns=t.column_names)
 
@@ -50,7 +53,7 @@ def pipeline(live_services, spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("predict")
     base, settings = isolated(live_services, tmp)
     series, naive = land_and_train(spark, settings, tmp)
-    summary = run_predict(spark, settings, start=at(WARMUP), end=at(END))
+    summary = run_predict(spark, settings, span=TimeRange(at(WARMUP), at(END)))
     yield {"settings": settings, "base": base, "series": series, "events": naive, "summary": summary, "tmp": tmp}
     store = SqlStore(live_services)
     for schema in store.query("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'p\\_%%'"):
@@ -123,7 +126,7 @@ def test_late_events_update_the_rows_of_their_interval(pipeline, spark):
     run_predict(spark, settings, at=at(960))
     first = table(settings, ANOMALY_SCORES)
     assert (first.asset_id == "pump-0002").sum() == 180 - 60
-    seed_landing(spark, settings, events[late], ingest_time=datetime.now(timezone.utc) + timedelta(minutes=5))
+    seed_landing(spark, settings, events[late], ingest_time=datetime.now(UTC) + timedelta(minutes=5))
     run_predict(spark, settings, at=at(960))
     updated = table(settings, ANOMALY_SCORES)
     complete = table(pipeline["settings"], ANOMALY_SCORES)
@@ -183,7 +186,7 @@ def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
 
 def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark, monkeypatch, capsys):
     settings = pipeline["settings"]
-    run_features(spark, settings, at(0), at(END))  # v_features_hourly reads sensor_features
+    run_features(spark, settings, TimeRange(at(0), at(END)))  # v_features_hourly reads sensor_features
     role = f"bi_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", settings.sql.schema_)
     assert main(["bi", "setup", "--role", role]) == 0
@@ -281,12 +284,13 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
     store = SqlStore(crate, connect_fn=lambda: RecordingConnection(log))
     store.create_tables(SQL_TABLES)
     store.create_views()
-    store.create_read_only_role("sensorwatch_bi", "s3cret'quote")
+    store.create_read_only_login("sensorwatch_bi", "s3cret'quote")
     update_events(store, ["pump-0001", "pump-0002"], Grid.for_range(at(0), at(180), 1, 50), 10)
     for t in (ANOMALY_SCORES, ANOMALY_EVENTS, PREDICTION_RUNS, FEATURE_DRIFT):
-        stage = store.stage_table(t, "abc123")
-        log += [store.values_upsert(t), store.merge_statement(t, stage), store.table_ddl(stage)]
-    log.append(store.delete_statement(ANOMALY_EVENTS))
+        stage = q.stage_table(t, "abc123")
+        log += [s.text() for s in (q.upsert_values(store.target, t), q.merge_stage(store.target, t, stage),
+                                   q.create_table(store.target, stage))]
+    log.append(q.delete_by_key(store.target, ANOMALY_EVENTS).text())
     assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
     assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 3
     log += doc_sql_blocks("sql")  # docs/bi.md's examples are for CrateDB too
@@ -302,7 +306,7 @@ def test_the_asset_plot_shows_detected_and_true_anomalies(pipeline, spark, tmp_p
     from sensorwatch.report import plot_asset
 
     settings, series = pipeline["settings"], pipeline["series"]
-    run_features(spark, settings, at(0), at(END))  # the plotted signals come from sensor_features
+    run_features(spark, settings, TimeRange(at(0), at(END)))  # the plotted signals come from sensor_features
     truth = {"anomalies": [a.to_json() for s in series for a in s.anomalies]}
     (tmp_path / "truth").mkdir()
     (tmp_path / "truth" / "sim.json").write_text(json.dumps(truth))

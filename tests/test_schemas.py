@@ -37,7 +37,7 @@ def test_every_cratedb_statement_parses(table):
 
 def test_the_validator_rejects_bad_cratedb_sql():
     """Guard: the parser really fails on broken CrateDB SQL (so the test above can fail)."""
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - the parser raises several kinds
         sqlparse("CREATE TABLE t (a TEXT,, b INT) CLUSTERED INTO SHARDS", raise_exception=True)
 
 

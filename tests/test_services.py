@@ -8,7 +8,7 @@ import pytest
 from sensorwatch import services
 from sensorwatch.config import ConfigError, load_settings
 from sensorwatch.connectors.hdfs import webhdfs_client
-from sensorwatch.connectors.sql import SqlUnavailable, connect, create_tables
+from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, connect
 
 
 def test_all_three_services_are_up(live_services):
@@ -39,8 +39,8 @@ def test_webhdfs_round_trip(isolated):
 
 
 def test_sql_tables_are_created_from_schemas(live_services):
-    statements = create_tables(live_services)
-    assert any("job_runs" in s for s in statements)
+    statements = SqlStore(live_services).create_tables()
+    assert any("job_runs" in s.text() for s in statements)
     with connect(live_services) as conn:
         assert conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name='job_runs' "
                             "AND table_schema=%s", (live_services.sql.schema_,)).fetchone()[0] == 1

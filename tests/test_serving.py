@@ -2,7 +2,7 @@
 only on a fixed time span (so any range gives the same scores), batches split inside an
 asset score like one frame, causal confirmation, events, and drift (PSI)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from models.events import merge_events
 from models.serving import SCORE_COLUMNS, Grid, score_batches, score_frame
 from tests.test_model import SPEC, sine_rows
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

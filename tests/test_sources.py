@@ -1,7 +1,7 @@
 """Event sources: the simulator's ground truth is real, SKAB files replay row for row."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ from sensorwatch.sources.produce import bad_payloads, encode_event, events
 
 from .conftest import SKAB_DIR
 
-START = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _index(series, when):
@@ -110,7 +110,7 @@ def test_skab_file_becomes_one_asset_row_for_row():
     assert f.asset_id == "skab-valve1-3" and series.length == len(lines) - 1
     first = lines[1].split(";")
     assert series.values["current"][0] == pytest.approx(float(first[3]))
-    assert series.times_ms[0] == int(datetime.fromisoformat(first[0]).replace(tzinfo=timezone.utc).timestamp() * 1000)
+    assert series.times_ms[0] == int(datetime.fromisoformat(first[0]).replace(tzinfo=UTC).timestamp() * 1000)
     labelled = sum(int(float(line.split(";")[9])) for line in lines[1:])
     to_ms = lambda t: int(t.timestamp() * 1000)  # noqa: E731
     inside = sum(int(((series.times_ms >= to_ms(a.start)) & (series.times_ms <= to_ms(a.end))).sum())

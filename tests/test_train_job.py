@@ -2,7 +2,7 @@
 champion, what the MLflow run holds, identical scores after loading, the promotion gate,
 promote/rollback, and the errors (no champion, no data)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import mlflow
 import numpy as np
@@ -13,13 +13,14 @@ from features.compute import features_frame
 from models import registry
 from models.detector import ModelError
 from schemas import SENSOR_FEATURES
+from schemas.time import TimeRange
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.sources.landing import series_frame
 from sensorwatch.sources.simulator import simulate
 from sensorwatch.train_job import NoTrainingData, run_train
 
-T0 = datetime(2026, 4, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 SMALL = {"window": 10, "units": 16, "epochs": 8, "patience": 3, "smoothing": 10, "learning_rate": 0.01}
 
 
@@ -38,7 +39,7 @@ def trainable(store_isolated, tmp_path):
 
 
 def test_train_registers_a_champion_with_everything_logged(trainable):
-    summary = run_train(trainable, T0, T0 + timedelta(hours=1))
+    summary = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
     assert summary["version"] == 1 and summary["promoted"] and summary["gate"] == "no champion yet"
     assert summary["rows"] == 1800 and summary["assets"] == 3 and summary["device"] in ("CPU", "GPU")
     conf = trainable.model
@@ -55,17 +56,17 @@ def test_train_registers_a_champion_with_everything_logged(trainable):
     assert [c["name"] for c in info.signature.inputs.to_dict()][:3] == ["asset_id", "interval_start",
                                                                      "accelerometer1_rms__mean"]
     # A second run on the same data is the same data version.
-    again = run_train(trainable, T0, T0 + timedelta(hours=1))
+    again = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
     assert again["data_sha256"] == summary["data_sha256"] and again["version"] == 2
 
 
 def test_a_loaded_champion_scores_exactly_like_the_trained_detector(trainable, tmp_path):
-    run_train(trainable, T0, T0 + timedelta(hours=1))
+    run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
     loaded = registry.load(trainable.model)
     assert loaded.version == 1 and loaded.name == trainable.model.name
     from sensorwatch.train_job import read_features
 
-    data = read_features(SqlStore(trainable), loaded.detector.spec.columns, T0, T0 + timedelta(hours=1))
+    data = read_features(SqlStore(trainable), loaded.detector.spec.columns, TimeRange(T0, T0 + timedelta(hours=1)))
     asset, rows = next(iter(data.frames.items()))
     direct = loaded.detector.score(asset, rows)
     via_pyfunc = mlflow.pyfunc.load_model(f"models:/{trainable.model.name}@champion").predict(rows)
@@ -74,10 +75,10 @@ def test_a_loaded_champion_scores_exactly_like_the_trained_detector(trainable, t
 
 
 def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trainable, capsys, monkeypatch):
-    first = run_train(trainable, T0, T0 + timedelta(hours=1))
+    first = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
     # Barely trained: one epoch at a tiny learning rate forecasts far worse.
     worse_settings = trainable.with_overrides(model={"detector": {**SMALL, "epochs": 1, "learning_rate": 1e-6}})
-    worse = run_train(worse_settings, T0, T0 + timedelta(hours=1))
+    worse = run_train(worse_settings, TimeRange(T0, T0 + timedelta(hours=1)))
     assert worse["version"] == 2 and not worse["promoted"] and "kept the champion" in worse["gate"]
     assert worse["holdout_error"] > first["holdout_error"]
     assert registry.champion_version(trainable.model) == 1
@@ -101,6 +102,6 @@ def test_no_champion_and_no_data_are_clear_errors(trainable):
     with pytest.raises(ModelError, match="train one first"):
         registry.load(trainable.model)
     with pytest.raises(NoTrainingData, match="too little data"):
-        run_train(trainable, T0 - timedelta(days=1), T0 - timedelta(hours=23))
+        run_train(trainable, TimeRange(T0 - timedelta(days=1), T0 - timedelta(hours=23)))
     with pytest.raises(NoTrainingData, match="no features for asset"):
-        run_train(trainable, T0, T0 + timedelta(hours=1), assets=["nope"])
+        run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)), assets=["nope"])

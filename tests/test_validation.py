@@ -2,7 +2,7 @@
 wrapper gives the same rows and the landing/quarantine split loses nothing."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -11,9 +11,9 @@ from sensorwatch.ingest import KAFKA_COLUMNS, landing_rows, parse_events, quaran
 from sensorwatch.sources.produce import bad_payloads, encode_event
 from sensorwatch.validate import ARROW_COLUMNS, EventRules, validate_batch
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
-RULES = EventRules(datetime(2000, 1, 1, tzinfo=timezone.utc), 3600)
+RULES = EventRules(datetime(2000, 1, 1, tzinfo=UTC), 3600)
 
 
 def _kafka_batch(payloads) -> pa.RecordBatch:
@@ -30,7 +30,7 @@ def _validate(*payloads) -> list[dict]:
 def test_valid_event_is_typed():
     row = _validate(encode_event("pump-1", NOW_MS - 1000, 7, {"current": 1.25, "pressure": 0.5}))[0]
     assert row["_reasons"] == [] and row["asset_id"] == "pump-1" and row["seq"] == 7
-    assert row["event_time"] == datetime(2026, 11, 21, 11, 59, 59, tzinfo=timezone.utc)
+    assert row["event_time"] == datetime(2026, 11, 21, 11, 59, 59, tzinfo=UTC)
     assert row["current"] == 1.25 and row["temperature"] is None and row["extras"] is None
     assert (row["kafka_offset"], row["kafka_topic"]) == (0, "t")
     assert row["payload"] is None and row["key"] is None  # raw bytes are kept for quarantine only

@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -80,7 +80,7 @@ def produced(cluster, on_yarn, tmp_path_factory):
     settings, _, _ = on_yarn
     local = cluster.with_overrides(kafka={"topic": settings.kafka.topic, "partitions": 2})
     # a fixed start inside the range of docs/bi.md's per-hour example
-    return simulate_to_kafka(local, assets=ASSETS, seconds=SECONDS, start=datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc),
+    return simulate_to_kafka(local, assets=ASSETS, seconds=SECONDS, start=datetime(2026, 3, 1, 10, 30, tzinfo=UTC),
                              anomalies_per_asset=1, warmup_s=300,
                              bad_events=BAD, ground_truth=tmp_path_factory.mktemp("truth") / "truth.json")
 

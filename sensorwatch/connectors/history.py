@@ -13,12 +13,13 @@ import logging
 from contextlib import closing
 
 from schemas import LAKE_TABLES, ddl
+from schemas.errors import Unavailable
 from sensorwatch.config import HistoryConf, Settings
 
 log = logging.getLogger(__name__)
 
 
-class HistoryUnavailable(RuntimeError):
+class HistoryUnavailable(Unavailable):
     """The HiveServer2 endpoint could not be reached or refused a statement."""
 
 

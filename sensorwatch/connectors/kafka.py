@@ -8,15 +8,17 @@ machine (~8x kafka-python's throughput, see README). Spark's source is the JVM
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from schemas.errors import Unavailable
 from sensorwatch.config import KafkaConf
 
 
-class KafkaUnavailable(RuntimeError):
+class KafkaUnavailable(Unavailable):
     """The broker could not be reached (or refused our credentials)."""
 
 
@@ -27,7 +29,7 @@ def _password(kafka: KafkaConf) -> str:
     return kafka.password.get_secret_value()
 
 
-def client_conf(kafka: KafkaConf) -> dict[str, object]:
+def client_conf(kafka: KafkaConf) -> dict[str, Any]:
     """librdkafka settings: bootstrap servers and, for SASL_SSL, the SCRAM login and the CA."""
     conf: dict[str, object] = {"bootstrap.servers": kafka.bootstrap_servers}
     if kafka.security_protocol == "SASL_SSL":
@@ -54,7 +56,7 @@ def spark_options(kafka: KafkaConf) -> dict[str, str]:
     return options
 
 
-def _admin(kafka: KafkaConf, **extra: object) -> AdminClient:
+def _admin(kafka: KafkaConf, **extra: Any) -> AdminClient:
     return AdminClient({**client_conf(kafka), **extra})
 
 
@@ -108,7 +110,8 @@ def topic_id(kafka: KafkaConf, topic: str, timeout_s: float = 10.0) -> str | Non
             return None
         raise KafkaUnavailable(f"cannot describe topic '{topic}' on {kafka.bootstrap_servers}: {exc}") from None
     except TimeoutError:  # librdkafka keeps retrying a refused login: it ends as a timeout
-        raise KafkaUnavailable(f"no answer about topic '{topic}' from {kafka.bootstrap_servers} within {timeout_s:.0f}s "
+        raise KafkaUnavailable(f"no answer about topic '{topic}' from {kafka.bootstrap_servers} "
+                               f"within {timeout_s:.0f}s "
                                "(broker down, or credentials refused)") from None
     return str(found.topic_id)
 

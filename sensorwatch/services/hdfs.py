@@ -33,7 +33,7 @@ def _site_xml(props: dict[str, str]) -> str:
 
 
 def _write_conf(settings: Settings, base: Path) -> Path:
-    svc = settings.services
+    svc = settings.embedded
     rpc = endpoint_port(settings.storage.root)
     http = endpoint_port(settings.storage.webhdfs_url)
     conf = base / "conf"
@@ -114,7 +114,8 @@ def start(settings: Settings) -> str:
             start_background(_java(settings, conf, role), run / f"hdfs-{role}.pid", log / f"hdfs-{role}.log")
     wait_until(lambda: _ready(settings), f"HDFS at {settings.storage.root}", 90,
                log_file=log / "hdfs-namenode.log", pid_file=run / "hdfs-namenode.pid")
-    return f"HDFS NameNode at hdfs://127.0.0.1:{endpoint_port(settings.storage.root)}, WebHDFS at {settings.storage.webhdfs_url}"
+    return (f"HDFS NameNode at hdfs://127.0.0.1:{endpoint_port(settings.storage.root)}, "
+            f"WebHDFS at {settings.storage.webhdfs_url}")
 
 
 def stop(settings: Settings) -> bool:

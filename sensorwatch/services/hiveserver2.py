@@ -43,11 +43,12 @@ def command(settings: Settings) -> list[str]:
         "--conf", "spark.ui.enabled=false",
         "--conf", "spark.sql.catalogImplementation=hive",
         "--conf", f"spark.hadoop.fs.defaultFS={hdfs}",
-        "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={base / 'metastore_db'};create=true",
+        "--conf",
+        f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={base / 'metastore_db'};create=true",
         "--conf", f"spark.sql.warehouse.dir={base / 'warehouse'}",
         "--conf", "spark.sql.shuffle.partitions=4",
         "--conf", "spark.sql.session.timeZone=UTC",
-        "--hiveconf", f"hive.server2.thrift.port={settings.services.hiveserver2_port}",
+        "--hiveconf", f"hive.server2.thrift.port={settings.embedded.hiveserver2_port}",
         "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
         "spark-internal",
     ]
@@ -56,7 +57,7 @@ def command(settings: Settings) -> list[str]:
 def _listening(settings: Settings) -> bool:
     with socket.socket() as s:
         s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", settings.services.hiveserver2_port)) == 0
+        return s.connect_ex(("127.0.0.1", settings.embedded.hiveserver2_port)) == 0
 
 
 def _ready(settings: Settings) -> bool:
@@ -74,9 +75,9 @@ def start(settings: Settings) -> str:
     if read_pid(run / "hiveserver2.pid") is None:
         start_background(command(settings), run / "hiveserver2.pid", log / "hiveserver2.log",
                          env=spark_client_env(), cwd=base)
-    wait_until(lambda: _ready(settings), f"the Spark Thrift Server on 127.0.0.1:{settings.services.hiveserver2_port}",
+    wait_until(lambda: _ready(settings), f"the Spark Thrift Server on 127.0.0.1:{settings.embedded.hiveserver2_port}",
                180, log_file=log / "hiveserver2.log", pid_file=run / "hiveserver2.pid")
-    return f"HiveServer2 protocol (Spark Thrift Server) at 127.0.0.1:{settings.services.hiveserver2_port}"
+    return f"HiveServer2 protocol (Spark Thrift Server) at 127.0.0.1:{settings.embedded.hiveserver2_port}"
 
 
 def stop(settings: Settings) -> bool:

@@ -67,7 +67,7 @@ def sasl_password(settings: Settings) -> str:
 
 def sasl_settings(settings: Settings) -> Settings:
     """``settings`` pointed at the embedded broker's SASL_SSL listener, as the embedded user."""
-    svc = settings.services
+    svc = settings.embedded
     return settings.with_overrides(kafka={
         "bootstrap_servers": f"127.0.0.1:{svc.kafka_sasl_ssl_port}", "security_protocol": "SASL_SSL",
         "sasl_mechanism": MECHANISM, "username": svc.kafka_sasl_user, "password": sasl_password(settings),
@@ -104,7 +104,7 @@ def _ensure_tls(settings: Settings) -> Path:
 
 
 def _server_properties(settings: Settings, keystore: Path) -> str:
-    svc = settings.services
+    svc = settings.embedded
     plain, sasl, ctrl = (endpoint_port(settings.kafka.bootstrap_servers), svc.kafka_sasl_ssl_port,
                          svc.kafka_controller_port)
     props = {
@@ -147,7 +147,7 @@ def _format_once(settings: Settings, properties: Path) -> None:
         return
     password = secrets.token_urlsafe(18)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-    user = settings.services.kafka_sasl_user
+    user = settings.embedded.kafka_sasl_user
     result = subprocess.run(
         _java(settings, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id, "-c", str(properties),
               "--add-scram", f"{MECHANISM}=[name={user},password={password}]"),
@@ -174,7 +174,7 @@ def start(settings: Settings) -> str:
     wait_until(lambda: _serving(settings),
                f"Kafka broker at {settings.kafka.bootstrap_servers}", 90, log_file=log_file, pid_file=pid_file)
     return (f"Apache Kafka at {settings.kafka.bootstrap_servers} (PLAINTEXT), "
-            f"127.0.0.1:{settings.services.kafka_sasl_ssl_port} (SASL_SSL {MECHANISM}, CA {ca_file(settings)})")
+            f"127.0.0.1:{settings.embedded.kafka_sasl_ssl_port} (SASL_SSL {MECHANISM}, CA {ca_file(settings)})")
 
 
 def _serving(settings: Settings) -> bool:

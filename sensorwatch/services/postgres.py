@@ -69,13 +69,18 @@ def start(settings: Settings) -> str:
 def _ensure_role_and_db(settings: Settings, user: str | None) -> None:
     import psycopg
 
+    from sensorwatch.connectors.sql import statements as q
+
+    def run(statement: q.Statement):
+        return conn.execute(statement.text(), statement.params or None)
+
     with psycopg.connect(host="127.0.0.1", port=settings.sql.port, user="postgres", dbname="postgres",
                          autocommit=True) as conn:
-        role = settings.sql.user
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-            conn.execute(f'CREATE ROLE "{role}" LOGIN CREATEROLE')
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.sql.database,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{settings.sql.database}" OWNER "{role}"')
+        role, database = settings.sql.user, settings.sql.database
+        if not run(q.pg_role_exists(role)).fetchone():
+            run(q.pg_create_owner(role))
+        if not run(q.pg_database_exists(database)).fetchone():
+            run(q.pg_create_database(database, role))
 
 
 def stop(settings: Settings) -> bool:

@@ -6,11 +6,13 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+
+from schemas.errors import OperationFailed
 
 
-class ServiceError(RuntimeError):
+class ServiceError(OperationFailed):
     """A service could not be installed, started, reached or stopped."""
 
 

@@ -47,9 +47,9 @@ def hadoop_conf_dir(settings: Settings) -> Path:
 
 def _ports(settings: Settings) -> dict[str, int]:
     """The RM's four RPC endpoints and the NM's two sit next to their declared ports."""
-    rm, nm = settings.services.yarn_resourcemanager_port, settings.services.yarn_nodemanager_port
+    rm, nm = settings.embedded.yarn_resourcemanager_port, settings.embedded.yarn_nodemanager_port
     return {"rm": rm, "rm_scheduler": rm - 2, "rm_tracker": rm - 1, "rm_admin": rm + 1,
-            "rm_web": settings.services.yarn_web_port, "nm": nm, "nm_localizer": nm + 1, "nm_web": nm + 2}
+            "rm_web": settings.embedded.yarn_web_port, "nm": nm, "nm_localizer": nm + 1, "nm_web": nm + 2}
 
 
 def web_url(settings: Settings) -> str:
@@ -61,7 +61,7 @@ def _write_conf(settings: Settings) -> Path:
     conf = hadoop_conf_dir(settings)
     conf.mkdir(parents=True, exist_ok=True)
     p = _ports(settings)
-    memory = settings.services.yarn_memory_mb
+    memory = settings.embedded.yarn_memory_mb
     (conf / "core-site.xml").write_text(_site_xml({
         "fs.defaultFS": f"hdfs://127.0.0.1:{endpoint_port(settings.storage.root)}"}))
     (conf / "yarn-site.xml").write_text(_site_xml({

@@ -6,7 +6,7 @@ For tests and benchmarks of the jobs downstream of ingest: the rows go through t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ def landing_frame(spark: SparkSession, events: pd.DataFrame, ingest_time: dateti
 def seed_landing(spark: SparkSession, settings: Settings, events: pd.DataFrame,
                  ingest_time: datetime | None = None, first_offset: int = 0) -> int:
     """Append events to the landing zone as one ingest batch would; returns the row count."""
-    ingest_time = ingest_time or datetime.now(timezone.utc)
+    ingest_time = ingest_time or datetime.now(UTC)
     df = landing_frame(spark, events, ingest_time, first_offset=first_offset)
     df.write.mode("append").partitionBy("date", "hour").parquet(settings.storage.landing)
     return len(events)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def bad_payloads(n: int, asset_id: str = "pump-bad", now_ms: int | None = None) 
 def _ground_truth_path(settings: Settings, source: str, path: Path | None) -> Path:
     if path is not None:
         return path
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")  # runs in the same second: two files
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")  # runs in the same second: two files
     return settings.home / "ground_truth" / f"{source}-{stamp}.json" if settings.services else \
         Path(f"ground_truth-{source}-{stamp}.json")
 

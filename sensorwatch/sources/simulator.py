@@ -18,7 +18,7 @@ Pure numpy: no Spark, no Kafka; ``produce.py`` sends the result.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -145,6 +145,6 @@ def simulate(assets: int, seconds: int, start: datetime | None = None, seed: int
              anomalies_per_asset: int = 3, warmup_s: int = WARMUP_S) -> list[AssetSeries]:
     """``assets`` pumps x ``seconds`` of 1 Hz readings; deterministic for a given seed.
     The anomalies fall after the first ``warmup_s`` seconds of each asset."""
-    start = start or (datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=seconds))
+    start = start or (datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=seconds))
     return [simulate_asset(aid, start, seconds, np.random.default_rng([seed, i]), anomalies_per_asset, warmup_s)
             for i, aid in enumerate(asset_ids(assets))]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from schemas import SENSORS
+from schemas.errors import UsageError
 from sensorwatch.sources.simulator import Anomaly, AssetSeries
 
 
@@ -46,7 +47,7 @@ def read_file(path: Path, data_dir: Path) -> SkabFile:
     missing = [s.skab_column for s in SENSORS if s.skab_column not in frame.columns] + \
         (["datetime"] if "datetime" not in frame.columns else [])
     if missing:
-        raise ValueError(f"{path} is not in SKAB format: missing column(s) {', '.join(missing)}")
+        raise UsageError(f"{path} is not in SKAB format: missing column(s) {', '.join(missing)}")
     frame.index = pd.to_datetime(frame.pop("datetime")).dt.tz_localize("UTC")
     frame = frame.rename(columns={s.skab_column: s.name for s in SENSORS})
     rel = path.relative_to(data_dir).with_suffix("")

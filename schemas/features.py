@@ -1,4 +1,4 @@
-"""The features, declared once as data (no Spark here).
+"""The features, declared once as data (no Spark here): the columns of ``sensor_features``.
 
 Every feature column is ``<sensor>__<statistic>``. Interval statistics summarise the
 readings of one asset inside one fixed interval (``interval_s``); rolling statistics

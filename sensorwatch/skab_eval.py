@@ -4,7 +4,8 @@ For every labelled file, independently: its first 400 rows train the detector (l
 unused), every later row is scored; all files' test rows are pooled and scored as binary
 classification (F1, FAR, MAR: the outlier leaderboard), as changepoints (NAB with a 60 s
 window to the right of each changepoint: the changepoint leaderboard) and as events
-(``models.metrics``; the arithmetic is checked against SKAB's own evaluator, TSAD). Each file is one asset: its readings go through
+(``models.metrics``; the arithmetic is checked against SKAB's own evaluator, TSAD). Each
+file is one asset: its readings go through
 ``features.compute`` exactly as landing events do, the detector is ``models.detector``,
 and each reading takes the flag of the interval it falls in.
 """
@@ -21,12 +22,13 @@ import numpy as np
 import pandas as pd
 
 from features.compute import features_frame, interval_ix
-from features.definitions import FeatureSpec
 from models.detector import Detector
 from models.metrics import Scores, binary_scores, event_scores, nab_scores
 from models.plots import asset_plot
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
+from schemas.errors import UsageError
+from schemas.features import FeatureSpec
 from sensorwatch.sources import skab
 
 TRAIN_ROWS = 400
@@ -119,13 +121,13 @@ def evaluate(data_dir: Path, features: FeatureSpec, spec: DetectorSpec, out_dir:
             skipped.append(f.asset_id)  # e.g. anomaly-free.csv: nothing to score against
             continue
         if len(f.frame) <= TRAIN_ROWS + spec.window:
-            raise ValueError(f"{path}: {len(f.frame)} rows; the protocol needs more than {TRAIN_ROWS + spec.window}")
+            raise UsageError(f"{path}: {len(f.frame)} rows; the protocol needs more than {TRAIN_ROWS + spec.window}")
         r = evaluate_file(f, features, spec, out_dir)
         results.append(r)
         progress(f"[{i}/{len(paths)}] {r.name:22s} F1 {r.scores.f1:.3f}  FAR {r.scores.far:5.1f}  "
                  f"MAR {r.scores.mar:5.1f}  ({r.seconds:.0f} s, {r.epochs} epochs, {r.device})")
     if not results:
-        raise ValueError(f"no labelled SKAB files (with an 'anomaly' column) under {data_dir}")
+        raise UsageError(f"no labelled SKAB files (with an 'anomaly' column) under {data_dir}")
     pooled = binary_scores(np.concatenate([r.truth for r in results]), np.concatenate([r.flags for r in results]))
     nab = nab_scores([r.times for r in results], [r.changepoints for r in results], [r.flags for r in results],
                      NAB_WINDOW_S)

@@ -1,0 +1,266 @@
+"""Every statement the project runs on the SQL store, built in one place (pure: no I/O).
+
+Identifiers go through ``psycopg.sql`` (quoted, never pasted into the text), values are
+always parameters (``%s``), and a list of values is one array parameter (``= ANY(%s)``),
+so an asset id or a label carrying SQL never reaches the statement text. Table DDL comes
+from ``schemas.ddl`` (the one source of every table). Each function returns a
+``Statement``: the composed SQL and its parameters; ``SqlStore`` runs it.
+
+Dialects: CrateDB in production and PostgreSQL here speak the same wire protocol; where
+they differ (DDL, ``REFRESH TABLE``, users and grants) the ``Target`` says which to emit.
+Every statement below is checked against CrateDB's grammar (``cratedb-sqlparse``) in the
+tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from schemas import JOB_RUNS, SENSOR_FEATURES, Table, ddl, sql_type
+from schemas.records import ANOMALY_EVENTS, ANOMALY_SCORES
+
+Composable = sql.Composable
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement and its parameters."""
+
+    sql: Composable
+    params: tuple[Any, ...] = ()
+
+    def text(self) -> str:
+        """The statement as sent (placeholders ``%s`` left for the driver)."""
+        return self.sql.as_string()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where statements go: the dialect, the schema, CrateDB's table settings."""
+
+    dialect: str  # cratedb | postgresql
+    schema: str
+    shards: int | None = None
+    replicas: str | None = None
+
+    def table(self, table: Table | str) -> sql.Identifier:
+        return sql.Identifier(self.schema, table if isinstance(table, str) else table.name)
+
+
+def columns(names: Iterable[str]) -> Composable:
+    """``"a", "b", ...``."""
+    return sql.SQL(", ").join(sql.Identifier(c) for c in names)
+
+
+# -- tables ---------------------------------------------------------------------------
+def create_table(t: Target, table: Table) -> Statement:
+    return Statement(sql.SQL(ddl(table, t.dialect, shards=t.shards, replicas=t.replicas, schema=t.schema)))
+
+
+def existing_columns(t: Target, table: Table) -> Statement:
+    return Statement(sql.SQL("SELECT column_name FROM information_schema.columns "
+                             "WHERE table_schema = %s AND table_name = %s"), (t.schema, table.name))
+
+
+def add_column(t: Target, table: Table, column: str) -> Statement:
+    """A column declared after the table was created (new fields are nullable)."""
+    kind = next(f.kind for f in table.all_fields if f.name == column)
+    return Statement(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+        t.table(table), sql.Identifier(column), sql.SQL(sql_type(kind, t.dialect))))
+
+
+def drop_table(t: Target, table: Table) -> Statement:
+    return Statement(sql.SQL("DROP TABLE IF EXISTS {}").format(t.table(table)))
+
+
+def clear_table(t: Target, table: Table) -> Statement:
+    return Statement(sql.SQL("DELETE FROM {}").format(t.table(table)))
+
+
+def refresh(t: Target, table: Table | str) -> Statement | None:
+    """CrateDB makes recent writes visible to queries only after a refresh; PostgreSQL
+    needs nothing (None)."""
+    return Statement(sql.SQL("REFRESH TABLE {}").format(t.table(table))) if t.dialect == "cratedb" else None
+
+
+def stage_table(target: Table, tag: str) -> Table:
+    """A keyless, unpartitioned copy of ``target`` to bulk-load into."""
+    return dataclasses.replace(target, name=f"{target.name}_stage_{tag}", fields=target.all_fields,
+                               partition_by=(), primary_key=(), clustered_by=None)
+
+
+# -- writes ---------------------------------------------------------------------------
+def _upsert(t: Target, table: Table, source: Composable) -> Composable:
+    """Insert the table's columns from ``source`` (VALUES or a SELECT), updating existing
+    rows on a key conflict: the one merge both dialects accept."""
+    keys = set(table.primary_key)
+    updates = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
+                                 for c in table.column_names if c not in keys)
+    return sql.SQL("INSERT INTO {} ({}) {} ON CONFLICT ({}) DO UPDATE SET {}").format(
+        t.table(table), columns(table.column_names), source, columns(table.primary_key), updates)
+
+
+def upsert_values(t: Target, table: Table) -> Statement:
+    """One row by the table's primary key (run with one parameter row per record)."""
+    return Statement(_upsert(t, table, sql.SQL("VALUES ({})").format(
+        sql.SQL(", ").join(sql.Placeholder() for _ in table.column_names))))
+
+
+def merge_stage(t: Target, target: Table, stage: Table) -> Statement:
+    """The staged rows into ``target``: one statement (atomic on PostgreSQL, idempotent on CrateDB)."""
+    return Statement(_upsert(t, target, sql.SQL("SELECT {} FROM {}").format(
+        columns(target.column_names), t.table(stage))))
+
+
+def delete_by_key(t: Target, table: Table) -> Statement:
+    """Delete one row by its full primary key (run with one parameter row per key)."""
+    return Statement(sql.SQL("DELETE FROM {} WHERE {}").format(
+        t.table(table), sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c))
+                                              for c in table.primary_key)))
+
+
+# -- job runs -------------------------------------------------------------------------
+def last_watermark(t: Target, job: str) -> Statement:
+    return Statement(sql.SQL("SELECT watermark, details FROM {} WHERE job = %s AND status = ANY(%s) "
+                             "AND watermark IS NOT NULL ORDER BY watermark DESC LIMIT 1").format(t.table(JOB_RUNS)),
+                     (job, ["succeeded", "noop"]))
+
+
+def recent_runs(t: Target, last: int) -> Statement:
+    return Statement(sql.SQL("SELECT {} FROM {} ORDER BY started_at DESC LIMIT %s").format(
+        columns(JOB_RUNS.column_names), t.table(JOB_RUNS)), (last,))
+
+
+# -- features -------------------------------------------------------------------------
+def newest_per_asset(t: Target, table: Table, time_column: str) -> Statement:
+    """``(asset_id, max(time_column))`` for each asset of ``table``."""
+    return Statement(sql.SQL("SELECT asset_id, max({}) FROM {} GROUP BY asset_id").format(
+        sql.Identifier(time_column), t.table(table)))
+
+
+def newest_feature_time(t: Target) -> Statement:
+    return Statement(sql.SQL("SELECT max(interval_start) FROM {}").format(t.table(SENSOR_FEATURES)))
+
+
+def rows_between(t: Target, table: Table | str, names: Sequence[str], start: datetime | None, end: datetime | None,
+                 assets: Sequence[str] | None = None, time_column: str = "interval_start",
+                 inclusive_end: bool = False) -> Statement:
+    """``names`` of ``table`` with ``time_column`` in [start, end) (``inclusive_end``:
+    [start, end]; no bound where None), for ``assets`` (all when None), by asset and time."""
+    where: list[Composable] = []
+    params: list[Any] = []
+    if assets is not None:
+        where.append(sql.SQL("asset_id = ANY(%s)"))
+        params.append(list(assets))
+    if start is not None:
+        where.append(sql.SQL("{} >= %s").format(sql.Identifier(time_column)))
+        params.append(start)
+    if end is not None:
+        where.append(sql.SQL("{} {} %s").format(sql.Identifier(time_column), sql.SQL("<=" if inclusive_end else "<")))
+        params.append(end)
+    condition = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+    return Statement(sql.SQL("SELECT {} FROM {}{} ORDER BY asset_id, {}").format(
+        columns(names), t.table(table), condition, sql.Identifier(time_column)), tuple(params))
+
+
+# -- anomaly events -------------------------------------------------------------------
+def events_touching(t: Target, assets: Sequence[str], lo: datetime, hi: datetime) -> Statement:
+    """Per asset, the span of its stored events that reach into [lo, hi]."""
+    return Statement(sql.SQL("SELECT asset_id, min(event_start), max(event_end) FROM {} WHERE asset_id = ANY(%s) "
+                             "AND event_end >= %s AND event_start <= %s GROUP BY asset_id").format(
+        t.table(ANOMALY_EVENTS)), (list(assets), lo, hi))
+
+
+EXCEEDING_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
+                     "top_contributions", "model_name", "model_version", "run_id")
+
+
+def exceeding_scores(t: Target, assets: Sequence[str], start: datetime, end: datetime) -> Statement:
+    """The score rows above the threshold in [start, end), each with ``after_exceeding``:
+    whether the asset's previous score row was above it too (``models.events``)."""
+    names = columns(EXCEEDING_COLUMNS)
+    return Statement(sql.SQL(
+        "SELECT {names}, after_exceeding FROM (SELECT {names}, "
+        "lag(exceeds) OVER (PARTITION BY asset_id ORDER BY interval_start) AS after_exceeding "
+        "FROM {table} WHERE asset_id = ANY(%s) AND interval_start >= %s AND interval_start < %s) AS scored "
+        "WHERE exceeds").format(names=names, table=t.table(ANOMALY_SCORES)), (list(assets), start, end))
+
+
+def newest_score(t: Target, assets: Sequence[str]) -> Statement:
+    return Statement(sql.SQL("SELECT asset_id, max(interval_start) FROM {} WHERE asset_id = ANY(%s) "
+                             "GROUP BY asset_id").format(t.table(ANOMALY_SCORES)), (list(assets),))
+
+
+def event_keys_starting(t: Target, assets: Sequence[str], start: datetime, end: datetime) -> Statement:
+    """The keys of the stored events of ``assets`` starting in [start, end)."""
+    return Statement(sql.SQL('SELECT asset_id, event_start, "day" FROM {} WHERE asset_id = ANY(%s) '
+                             "AND event_start >= %s AND event_start < %s").format(t.table(ANOMALY_EVENTS)),
+                     (list(assets), start, end))
+
+
+def top_events(t: Target, top: int) -> Statement:
+    """The most severe anomaly events (the BI view)."""
+    return Statement(sql.SQL("SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, "
+                             "model_version FROM {} ORDER BY severity DESC, event_start LIMIT %s").format(
+        t.table("v_anomaly_events")), (top,))
+
+
+def events_overlapping(t: Target, asset: str, first: datetime, last: datetime) -> Statement:
+    return Statement(sql.SQL("SELECT event_start, event_end FROM {} WHERE asset_id = %s AND event_end > %s "
+                             "AND event_start <= %s ORDER BY 1").format(t.table(ANOMALY_EVENTS)), (asset, first, last))
+
+
+# -- the BI layer ---------------------------------------------------------------------
+def create_views(t: Target) -> list[Statement]:
+    """CREATE OR REPLACE each BI view (``schemas.views``)."""
+    from schemas.views import VIEWS, view_sql
+
+    return [Statement(sql.SQL(view_sql(v, t.dialect, t.schema))) for v in VIEWS]
+
+
+def login_exists(t: Target, role: str) -> Statement:
+    query = "SELECT 1 FROM sys.users WHERE name = %s" if t.dialect == "cratedb" else \
+        "SELECT 1 FROM pg_roles WHERE rolname = %s"
+    return Statement(sql.SQL(query), (role,))
+
+
+def read_only_login(t: Target, role: str, password: str | None, exists: bool) -> list[Statement]:
+    """Give ``role`` (a login) read access to every table and view of the schema and
+    nothing else: PostgreSQL grants SELECT (also on tables created later), CrateDB grants
+    DQL on the schema. DDL takes no parameters: the password is a quoted literal."""
+    who, schema = sql.Identifier(role), sql.Identifier(t.schema)
+    secret = sql.Literal(password) if password else None
+    if t.dialect == "cratedb":
+        create = [] if exists else [sql.SQL("CREATE USER {}").format(who)
+                                    + (sql.SQL(" WITH (password = {})").format(secret) if secret else sql.SQL(""))]
+        grants = [sql.SQL("GRANT DQL ON SCHEMA {} TO {}").format(schema, who)]
+    else:
+        create = [] if exists else [sql.SQL("CREATE ROLE {} LOGIN").format(who)
+                                    + (sql.SQL(" PASSWORD {}").format(secret) if secret else sql.SQL(""))]
+        grants = [sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who),
+                  sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, who),
+                  sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(schema, who)]
+    return [Statement(s) for s in (*create, *grants)]
+
+
+# -- the local PostgreSQL server's bootstrap (run as its superuser; not CrateDB) ---------
+def pg_role_exists(role: str) -> Statement:
+    return Statement(sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = %s"), (role,))
+
+
+def pg_create_owner(role: str) -> Statement:
+    return Statement(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(role)))
+
+
+def pg_database_exists(database: str) -> Statement:
+    return Statement(sql.SQL("SELECT 1 FROM pg_database WHERE datname = %s"), (database,))
+
+
+def pg_create_database(database: str, owner: str) -> Statement:
+    return Statement(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(owner)))

@@ -1,0 +1,70 @@
+"""Anomaly events rebuilt from the stored scores, around what a prediction run wrote.
+
+An event is a run of intervals above the threshold (``models.events.merge_events``).
+Rebuilding from ``anomaly_scores`` rather than from the run's own rows keeps events
+replay-safe: an event that spans several runs, or that a late event or a backfill
+changed, comes out the same as if one run had scored it all.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.events import merge_events
+from models.serving import Grid
+from schemas import ANOMALY_EVENTS
+from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import statements as q
+
+
+def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: int) -> int:
+    """Rebuild the events of ``assets`` around the scored range from the stored scores:
+    from ``min_duration`` intervals before it (an onset a previous run saw) or the start
+    of an event it touches, to its end or the end of such an event. New and grown events
+    are upserted first, then events that no longer exist are deleted. Returns the number
+    of open events among them."""
+    if not assets:
+        return 0
+    step = timedelta(seconds=grid.interval_s)
+    lo, hi = grid.scored_start - step * min_duration, grid.end
+    spans = {a: (lo, hi) for a in assets}
+    for asset, first, last in store.query(q.events_touching(store.target, assets, lo, hi)):
+        spans[asset] = (min(lo, first), max(hi, last))
+    start, end = min(s for s, _ in spans.values()), max(e for _, e in spans.values())
+    # The rows above the threshold, each with whether the asset's previous score row was
+    # above it too (a run goes on over intervals without data: models.events).
+    exceeding = pd.DataFrame(store.query(q.exceeding_scores(store.target, assets, start, end)),
+                             columns=[*q.EXCEEDING_COLUMNS, "after_exceeding"])
+    exceeding["interval_start"] = pd.to_datetime(exceeding["interval_start"], utc=True)
+    exceeding = exceeding.loc[np.array([spans[a][0] <= t < spans[a][1] for a, t in
+                                        zip(exceeding["asset_id"], exceeding["interval_start"])], dtype=bool)]
+    newest = {a: pd.Timestamp(t) for a, t in store.query(q.newest_score(store.target, assets))}
+    events = merge_events(exceeding, grid.interval_s, newest)
+    store.upsert(ANOMALY_EVENTS, _records(events))
+    kept = {(a, pd.Timestamp(t)) for a, t in zip(events["asset_id"], events["event_start"])}
+    stale = [(a, s, d) for a, s, d in store.query(q.event_keys_starting(store.target, assets, start, end))
+             if (a, pd.Timestamp(s)) not in kept and spans[a][0] <= s < spans[a][1]]
+    store.delete_keys(ANOMALY_EVENTS, stale)
+    return int(events["is_open"].sum()) if len(events) else 0
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for the SQL driver: UTC datetimes and Python scalars instead of pandas/numpy ones."""
+    out = []
+    for row in frame.to_dict("records"):
+        out.append({k: _plain(v) for k, v in row.items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return (value.tz_localize("UTC") if value.tzinfo is None else value).to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,33 @@
+"""Logging, configured once per process by the CLI (every job goes through ``cli.main``).
+
+Library code only calls ``logging.getLogger(__name__)``; this sets where records go: one
+line each on stderr (stdout stays for the command's own output, e.g. a job's JSON
+summary). ``SENSORWATCH_LOG_LEVEL`` (default INFO) sets the level of our loggers; the
+libraries we drive (py4j, MLflow, urllib3, ...) stay at WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+OURS = ("sensorwatch", "models", "features", "schemas")
+_configured = False
+
+
+def configure(level: str | None = None) -> None:
+    """Idempotent: a second call (a job calling main twice, tests) changes nothing."""
+    global _configured
+    if _configured:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    for name in OURS:
+        logging.getLogger(name).setLevel((level or os.environ.get("SENSORWATCH_LOG_LEVEL", "INFO")).upper())
+    logging.captureWarnings(True)
+    _configured = True
