@@ -23,18 +23,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.transforms import compute_features  # noqa: E402
-from schemas import SENSOR_FEATURES  # noqa: E402
-from sensorwatch import services  # noqa: E402
-from sensorwatch.config import Settings, load_settings  # noqa: E402
-from sensorwatch.connectors.sql import SqlStore, connect  # noqa: E402
-from sensorwatch.connectors.sql import statements as q  # noqa: E402
-from sensorwatch.connectors.sql.loader import write_jdbc  # noqa: E402
-from sensorwatch.extract import read_landing  # noqa: E402
-from sensorwatch.features_job import run_features  # noqa: E402
-from sensorwatch.sources.landing import seed_landing, series_frame  # noqa: E402
-from sensorwatch.sources.simulator import simulate  # noqa: E402
-from sensorwatch.spark import get_spark  # noqa: E402
+from features.transforms import compute_features
+from schemas import SENSOR_FEATURES
+from sensorwatch import services
+from sensorwatch.config import Settings, load_settings
+from sensorwatch.connectors.sql import SqlStore, connect
+from sensorwatch.connectors.sql import statements as q
+from sensorwatch.connectors.sql.loader import write_jdbc
+from sensorwatch.extract import read_landing
+from sensorwatch.features_job import run_features
+from sensorwatch.sources.landing import seed_landing, series_frame
+from sensorwatch.sources.simulator import simulate
+from sensorwatch.spark import get_spark
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -58,10 +58,10 @@ def one_run(spark, base: Settings, name: str, assets: int, seconds: int) -> dict
     t1 = time.monotonic()
     compute_features(landing, settings.features.spec()).write.format("noop").mode("overwrite").save()
     compute = time.monotonic() - t1
-    assert record["rows_in"] == len(events), record
-    return {"events": len(events), "rows": record["rows_out"], "seconds": round(total, 2),
+    assert record.rows_in == len(events), record
+    return {"events": len(events), "rows": record.rows_out, "seconds": round(total, 2),
             "compute_only_s": round(compute, 2), "events_per_s": round(len(events) / total),
-            "rows_per_s": round(record["rows_out"] / total)}
+            "rows_per_s": round(record.rows_out / total)}
 
 
 def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:

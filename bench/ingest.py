@@ -17,14 +17,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import functions as F  # noqa: E402
+from pyspark.sql import functions as F
 
-from sensorwatch import services  # noqa: E402
-from sensorwatch.config import load_settings  # noqa: E402
-from sensorwatch.connectors.kafka import spark_options  # noqa: E402
-from sensorwatch.ingest import parse_events, rules_from_settings, run_ingest  # noqa: E402
-from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
-from sensorwatch.spark import get_spark  # noqa: E402
+from sensorwatch import services
+from sensorwatch.config import load_settings
+from sensorwatch.connectors.kafka import spark_options
+from sensorwatch.ingest import parse_events, rules_from_settings, run_ingest
+from sensorwatch.sources.produce import simulate_to_kafka
+from sensorwatch.spark import get_spark
 
 
 def timed(fn):
@@ -71,10 +71,10 @@ def main() -> None:
     print(f"read+parse+validate (no write): {t_parse:.1f}s ({events / t_parse:,.0f} events/s)", flush=True)
 
     summary, t_ingest = timed(lambda: run_ingest(spark, settings))
-    assert summary["landed"] == produced["valid_events"] and summary["quarantined"] == args.bad, summary
-    batch_s = sum(b["seconds"] for b in summary["batch_stats"])
-    print(f"ingest availableNow: {t_ingest:.1f}s in {summary['batches']} batches "
-          f"({batch_s:.1f}s inside batches); Spark stage ms: {summary['duration_ms']}", flush=True)
+    assert summary.landed == produced["valid_events"] and summary.quarantined == args.bad, summary
+    batch_s = sum(b["seconds"] for b in summary.batch_stats)
+    print(f"ingest availableNow: {t_ingest:.1f}s in {summary.batches} batches "
+          f"({batch_s:.1f}s inside batches); Spark stage ms: {summary.duration_ms}", flush=True)
     figures = {
         "events": events,
         "bad_events": args.bad,
@@ -84,18 +84,18 @@ def main() -> None:
         "events_per_s_in_batches": round(events / batch_s),
         # Full batches after the first (which pays the JVM's warm-up: JIT, Kafka consumers,
         # the Parquet writer): what a long-running stream sustains.
-        "events_per_s_steady": steady_rate(summary["batch_stats"], args.max_per_trigger),
+        "events_per_s_steady": steady_rate(summary.batch_stats, args.max_per_trigger),
         "seconds": {
             "produce": round(t_produce, 2), "spark_start": round(t_spark, 2), "source_read": round(t_read, 2),
             "read_parse_validate": round(t_parse, 2), "ingest_total": round(t_ingest, 2),
             "ingest_in_batches": round(batch_s, 2),
         },
-        "batch_stage_seconds": {stage: round(sum(b[f"s_{stage}"] for b in summary["batch_stats"]), 2)
+        "batch_stage_seconds": {stage: round(sum(b[f"s_{stage}"] for b in summary.batch_stats), 2)
                                 for stage in ("read_validate_land", "quarantine", "publish")},
-        "spark_duration_ms": summary["duration_ms"],
-        "batches": summary["batches"],
+        "spark_duration_ms": summary.duration_ms,
+        "batches": summary.batches,
     }
-    for stat in summary["batch_stats"]:
+    for stat in summary.batch_stats:
         print("batch", json.dumps(stat), flush=True)
     print(json.dumps(figures))
 

@@ -24,12 +24,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.compute import features_frame  # noqa: E402
-from models.detector import Detector  # noqa: E402
-from models.network import Predictor  # noqa: E402
-from sensorwatch.config import load_settings  # noqa: E402
-from sensorwatch.skab_eval import TRAIN_ROWS, events_of  # noqa: E402
-from sensorwatch.sources import skab  # noqa: E402
+from features.compute import features_frame
+from models.detector import Detector
+from models.network import Predictor
+from sensorwatch.config import load_settings
+from sensorwatch.skab_eval import TRAIN_ROWS, events_of
+from sensorwatch.sources import skab
 
 
 def main() -> None:

@@ -34,23 +34,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import mlflow  # noqa: E402
+import mlflow
 
-from features.compute import features_frame  # noqa: E402
-from features.transforms import compute_features  # noqa: E402
-from models import registry  # noqa: E402
-from models.detector import Detector  # noqa: E402
-from models.serving import Grid, score_frame  # noqa: E402
-from models.transforms import score_features  # noqa: E402
-from sensorwatch import services  # noqa: E402
-from sensorwatch.config import load_settings  # noqa: E402
-from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client  # noqa: E402
-from sensorwatch.connectors.sql import SqlStore  # noqa: E402
-from sensorwatch.extract import Span, events_for, read_landing  # noqa: E402
-from sensorwatch.predict_job import ARROW_BATCH_CONF, run_predict  # noqa: E402
-from sensorwatch.sources.landing import seed_landing, series_frame  # noqa: E402
-from sensorwatch.sources.simulator import simulate  # noqa: E402
-from sensorwatch.spark import get_spark  # noqa: E402
+from features.compute import features_frame
+from features.transforms import compute_features
+from models import registry
+from models.detector import Detector
+from models.serving import Grid, score_frame
+from models.transforms import score_features
+from sensorwatch import services
+from sensorwatch.config import load_settings
+from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
+from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.extract import Span, events_for, read_landing
+from sensorwatch.predict_job import ARROW_BATCH_CONF, run_predict
+from sensorwatch.sources.landing import seed_landing, series_frame
+from sensorwatch.sources.simulator import simulate
+from sensorwatch.spark import get_spark
 
 END = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
@@ -92,8 +92,8 @@ def main() -> None:
     t0 = time.monotonic()
     summary = run_predict(spark, settings, at=END)
     cycle_s = time.monotonic() - t0
-    stages = summary["details"]["seconds"]
-    print(f"cycle: {summary['rows_out']:,d} intervals scored for {args.assets} assets in {cycle_s:.1f} s "
+    stages = summary.details["seconds"]
+    print(f"cycle: {summary.rows_out:,d} intervals scored for {args.assets} assets in {cycle_s:.1f} s "
           f"(interval {interval_s} s); stages {stages}")
 
     # -- UDF vs direct on the same feature rows ---------------------------------------------
@@ -119,7 +119,7 @@ def main() -> None:
     windows = args.assets * (len(grid.index()) - spec.window)
     result = {
         "assets": args.assets, "interval_s": interval_s, "cycle_s": round(cycle_s, 1),
-        **{f"{k}_s": v for k, v in stages.items()}, "intervals_scored": summary["rows_out"],
+        **{f"{k}_s": v for k, v in stages.items()}, "intervals_scored": summary.rows_out,
         "feature_rows": n_rows, "windows": windows,
         "udf_s": round(udf_s, 2), "udf_cold_s": round(cold, 2), "direct_s": round(direct_s, 2),
         "udf_windows_per_s": round(windows / udf_s), "direct_windows_per_s": round(windows / direct_s),

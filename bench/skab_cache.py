@@ -23,11 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.spec import DetectorSpec  # noqa: E402
-from schemas import SENSOR_NAMES  # noqa: E402
-from schemas.features import FeatureSpec, column  # noqa: E402
-from sensorwatch.skab_eval import fit_file  # noqa: E402
-from sensorwatch.sources import skab  # noqa: E402
+from models.spec import DetectorSpec
+from schemas import SENSOR_NAMES
+from schemas.features import FeatureSpec, column
+from sensorwatch.skab_eval import fit_file
+from sensorwatch.sources import skab
 
 # Model variants: DetectorSpec overrides of the production defaults.
 VARIANTS: dict[str, dict] = {

@@ -29,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import errors, threshold  # noqa: E402
-from models.metrics import binary_scores  # noqa: E402
-from schemas import SENSOR_NAMES  # noqa: E402
+from models import errors, threshold
+from models.metrics import binary_scores
+from schemas import SENSOR_NAMES
 
 TRAIN_ROWS = 400
 MIN_DURATION = 30

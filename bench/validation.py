@@ -25,18 +25,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyspark.sql import Column, DataFrame  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-from pyspark.sql import types as T  # noqa: E402
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
-from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Kind  # noqa: E402
-from sensorwatch import services  # noqa: E402
-from sensorwatch.config import load_settings  # noqa: E402
-from sensorwatch.connectors.kafka import spark_options  # noqa: E402
-from sensorwatch.ingest import parse_events, rules_from_settings  # noqa: E402
-from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
-from sensorwatch.spark import get_spark  # noqa: E402
-from sensorwatch.validate import EventRules  # noqa: E402
+from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Kind
+from sensorwatch import services
+from sensorwatch.config import load_settings
+from sensorwatch.connectors.kafka import spark_options
+from sensorwatch.ingest import parse_events, rules_from_settings
+from sensorwatch.sources.produce import simulate_to_kafka
+from sensorwatch.spark import get_spark
+from sensorwatch.validate import EventRules
 
 _SPARK_TYPE = {Kind.STRING: T.StringType(), Kind.BIGINT: T.LongType(), Kind.TIMESTAMP: T.LongType(),
                Kind.DOUBLE: T.DoubleType()}

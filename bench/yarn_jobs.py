@@ -23,12 +23,12 @@ from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sensorwatch import services  # noqa: E402
-from sensorwatch.config import load_settings  # noqa: E402
-from sensorwatch.connectors.sql import SqlStore  # noqa: E402
-from sensorwatch.services import yarn  # noqa: E402
-from sensorwatch.sources.produce import simulate_to_kafka  # noqa: E402
-from sensorwatch.submit import submission  # noqa: E402
+from sensorwatch import services
+from sensorwatch.config import load_settings
+from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.services import yarn
+from sensorwatch.sources.produce import simulate_to_kafka
+from sensorwatch.submit import submission
 
 START = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
 

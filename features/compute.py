@@ -15,6 +15,7 @@ import pandas as pd
 from features.rolling import IX, rolling_stats
 from schemas import SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import INTERVAL_STATS, FeatureSpec, column
+from schemas.time import naive_utc
 
 # Among deliveries of the same reading, the latest wins: by ingest time, then Kafka
 # partition and offset (producer retries and re-sent corrections count once).
@@ -24,7 +25,7 @@ EVENT_COLUMNS = ("asset_id", "event_time", *SENSOR_NAMES, *DELIVERY_ORDER)  # wh
 
 def interval_ix(event_time: pd.Series, interval_s: int) -> np.ndarray:
     """floor(epoch seconds / interval_s) of naive-UTC (or tz-aware) timestamps."""
-    us = pd.to_datetime(event_time, utc=True).dt.tz_localize(None).to_numpy("datetime64[us]").astype(np.int64)
+    us = naive_utc(event_time).to_numpy("datetime64[us]").astype(np.int64)
     return us // (interval_s * 1_000_000)
 
 

@@ -268,5 +268,5 @@ def _complete(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _fleet(calibrations) -> Calibration:
     cals = list(calibrations)
-    median = lambda attr: np.median([getattr(c, attr) for c in cals], axis=0)  # noqa: E731
+    median = lambda attr: np.median([getattr(c, attr) for c in cals], axis=0)
     return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")))

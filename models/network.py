@@ -16,8 +16,8 @@ import numpy as np
 from models.spec import DetectorSpec
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ banner lines
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import tensorflow as tf
 
 log = logging.getLogger(__name__)
 PREDICT_BATCH = 4096  # fixed batch shape: one XLA compilation per model

@@ -21,11 +21,11 @@ import pandas as pd
 from models.detector import Detector, ModelError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network calls from a job
-import mlflow  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.models import infer_signature  # noqa: E402
-from mlflow.pyfunc import PythonModel  # noqa: E402
-from mlflow.tracking import MlflowClient  # noqa: E402
+import mlflow
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.pyfunc import PythonModel
+from mlflow.tracking import MlflowClient
 
 ALIAS = "champion"
 HISTORY_TAG = "champion_history"

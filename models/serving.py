@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from models import errors
 from models.detector import Detector
 from models.registry import LoadedModel, ModelRef, load_ref
 from schemas import ANOMALY_SCORES, SENSOR_NAMES
+from schemas.time import utc
 
 # What scoring produces; the job adds the lineage columns.
 SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
@@ -124,5 +125,4 @@ def _top(contributions: np.ndarray, scored: np.ndarray, k: int) -> tuple[list, l
 
 
 def _naive(t: datetime) -> pd.Timestamp:
-    ts = pd.Timestamp(t)
-    return ts.tz_convert(UTC).tz_localize(None) if ts.tzinfo else ts
+    return pd.Timestamp(utc(t)).tz_localize(None)

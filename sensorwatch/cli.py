@@ -101,7 +101,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if args.trigger:
         settings = settings.with_overrides(ingest={"trigger": args.trigger})
     summary = run_ingest(get_spark(settings, "sensorwatch-ingest"), settings, timeout_s=args.timeout)
-    print(json.dumps({k: v for k, v in summary.items() if k != "batch_stats"}, default=str), flush=True)
+    print(json.dumps(summary.to_json(), default=str), flush=True)
     return 0
 
 
@@ -127,7 +127,7 @@ def cmd_features(settings: Settings, args: argparse.Namespace) -> int:
 
     span = _range(args)
     summary = run_features(get_spark(settings, "sensorwatch-features"), settings, span)
-    print(json.dumps(summary, default=str))
+    print(json.dumps(summary.to_json(), default=str))
     return 0
 
 
@@ -147,7 +147,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.train_job import run_train
 
     span = _range(args)
-    print(json.dumps(run_train(settings, span, args.assets), default=str))
+    print(json.dumps(run_train(settings, span, args.assets).to_json(), default=str))
     return 0
 
 
@@ -159,7 +159,7 @@ def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
     if at and span:
         raise UsageError("give --at, or --from and --to, not both")
     summary = run_predict(get_spark(settings, "sensorwatch-predict"), settings, at, span)  # warnings: logged
-    print(json.dumps(summary, default=str))
+    print(json.dumps(summary.to_json(), default=str))
     return 0
 
 
@@ -436,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.profile)
         return args.func(settings, args)
-    except Exception as exc:  # noqa: BLE001 - one clear line for the errors we explain
+    except Exception as exc:  # one clear line for the errors we explain
         code = exit_code(exc)
         if code is None:
             raise

@@ -62,7 +62,7 @@ def read_landing(spark: SparkSession, settings: Settings) -> DataFrame | None:
     in the files never breaks the job, and unknown wire fields stay in ``extras``."""
     try:
         return spark.read.schema(LANDING_EVENTS.spark_schema()).parquet(settings.storage.landing)
-    except Exception as exc:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
+    except Exception as exc:  # Spark raises AnalysisException for a missing path
         if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
             return None
         raise

@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -37,7 +36,7 @@ from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.extract import Span, dirty_spans, events_for, keep_planned, read_landing, unknown_fields
-from sensorwatch.runs import last_watermark, recorded_run
+from sensorwatch.runs import RunRecord, last_watermark, recorded_run
 
 JOB = "features"
 
@@ -70,9 +69,9 @@ class Recomputed:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_features(spark: SparkSession, settings: Settings, span: TimeRange | None = None) -> dict[str, Any]:
+def run_features(spark: SparkSession, settings: Settings, span: TimeRange | None = None) -> RunRecord:
     """One run of the features job: a backfill of ``span`` when given, else incremental.
-    Returns the run record as a dict (also written to ``job_runs``)."""
+    Returns the run's summary (also written to ``job_runs``)."""
     spec = settings.features.spec()
     store = SqlStore(settings)
     store.create_tables((JOB_RUNS, SENSOR_FEATURES))
@@ -80,11 +79,11 @@ def run_features(spark: SparkSession, settings: Settings, span: TimeRange | None
         started = time.monotonic()
         landing = read_landing(spark, settings)
         plan = plan_backfill(span, spec) if span is not None else plan_incremental(store, landing, spec)
+        record.details["mode"] = plan.mode
         try:
             done = recompute(store, landing, plan, spec, tag=record.run_id[:12], started=started)
         finally:
             plan.unpersist()
-        record.details["mode"] = plan.mode
         if plan.mode == "incremental":
             record.watermark, record.details["rows_at_watermark"] = plan.watermark, plan.rows_at_watermark
         record.rows_in, record.rows_out, record.late_rows = done.rows_in, done.rows_out, done.late_rows

@@ -8,6 +8,7 @@ Load: ``BatchPublisher``, exactly-once per micro-batch (see its docstring).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -290,7 +291,23 @@ class BatchPublisher:
                 self._fs.delete(status.getPath(), False)
 
 
-def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None) -> dict:
+@dataclass(frozen=True)
+class IngestSummary:
+    """What one ingest run wrote (each batch also has its ``job_runs`` row)."""
+
+    batches: int
+    landed: int
+    quarantined: int
+    seconds: float
+    event_time: dict[str, str] | None  # Spark's min/avg/max/watermark of the last batch with events
+    duration_ms: dict[str, int]  # Spark's time per stage, summed over batches
+    batch_stats: list[dict] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "batch_stats"}
+
+
+def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None) -> IngestSummary:
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
     ``timeout_s`` (or forever). Returns a summary of what was written (each batch also has
     its ``job_runs`` row)."""
@@ -322,17 +339,16 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     for report in query.recentProgress:
         for stage, ms in (report.get("durationMs") or {}).items():
             durations[stage] = durations.get(stage, 0) + ms
-    return {
-        "duration_ms": durations,
-        "batches": len(publisher.stats),
-        "landed": sum(s["landed"] for s in publisher.stats),
-        "quarantined": sum(s["quarantined"] for s in publisher.stats),
-        "seconds": round(time.monotonic() - started, 2),
-        "event_time": next((r["eventTime"] for r in reversed(query.recentProgress)
-                            if r.get("eventTime", {}).get("max")),
-                           None),
-        "batch_stats": publisher.stats,
-    }
+    return IngestSummary(
+        batches=len(publisher.stats),
+        landed=sum(s["landed"] for s in publisher.stats),
+        quarantined=sum(s["quarantined"] for s in publisher.stats),
+        seconds=round(time.monotonic() - started, 2),
+        event_time=next((r["eventTime"] for r in reversed(query.recentProgress) if r.get("eventTime", {}).get("max")),
+                        None),
+        duration_ms=durations,
+        batch_stats=publisher.stats,
+    )
 
 
 def landed_summary(spark: SparkSession, settings: Settings) -> dict:
@@ -341,7 +357,7 @@ def landed_summary(spark: SparkSession, settings: Settings) -> dict:
     for name, path in (("landing", settings.storage.landing), ("quarantine", settings.storage.quarantine)):
         try:
             df = spark.read.parquet(path)
-        except Exception as exc:  # noqa: BLE001 - Spark raises AnalysisException for a missing path
+        except Exception as exc:  # Spark raises AnalysisException for a missing path
             if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
                 continue
             raise

@@ -17,12 +17,25 @@ OURS = ("sensorwatch", "models", "features", "schemas")
 _configured = False
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (a test harness or a
+    notebook may swap it after logging was configured)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure(level: str | None = None) -> None:
     """Idempotent: a second call (a job calling main twice, tests) changes nothing."""
     global _configured
     if _configured:
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger()
     root.addHandler(handler)

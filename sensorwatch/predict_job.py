@@ -42,7 +42,7 @@ from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.events import update_events
 from sensorwatch.extract import Span, events_for, read_landing
-from sensorwatch.runs import recorded_run
+from sensorwatch.runs import RunRecord, recorded_run
 
 log = logging.getLogger(__name__)
 JOB = "predict"
@@ -71,8 +71,17 @@ class Scored:
     drift: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # feature -> (psi, mean)
 
 
+@dataclass
+class PredictSummary(RunRecord):
+    """A prediction run: its ``job_runs`` row, and what monitoring said."""
+
+    warnings: tuple[str, ...] = ()
+    anomalies: int = 0
+    open_events: int = 0
+
+
 def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = None,
-                span: TimeRange | None = None) -> dict[str, Any]:
+                span: TimeRange | None = None) -> PredictSummary:
     """One prediction run; returns its summary (also in ``job_runs`` and ``prediction_runs``)."""
     scored = scored_range(settings, at, span)
     store = SqlStore(settings).with_views()
@@ -100,8 +109,8 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
             log.warning("%s", warning)
         record.details.update(anomalies=monitor["anomalies"], open_events=done.open_events,
                               warnings=monitor["warnings"])
-    return {**record.summary(), "warnings": monitor["warnings"], "anomalies": monitor["anomalies"],
-            "open_events": monitor["open_events"]}
+    return PredictSummary(**vars(record.summary()), warnings=tuple(monitor["warnings"]),
+                          anomalies=monitor["anomalies"], open_events=monitor["open_events"])
 
 
 def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: LoadedModel, grid: Grid,

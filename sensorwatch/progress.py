@@ -1,10 +1,13 @@
-"""A progress bar on stderr for long steps (producing, training). On a terminal it redraws
-one line; in a log (not a TTY) it writes one line when the step ends, so logs stay short."""
+"""A progress bar on stderr for long steps (producing). On a terminal it redraws one line;
+in a log (not a TTY) it logs one line when the step ends, so logs stay short."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -29,5 +32,5 @@ class Progress:
             self.update(done)
             self.stream.write("\n")
         else:
-            print(f"  {self.label}: {done:,}/{self.total:,}{self.unit} in {time.monotonic() - self.started:.0f}s",
-                  file=self.stream, flush=True)
+            log.info("%s: %s/%s%s in %.0fs", self.label, f"{done:,}", f"{self.total:,}", self.unit,
+                     time.monotonic() - self.started)

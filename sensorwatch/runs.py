@@ -7,6 +7,7 @@ their state there too: the ``watermark`` of their last successful run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunRecord:
+    """One run of a job: its ``job_runs`` row, typed. The job fills it while it runs; the
+    job function returns a copy (``summary``)."""
+
     job: str
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: datetime = field(default_factory=now)
@@ -51,9 +55,13 @@ class RunRecord:
     def covering(self, span: TimeRange | None) -> None:
         self.range_start, self.range_end = (span.start, span.end) if span else (None, None)
 
-    def summary(self) -> dict[str, Any]:
-        """The record as written, with ``details`` as a dict instead of JSON text."""
-        return {**self.row(), "details": self.details}
+    def summary(self) -> RunRecord:
+        """A copy of the record as written (the value a job function returns)."""
+        return dataclasses.replace(self, details=dict(self.details))
+
+    def to_json(self) -> dict[str, Any]:
+        """For printing (the CLI's last line); times as ISO text via ``default=str``."""
+        return dataclasses.asdict(self)
 
 
 @contextmanager

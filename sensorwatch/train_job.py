@@ -10,6 +10,7 @@ champion's on the same data (``model.promotion_tolerance``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import tempfile
@@ -198,7 +199,30 @@ def gate_and_promote(conf: ModelConf, version: int, trained: Trained) -> Gate:
     return Gate(promoted, reason, champion, champion_error)
 
 
-def run_train(settings: Settings, span: TimeRange | None = None, assets: list[str] | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TrainSummary:
+    """A training run: the new version, the gate's verdict, the data it saw."""
+
+    run_id: str
+    model: str
+    version: int
+    promoted: bool
+    gate: str
+    device: str
+    mlflow_run_id: str
+    data_sha256: str
+    holdout_error: float
+    champion_before: int | None
+    champion_error: float | None
+    rows: int
+    assets: int
+    epochs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def run_train(settings: Settings, span: TimeRange | None = None, assets: list[str] | None = None) -> TrainSummary:
     """Extract, train, log, gate; returns the summary (also in ``job_runs``)."""
     conf = settings.model
     store = SqlStore(settings)
@@ -215,6 +239,7 @@ def run_train(settings: Settings, span: TimeRange | None = None, assets: list[st
         run.details = {"model": conf.name, "version": version, "promoted": verdict.promoted, "gate": verdict.reason,
                        "device": trained.detector.training["device"], "mlflow_run_id": mlflow_run,
                        "data_sha256": data.version()["sha256"]}
-        return {"run_id": run.run_id, **run.details, "holdout_error": round(trained.holdout_error, 6),
-                "champion_before": verdict.champion_before, "champion_error": verdict.champion_error,
-                "rows": data.rows, "assets": len(data.frames), "epochs": trained.detector.training["epochs"]}
+        return TrainSummary(run.run_id, conf.name, version, verdict.promoted, verdict.reason,
+                            trained.detector.training["device"], mlflow_run, run.details["data_sha256"],
+                            round(trained.holdout_error, 6), verdict.champion_before, verdict.champion_error,
+                            data.rows, len(data.frames), trained.detector.training["epochs"])

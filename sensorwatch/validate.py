@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.compute  # pa.compute
 
 from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Field, Kind
 from schemas.core import arrow_type

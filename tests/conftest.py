@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("SENSORWATCH_PROFILE", "local")
 
-from sensorwatch import services  # noqa: E402
-from sensorwatch.config import Settings, load_settings  # noqa: E402
-from sensorwatch.sources.skab import default_data_dir  # noqa: E402
+from sensorwatch import services
+from sensorwatch.config import Settings, load_settings
+from sensorwatch.sources.skab import default_data_dir
 
 SKAB_DIR = str(default_data_dir())
 # The DAG tests run in the Airflow environment (`make test` runs them after this suite).

@@ -57,7 +57,7 @@ def test_incremental_fills_the_table_and_a_rerun_changes_nothing(spark, store_is
     ev = events()
     seed_landing(spark, store_isolated, ev)
     first = run_features(spark, store_isolated)
-    assert first["status"] == "succeeded" and first["rows_in"] == len(ev) == first["rows_out"]
+    assert first.status == "succeeded" and first.rows_in == len(ev) == first.rows_out
     filled = table(store_isolated)
     assert len(filled) == len(ev) and filled["asset_id"].nunique() == 3  # 1 Hz, 1 s intervals
     assert filled["interval_start"].min() == T0 and filled["day"].nunique() == 1
@@ -65,11 +65,11 @@ def test_incremental_fills_the_table_and_a_rerun_changes_nothing(spark, store_is
     np.testing.assert_allclose(filled[column("current", "mean")], ev.sort_values(KEY[:1] + ["event_time"])["current"])
 
     again = run_features(spark, store_isolated)
-    assert again["status"] == "noop" and again["rows_out"] == 0
+    assert again.status == "noop" and again.rows_out == 0
     assert table(store_isolated).equals(filled)
 
     backfill = run_features(spark, store_isolated, TimeRange(T0, T0 + timedelta(hours=1)))
-    assert backfill["status"] == "succeeded" and backfill["rows_out"] == len(ev)
+    assert backfill.status == "succeeded" and backfill.rows_out == len(ev)
     assert_same_rows(table(store_isolated), filled)  # re-computed and upserted: no duplicates, same values
     recorded = runs(store_isolated)
     assert recorded["status"].tolist() == ["succeeded", "noop", "succeeded"]
@@ -83,13 +83,13 @@ def test_late_events_update_only_their_intervals_and_backfill_equals_incremental
                                                                        T0 + timedelta(seconds=310))
     first_part = ev[~late_mask & (ev.event_time < T0 + timedelta(seconds=900))]
     seed_landing(spark, store_isolated, first_part)
-    assert run_features(spark, store_isolated)["rows_out"] == len(first_part)
+    assert run_features(spark, store_isolated).rows_out == len(first_part)
     before = table(store_isolated)
 
     # later: the held-back readings (late) and the next 5 minutes (on time)
     seed_landing(spark, store_isolated, ev[late_mask | (ev.event_time >= T0 + timedelta(seconds=900))])
     second = run_features(spark, store_isolated)
-    assert second["status"] == "succeeded" and second["late_rows"] == late_mask.sum() == 11
+    assert second.status == "succeeded" and second.late_rows == late_mask.sum() == 11
     after = table(store_isolated)
     assert len(after) == len(ev)
 
@@ -113,16 +113,16 @@ def test_late_events_update_only_their_intervals_and_backfill_equals_incremental
     store = SqlStore(store_isolated)
     store.execute(f"DELETE FROM {store.name(SENSOR_FEATURES)}")
     full = run_features(spark, store_isolated, TimeRange(T0, T0 + timedelta(minutes=20)))
-    assert full["rows_out"] == len(ev)
+    assert full.rows_out == len(ev)
     assert_same_rows(table(store_isolated), after)
 
 
 def test_empty_range_and_empty_landing_zone_are_clean_noops(spark, store_isolated):
     nothing = run_features(spark, store_isolated)  # nothing has landed at all
-    assert nothing["status"] == "noop" and nothing["watermark"] is None
+    assert nothing.status == "noop" and nothing.watermark is None
     seed_landing(spark, store_isolated, events(assets=1, seconds=60))
     empty = run_features(spark, store_isolated, TimeRange(T0 - timedelta(days=2), T0 - timedelta(days=1)))
-    assert empty["status"] == "noop" and empty["rows_in"] == 0
+    assert empty.status == "noop" and empty.rows_in == 0
     assert len(table(store_isolated)) == 0
     assert runs(store_isolated)["status"].tolist() == ["noop", "noop"]
     with pytest.raises(ValueError, match="not before"):
@@ -151,8 +151,8 @@ def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_is
     for df in (a, b):
         df.write.mode("append").partitionBy("date", "hour").parquet(store_isolated.storage.landing)
     result = run_features(spark, store_isolated)
-    assert result["status"] == "succeeded" and result["rows_out"] == len(ev)
-    assert result["details"]["unknown_fields"] == {"vibration_z_rms": 120}
+    assert result.status == "succeeded" and result.rows_out == len(ev)
+    assert result.details["unknown_fields"] == {"vibration_z_rms": 120}
     rows = table(store_isolated)
     assert "vibration_z_rms" not in "".join(rows.columns)
     b_rows = rows[rows.asset_id == "pump-0001"]
@@ -201,7 +201,7 @@ def test_a_failing_merge_leaves_the_table_as_it_was_and_records_the_failure(spar
                        ("sensor_features_stage_%",)) == [(0,)]  # staging dropped
     # the watermark did not move: once the constraint is gone, the next run catches up
     store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} DROP CONSTRAINT no_new_rows")
-    assert run_features(spark, store_isolated)["status"] == "succeeded"
+    assert run_features(spark, store_isolated).status == "succeeded"
     assert len(table(store_isolated)) == len(ev)
 
 

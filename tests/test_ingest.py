@@ -21,8 +21,20 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
     skab = replay_skab_to_kafka(isolated, data_dir=Path(SKAB_DIR), files=["valve2/1.csv"],
                                 ground_truth=tmp_path / "skab.json")
     summary = run_ingest(spark, isolated)
-    assert summary["landed"] == sim["valid_events"] + skab["valid_events"]
-    assert summary["quarantined"] == 33
+    assert summary.landed == sim["valid_events"] + skab["valid_events"]
+    assert summary.quarantined == 33
+    # each batch is a job_runs row like every other job's run: the same counts, rejected = quarantined
+    from sensorwatch.connectors.kafka import topic_id
+    from sensorwatch.connectors.sql import SqlStore
+    from sensorwatch.ingest import path_safe
+
+    prefix = f"ingest-{path_safe(topic_id(isolated.kafka, isolated.kafka.topic))[:8]}-b%"
+    store = SqlStore(isolated)
+    (batches, rows_in, rows_out, rejected), = store.query(
+        f"SELECT count(*), sum(rows_in), sum(rows_out), sum(rows_rejected) FROM {store.name('job_runs')} "
+        "WHERE job = 'ingest' AND status = 'succeeded' AND run_id LIKE %s", (prefix,))
+    assert (batches, rows_out, rejected) == (summary.batches, summary.landed, 33)
+    assert rows_in == summary.landed + 33
 
     landing = spark.read.parquet(isolated.storage.landing)
     per_asset = {r["asset_id"]: r["count"] for r in landing.groupBy("asset_id").count().collect()}
@@ -57,17 +69,17 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
 
     # The summary the demo prints agrees.
     seen = landed_summary(spark, isolated)
-    assert seen["landing_total"] == summary["landed"] and seen["quarantine_total"] == 33
+    assert seen["landing_total"] == summary.landed and seen["quarantine_total"] == 33
 
 
 def test_rerun_without_new_data_adds_nothing_then_new_data_lands(isolated, spark):
     simulate_to_kafka(isolated, assets=2, seconds=300, anomalies_per_asset=0)
     first = run_ingest(spark, isolated)
     again = run_ingest(spark, isolated)
-    assert first["landed"] == 600 and again["landed"] == 0 and again["batches"] == 0
+    assert first.landed == 600 and again.landed == 0 and again.batches == 0
     simulate_to_kafka(isolated, assets=3, seconds=100, anomalies_per_asset=0)
     later = run_ingest(spark, isolated)
-    assert later["landed"] == 300
+    assert later.landed == 300
     assert spark.read.parquet(isolated.storage.landing).count() == 900
 
 
@@ -75,7 +87,7 @@ def test_processing_time_trigger_picks_up_new_events(isolated, spark):
     settings = isolated.with_overrides(ingest={"trigger": "processingTime", "processing_time": "2 seconds"})
     simulate_to_kafka(settings, assets=2, seconds=200, anomalies_per_asset=0)
     summary = run_ingest(spark, settings, timeout_s=25)
-    assert summary["landed"] == 400
+    assert summary.landed == 400
     assert spark.read.parquet(settings.storage.landing).agg(F.countDistinct("kafka_offset", "kafka_partition")).first()[0] == 400
 
 
@@ -84,8 +96,8 @@ def test_small_trigger_limit_gives_several_batches(isolated, spark):
     simulate_to_kafka(settings, assets=5, seconds=700, anomalies_per_asset=0)
     started = time.monotonic()
     summary = run_ingest(spark, settings)
-    assert summary["batches"] >= 4 and summary["landed"] == 3500, (summary, time.monotonic() - started)
-    assert all(b["landed"] <= 1000 for b in summary["batch_stats"])
+    assert summary.batches >= 4 and summary.landed == 3500, (summary, time.monotonic() - started)
+    assert all(b["landed"] <= 1000 for b in summary.batch_stats)
 
 
 def _recreate_topic(settings):
@@ -109,7 +121,7 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
 
     strict = isolated.with_overrides(ingest={"fail_on_data_loss": True})
     simulate_to_kafka(strict, assets=2, seconds=300, anomalies_per_asset=0)
-    assert run_ingest(spark, strict)["landed"] == 600
+    assert run_ingest(spark, strict).landed == 600
     _recreate_topic(strict)
     simulate_to_kafka(strict, assets=2, seconds=400, anomalies_per_asset=0)  # more than before: offsets alone can't tell
     with pytest.raises(IngestFailed, match=r"was recreated .*delete the ingest checkpoint \(hdfs://.*checkpoints/ingest\)"):
@@ -117,7 +129,7 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
     assert spark.read.parquet(strict.storage.landing).count() == 600  # nothing half-written
 
     lenient = strict.with_overrides(ingest={"fail_on_data_loss": False})
-    assert run_ingest(spark, lenient)["landed"] == 800  # the whole new topic
+    assert run_ingest(spark, lenient).landed == 800  # the whole new topic
     assert spark.read.parquet(strict.storage.landing).count() == 1400
 
 
@@ -146,7 +158,7 @@ def test_ingest_over_sasl_ssl_lands_events_and_a_wrong_password_is_refused(isola
 
     secure = sasl_settings(isolated)
     simulate_to_kafka(secure, assets=2, seconds=300, anomalies_per_asset=0)
-    assert run_ingest(spark, secure)["landed"] == 600
+    assert run_ingest(spark, secure).landed == 600
 
     wrong = secure.with_overrides(kafka={"password": "wrong"}, storage={"root": secure.storage.root + "-wrong"})
     with pytest.raises(KafkaUnavailable):
@@ -165,7 +177,7 @@ def test_an_unreachable_history_endpoint_warns_and_loses_nothing(isolated, spark
     down = isolated.with_overrides(history={"host": "127.0.0.1", "port": 19999, "register_partitions": True})
     simulate_to_kafka(down, assets=2, seconds=60, anomalies_per_asset=0)
     with caplog.at_level("WARNING", logger="sensorwatch.ingest"):
-        assert run_ingest(spark, down)["landed"] == 120
+        assert run_ingest(spark, down).landed == 120
     assert "run `sensorwatch history sync` later" in caplog.text and "127.0.0.1:19999" in caplog.text
     assert spark.read.parquet(down.storage.landing).count() == 120
     monkeypatch.setenv("SENSORWATCH__HISTORY__PORT", "19999")

@@ -144,7 +144,7 @@ def test_threshold_rules_on_hand_made_scores():
     assert threshold.spread(ramp, 2.0) == pytest.approx(50.5 + 2 * 44.55)
     # a margin in spreads moves less than a factor on the level when scores sit far from 0
     level = 10.0 + np.linspace(0.0, 1.0, 101)
-    moved = lambda rule, p: rule(level, 1.25 * p) / rule(level, p) - 1  # noqa: E731
+    moved = lambda rule, p: rule(level, 1.25 * p) / rule(level, p) - 1
     assert moved(threshold.spread, 3.0) < 0.05 < moved(lambda s, f: threshold.quantile_factor(s, 0.95, f), 1.2)
     # conformal: the ceil((n + 1)(1 - alpha))-th smallest; a budget below 1/(n + 1) is refused
     nineteen = np.arange(1.0, 20.0)

@@ -62,7 +62,7 @@ def pipeline(live_services, spark, tmp_path_factory):
 
 def test_injected_anomalies_are_found_with_their_asset_and_sensors(pipeline):
     summary, settings = pipeline["summary"], pipeline["settings"]
-    assert summary["status"] == "succeeded" and summary["rows_out"] == 4 * (END - WARMUP)
+    assert summary.status == "succeeded" and summary.rows_out == 4 * (END - WARMUP)
     events = table(settings, ANOMALY_EVENTS)
     found = 0
     for s in pipeline["series"]:
@@ -76,14 +76,14 @@ def test_injected_anomalies_are_found_with_their_asset_and_sensors(pipeline):
             found += 1
     assert found == 3  # a drift of pressure, a drift of accelerometer2, a correlated (cavitation) fault
     scores = table(settings, ANOMALY_SCORES)
-    assert (scores.run_id == summary["run_id"]).all() and (scores.model_version == 1).all()
+    assert (scores.run_id == summary.run_id).all() and (scores.model_version == 1).all()
     assert set(scores.source_partition) == {"date=2026-05-01/hour=8"} and scores.is_anomaly.sum() > 0
     assert (scores.is_anomaly <= scores.exceeds).all()
 
 
 def test_monitoring_rows_describe_the_run(pipeline, spark):
     settings, summary = pipeline["settings"], pipeline["summary"]
-    run = table(settings, PREDICTION_RUNS).set_index("run_id").loc[summary["run_id"]]
+    run = table(settings, PREDICTION_RUNS).set_index("run_id").loc[summary.run_id]
     assert run.rows_scored == 4 * (END - WARMUP) and run.assets == 4 and run.model_version == 1
     assert run.anomalies == table(settings, ANOMALY_SCORES).is_anomaly.sum() > 0
     assert 0 < run.score_p50 <= run.score_p95 <= run.score_p99 <= run.score_max
@@ -98,13 +98,13 @@ def test_monitoring_rows_describe_the_run(pipeline, spark):
     assert any("feature drift" in w for w in run.warnings) == bool(run.drifted_features)
     # a champion trained on data that ended long ago is stale
     stale = settings.with_overrides(predict={"stale_after_h": 0.05})
-    assert any("stale model" in w and "retrain" in w for w in run_predict(spark, stale, at=at(END))["warnings"])
+    assert any("stale model" in w and "retrain" in w for w in run_predict(spark, stale, at=at(END)).warnings)
 
 
 def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spark):
     live = with_schema(pipeline["base"])
     for end in range(WARMUP + 180, END + 1, 180):  # three 3-minute cycles, as the schedule runs them
-        assert run_predict(spark, live, at=at(end))["status"] == "succeeded"
+        assert run_predict(spark, live, at=at(end)).status == "succeeded"
     backfill = pipeline["settings"]
     for t in (ANOMALY_SCORES, ANOMALY_EVENTS):
         a, b = table(live, t).drop(columns=LINEAGE), table(backfill, t).drop(columns=LINEAGE)
@@ -113,7 +113,7 @@ def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spar
     rerun = run_predict(spark, live, at=at(WARMUP + 360))
     after = table(live, ANOMALY_SCORES)
     pd.testing.assert_frame_equal(before.drop(columns=LINEAGE), after.drop(columns=LINEAGE))
-    assert (after.run_id == rerun["run_id"]).sum() == 4 * 180  # the re-run interval's rows, rewritten
+    assert (after.run_id == rerun.run_id).sum() == 4 * 180  # the re-run interval's rows, rewritten
     assert len(table(live, ANOMALY_EVENTS)) == len(table(backfill, ANOMALY_EVENTS))
 
 
@@ -148,7 +148,7 @@ def test_an_event_goes_on_over_intervals_without_data_and_ends_at_one_below_thre
     store.execute(f"INSERT INTO {store.name(ANOMALY_SCORES)} SELECT * FROM {SqlStore(backfill).name(ANOMALY_SCORES)} "
                   "WHERE asset_id = %s", (asset,))
     grid, min_duration = Grid.for_range(at(WARMUP), at(END), 1, 0), backfill.model.spec().min_duration
-    rebuilt = lambda: table(settings, ANOMALY_EVENTS).loc[lambda e: e.asset_id == asset]  # noqa: E731
+    rebuilt = lambda: table(settings, ANOMALY_EVENTS).loc[lambda e: e.asset_id == asset]
     update_events(store, [asset], grid, min_duration)
     assert (rebuilt().event_start == start).sum() == 1 and len(rebuilt()) == (events.asset_id == asset).sum()
 
@@ -226,14 +226,14 @@ def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark,
 def test_no_new_data_is_a_clean_noop(pipeline, spark):
     settings = with_schema(pipeline["base"])
     summary = run_predict(spark, settings, at=at(5000))
-    assert summary["status"] == "noop" and summary["rows_in"] == 0 and summary["rows_out"] == 0
+    assert summary.status == "noop" and summary.rows_in == 0 and summary.rows_out == 0
     assert table(settings, ANOMALY_SCORES).empty and table(settings, ANOMALY_EVENTS).empty
     run = table(settings, PREDICTION_RUNS).iloc[0]
     assert run.rows_scored == 0 and run.model_version == 1
     assert table(settings, JOB_RUNS).iloc[0].status == "noop"
     # events in the lookback only (the data ends at T0 + 1400 s): nothing to score either
     after = run_predict(spark, settings, at=at(1400 + 190))
-    assert after["status"] == "noop" and after["rows_in"] > 0 and after["rows_out"] == 0
+    assert after.status == "noop" and after.rows_in > 0 and after.rows_out == 0
     assert table(settings, ANOMALY_SCORES).empty
 
 

@@ -92,7 +92,7 @@ def test_events_are_consecutive_exceedances_that_were_confirmed():
     ], ignore_index=True).sample(frac=1, random_state=1)  # any order
     newest = {a: pd.Timestamp(T0) + pd.Timedelta(seconds=s) for a, s in (("p1", 32), ("p2", 40), ("p3", 40))}
     events = merge_events(scores, 1, newest).set_index(["asset_id", "event_start"])
-    at = lambda s: pd.Timestamp(T0) + pd.Timedelta(seconds=s)  # noqa: E731
+    at = lambda s: pd.Timestamp(T0) + pd.Timedelta(seconds=s)
     assert list(events.index) == [("p1", at(10)), ("p1", at(30)), ("p2", at(5)), ("p2", at(8)), ("p3", at(5))]
     gapped = events.loc[("p3", at(5))]
     assert gapped.event_end == at(10) and gapped.intervals == 4 and gapped.duration_s == 5.0

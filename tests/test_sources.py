@@ -32,7 +32,7 @@ def test_simulation_is_deterministic_and_sized():
 
 def test_signals_are_correlated_like_a_pump():
     s = simulator.simulate(1, 6000, START, seed=3, anomalies_per_asset=0)[0].values
-    corr = lambda x, y: np.corrcoef(s[x], s[y])[0, 1]  # noqa: E731
+    corr = lambda x, y: np.corrcoef(s[x], s[y])[0, 1]
     assert corr("current", "volume_flow_rate_rms") > 0.8
     assert corr("pressure", "volume_flow_rate_rms") < -0.8
     assert corr("accelerometer1_rms", "accelerometer2_rms") > 0.5
@@ -112,7 +112,7 @@ def test_skab_file_becomes_one_asset_row_for_row():
     assert series.values["current"][0] == pytest.approx(float(first[3]))
     assert series.times_ms[0] == int(datetime.fromisoformat(first[0]).replace(tzinfo=UTC).timestamp() * 1000)
     labelled = sum(int(float(line.split(";")[9])) for line in lines[1:])
-    to_ms = lambda t: int(t.timestamp() * 1000)  # noqa: E731
+    to_ms = lambda t: int(t.timestamp() * 1000)
     inside = sum(int(((series.times_ms >= to_ms(a.start)) & (series.times_ms <= to_ms(a.end))).sum())
                  for a in series.anomalies)
     assert labelled > 0 and inside == labelled

@@ -37,7 +37,7 @@ def connect(settings: Settings, database: str | None = None):
         return hs2_connect(host=conf.host, port=conf.port, auth_mechanism=conf.auth_mechanism, user=conf.user,
                            password="-" if conf.auth_mechanism == "PLAIN" else None,
                            database=database, timeout=conf.timeout_s)
-    except Exception as exc:  # noqa: BLE001 - thrift raises transport errors of several types
+    except Exception as exc:  # thrift raises transport errors of several types
         raise HistoryUnavailable(f"HiveServer2 at {conf.host}:{conf.port} unreachable: {exc}") from exc
 
 
@@ -50,7 +50,7 @@ def query(settings: Settings, sql: str, database: str | None = None) -> list[tup
             code = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
             returns_rows = code.split(None, 1)[0].upper() in ("SELECT", "WITH", "SHOW", "DESCRIBE", "EXPLAIN")
             return [tuple(row) for row in cur.fetchall()] if returns_rows and cur.description else []
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise HistoryUnavailable(f"HiveServer2 refused: {sql.splitlines()[0][:120]}: {exc}") from exc
 
 

@@ -87,5 +87,5 @@ def stop(settings: Settings) -> bool:
 def is_up(settings: Settings) -> bool:
     try:
         return _ready(settings)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a probe: any failure means "not up"
         return False

@@ -74,7 +74,7 @@ def write_jdbc(store: SqlStore, df: DataFrame, stage: Table) -> None:
         attempts += 1
         try:
             df.write.format("jdbc").options(**options).mode("append").save()
-        except Exception as exc:  # noqa: BLE001 - Spark wraps the JDBC error in a JVM one
+        except Exception as exc:  # Spark wraps the JDBC error in a JVM one
             if sql_reachable(store.settings):
                 raise SqlWriteFailed(f"bulk write into {stage.name} failed: {first_line(exc)}") from exc
             raise _StoreDown(first_line(exc)) from exc
