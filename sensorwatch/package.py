@@ -124,10 +124,13 @@ def upload(package: Package, settings: Settings, log=print) -> dict[str, float]:
 
 def _uv_install(env: Path, project: Path) -> None:
     """Install ``project`` (non-editable) with uv, which hard-links from its cache; PySpark's
-    wheel comes from the wheelhouse scripts/setup.sh built (uv would build the sdist again)."""
+    wheel comes from the wheelhouse scripts/setup.sh built (uv would build the sdist again).
+    The versions are the lock's (``constraints.txt``): the cluster runs what CI tested."""
     uv = Path(sys.executable).parent / "uv"
+    constraints = project / "constraints.txt"
     cmd = [str(uv) if uv.exists() else "uv", "pip", "install", "--python", str(env / "bin" / "python"),
            "--quiet", "--compile-bytecode", "--find-links", str(CACHE_ROOT / "wheels"),
+           *(["--constraint", str(constraints)] if constraints.exists() else []),
            "--reinstall-package", "sensorwatch", str(project)]
     subprocess.run(cmd, check=True)
 

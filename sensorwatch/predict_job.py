@@ -94,9 +94,9 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
                               model.detector.spec.lookback_rows)
         done = Scored()
         try:
-            done = predict(spark, settings, store, model, grid, record.run_id)
+            predict(spark, settings, store, model, grid, record.run_id, done)
         finally:
-            record.details["seconds"] = done.seconds
+            record.details["seconds"] = done.seconds  # a failed run keeps the stages it finished
         record.rows_in, record.rows_out = done.rows_in, done.rows_out
         if not done.rows_out:  # nothing landed, or events only in the lookback
             record.status = "noop"
@@ -114,10 +114,11 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
 
 
 def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: LoadedModel, grid: Grid,
-            run_id: str) -> Scored:
-    """Read, features, score, write; the events rebuilt; the figures monitoring needs."""
+            run_id: str, done: Scored | None = None) -> Scored:
+    """Read, features, score, write; the events rebuilt; the figures monitoring needs.
+    Fills and returns ``done`` (a new ``Scored`` by default) as it goes."""
     spec, fspec = model.detector.spec, settings.features.spec()
-    done = Scored()
+    done = done if done is not None else Scored()
     clock = time.monotonic()
 
     def lap(stage: str) -> None:

@@ -47,9 +47,9 @@ def test_sql_tables_are_created_from_schemas(live_services):
 
 
 def test_unreachable_sql_store_is_retried_then_clear(live_services):
-    broken = live_services.with_overrides(sql={"port": 1})
+    broken = live_services.with_overrides(sql={"port": 1, "retry_backoff_s": 0.01})
     with pytest.raises(SqlUnavailable, match=r"127\.0\.0\.1:1/sensorwatch unreachable after 3 attempt"):
-        connect(broken, retries=2, backoff_s=0.01)
+        connect(broken, retries=2)
 
 
 def test_cluster_profile_has_no_embedded_services():
