@@ -1,7 +1,8 @@
-"""Prediction benchmark (not a test): one prediction cycle for many assets, and the pandas
-UDF's scoring throughput against in-process scoring of the same windows.
+"""Prediction benchmark (not a test): one prediction cycle for many assets, how it scales,
+a scheduled run end to end, and the pandas UDF's scoring throughput against in-process
+scoring of the same windows.
 
-    .venv/bin/python bench/predict.py [--assets 1000] [--epochs 1]
+    .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
 
 Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering one cycle
 (``predict.interval_s``, 3 minutes) plus the lookback its windows need, seeded into a
@@ -17,16 +18,26 @@ Timed:
   process with the same detector code, single-threaded Python calling the Keras model
   through the same XLA predictor. ``udf_vs_direct`` = UDF windows/s / direct windows/s.
 
-The last line is one JSON object with ``cycle_s``, ``interval_s``, ``udf_vs_direct`` and the
-stage seconds.
+* scaling: one cycle (warm workers) for each fleet size of ``--scaling``, each on its own
+  landing zone, with its stages and the peak memory of the driver JVM and of each Python
+  worker (sampled from /proc every 0.2 s); ``scaling_ratio_4x`` = cycle(4N) / cycle(N) for
+  the sizes N and 4N of the list (linear: 4.0);
+* end to end: ``sensorwatch submit predict --run --at T`` for ``--assets``, as a scheduled
+  task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done).
+
+The last line is one JSON object with ``cycle_s``, ``interval_s``, ``udf_vs_direct``,
+``end_to_end_s``, ``scaling_ratio_4x`` and the stage seconds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -55,28 +66,103 @@ from sensorwatch.spark import get_spark
 END = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 
 
+class PeakRss(threading.Thread):
+    """Peak resident memory of the Spark driver JVM and of each Python worker, sampled from
+    /proc while a stage runs (the daemon forks one worker per task slot)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peaks: dict[int, tuple[str, int]] = {}
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    self._sample(int(pid))
+            time.sleep(0.2)
+
+    def _sample(self, pid: int) -> None:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            kind = "driver" if "SparkSubmit" in cmd and "pyspark-shell" in cmd else \
+                "worker" if "pyspark.daemon" in cmd or "pyspark.worker" in cmd else None
+            if kind is None:
+                return
+            rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                       if line.startswith("VmRSS:"))
+        except (OSError, StopIteration, ValueError):
+            return  # the process ended meanwhile
+        self.peaks[pid] = (kind, max(rss, self.peaks.get(pid, (kind, 0))[1]))
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self.join()
+        workers = [kb for kind, kb in self.peaks.values() if kind == "worker"]
+        return {"driver_peak_mib": round(max((kb for kind, kb in self.peaks.values() if kind == "driver"),
+                                             default=0) / 1024),
+                "worker_peak_mib": round(max(workers, default=0) / 1024), "python_processes": len(workers)}
+
+
+def fleet(spark, base, scratch: Path, assets: int, seconds: int, tag: str):
+    """Settings of a fresh landing zone and SQL schema holding ``assets`` pumps' events."""
+    schema = f"bench_predict_{tag}"
+    settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/predict-{scratch.name}-{tag}"},
+                                   sql={"schema": schema}, model={"tracking_uri": str(scratch / "mlflow")})
+    store = SqlStore(settings)
+    store.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    store.execute(f'CREATE SCHEMA "{schema}"')
+    events = series_frame(simulate(assets, seconds, END - timedelta(seconds=seconds), seed=9, anomalies_per_asset=0))
+    seed_landing(spark, settings, events)
+    return settings, events
+
+
+def cleanup(settings) -> None:
+    webhdfs_client(settings).delete(hdfs_path(settings.storage.root), recursive=True)
+    SqlStore(settings).execute(f'DROP SCHEMA IF EXISTS "{settings.sql.schema_}" CASCADE')
+
+
+def timed_cycle(spark, settings) -> dict:
+    sampler = PeakRss()
+    sampler.start()
+    t0 = time.monotonic()
+    summary = run_predict(spark, settings, at=END)
+    cycle_s = time.monotonic() - t0
+    return {"cycle_s": round(cycle_s, 1), **{f"{k}_s": v for k, v in summary.details["seconds"].items()},
+            "intervals_scored": summary.rows_out, **sampler.stop()}
+
+
+def end_to_end(settings) -> float:
+    """``sensorwatch submit predict --run``: spark-submit to done, as a scheduled task."""
+    env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
+           "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
+           "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri)}
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "submit", "--run", "predict",
+                           "--at", END.isoformat()], env=env, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if done.returncode:
+        raise RuntimeError(f"spark-submit failed:\n{done.stderr[-3000:]}")
+    return round(seconds, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=1000)
+    parser.add_argument("--scaling", default="250,1000,2000,4000",
+                        help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args()
     base = load_settings("local")
     services.up(base)
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
-    settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/predict-{scratch.name}"},
-                                   sql={"schema": "bench_predict"}, model={"tracking_uri": str(scratch / "mlflow")})
-    store = SqlStore(settings)
-    store.execute('DROP SCHEMA IF EXISTS "bench_predict" CASCADE')
-    store.execute('CREATE SCHEMA "bench_predict"')
-    spec, fspec = settings.model.spec(), settings.features.spec()
-    interval_s = settings.predict.interval_s
+    spec, fspec = base.model.spec(), base.features.spec()
+    interval_s = base.predict.interval_s
     seconds = interval_s + spec.lookback_rows + fspec.lookback_s + 1
-    spark = get_spark(settings, "bench-predict")
+    spark = get_spark(base, "bench-predict")
 
     # -- setup (untimed): events in the landing zone, a champion ---------------------------
-    events = series_frame(simulate(args.assets, seconds, END - timedelta(seconds=seconds), seed=9,
-                                   anomalies_per_asset=0))
-    seed_landing(spark, settings, events)
+    settings, events = fleet(spark, base, scratch, args.assets, seconds, "main")
     naive = events.assign(event_time=events["event_time"].dt.tz_localize(None))
     few = features_frame(naive[naive.asset_id.isin(sorted(naive.asset_id.unique())[:8])], fspec)
     detector = Detector.fit({a: g.reset_index(drop=True) for a, g in few.groupby("asset_id")},
@@ -88,13 +174,25 @@ def main() -> None:
     print(f"setup: {len(events):,d} events of {args.assets} assets ({seconds} s each) in the landing zone; "
           f"champion v{version} ({detector.training['device']})")
 
-    # -- the cycle ---------------------------------------------------------------------------
-    t0 = time.monotonic()
-    summary = run_predict(spark, settings, at=END)
-    cycle_s = time.monotonic() - t0
-    stages = summary.details["seconds"]
-    print(f"cycle: {summary.rows_out:,d} intervals scored for {args.assets} assets in {cycle_s:.1f} s "
-          f"(interval {interval_s} s); stages {stages}")
+    # -- the cycle (the first in this process: the workers load the model) -------------------
+    first = timed_cycle(spark, settings)
+    cycle_s = first["cycle_s"]
+    print(f"cycle: {first['intervals_scored']:,d} intervals scored for {args.assets} assets in {cycle_s:.1f} s "
+          f"(interval {interval_s} s): {first}", flush=True)
+    warm = timed_cycle(spark, settings)  # the same cycle again: what a warm (continuous) cycle costs
+    print(f"warm cycle (workers up, model loaded): {warm}", flush=True)
+    e2e = end_to_end(settings)
+    print(f"end to end (spark-submit of the predict job to done): {e2e:.1f} s", flush=True)
+
+    # -- scaling: warm cycles for each fleet size -------------------------------------------
+    scaling = {}
+    for n in [int(x) for x in args.scaling.split(",") if x]:
+        sized, _ = fleet(spark, base, scratch, n, seconds, str(n))
+        scaling[n] = timed_cycle(spark, sized)
+        print(f"scaling: {n} assets: {scaling[n]}", flush=True)
+        cleanup(sized)
+    quads = [(n, 4 * n) for n in scaling if 4 * n in scaling]
+    ratio = round(scaling[quads[-1][1]]["cycle_s"] / scaling[quads[-1][0]]["cycle_s"], 2) if quads else None
 
     # -- UDF vs direct on the same feature rows ---------------------------------------------
     grid = Grid.for_range(END - timedelta(seconds=interval_s), END, fspec.interval_s, spec.lookback_rows)
@@ -118,8 +216,10 @@ def main() -> None:
     direct_s = time.monotonic() - started
     windows = args.assets * (len(grid.index()) - spec.window)
     result = {
-        "assets": args.assets, "interval_s": interval_s, "cycle_s": round(cycle_s, 1),
-        **{f"{k}_s": v for k, v in stages.items()}, "intervals_scored": summary.rows_out,
+        "assets": args.assets, "interval_s": interval_s, "cycle_s": cycle_s,
+        "cycle_share": round(cycle_s / interval_s, 3),
+        **{k: v for k, v in first.items() if k != "cycle_s"}, "warm_cycle_s": warm["cycle_s"],
+        "end_to_end_s": e2e, "scaling_ratio_4x": ratio, "scaling": scaling,
         "feature_rows": n_rows, "windows": windows,
         "udf_s": round(udf_s, 2), "udf_cold_s": round(cold, 2), "direct_s": round(direct_s, 2),
         "udf_windows_per_s": round(windows / udf_s), "direct_windows_per_s": round(windows / direct_s),
@@ -128,8 +228,7 @@ def main() -> None:
     }
     print(f"scoring {windows:,d} windows: pandas UDF {udf_s:.1f} s warm ({cold:.1f} s cold, model load included), "
           f"in-process {direct_s:.1f} s -> udf_vs_direct {result['udf_vs_direct']}")
-    webhdfs_client(settings).delete(hdfs_path(settings.storage.root), recursive=True)  # a fresh landing zone each run
-    store.execute('DROP SCHEMA IF EXISTS "bench_predict" CASCADE')
+    cleanup(settings)  # a fresh landing zone each run
     print(json.dumps(result))
 
 

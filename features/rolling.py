@@ -1,8 +1,9 @@
-"""Rolling statistics and gap flags of one asset's interval rows, in numpy (no Spark).
+"""Rolling statistics and gap flags of interval rows, in numpy (no Spark).
 
-Called by ``features.compute.asset_features`` (per asset, in Spark or not). Each window
-is computed on its own (no running sums), so a row's values depend only on the K
-intervals it covers, bit for bit, whatever range the rows were computed in.
+Called by ``features.compute.features_frame`` for any number of assets at once. Each
+window is computed on its own (no running sums), so a row's values depend only on the K
+intervals it covers, bit for bit, whatever range the rows were computed in and whichever
+other assets were computed with it.
 """
 
 from __future__ import annotations
@@ -19,18 +20,17 @@ IX = "_ix"  # interval index: floor(epoch seconds / interval_s)
 
 
 def rolling_stats(rows: pd.DataFrame, spec: FeatureSpec, sensors: tuple[str, ...]) -> pd.DataFrame:
-    """``rows``: one asset's intervals (``_ix``, ``<sensor>__mean`` ...), any order, unique ``_ix``.
-    Returns them sorted by ``_ix`` with ``missing_intervals``, ``after_gap`` and, per sensor,
-    ``roll_mean``, ``roll_std``, ``zscore`` and ``slope`` over the last K intervals."""
+    """``rows``: intervals (``asset_id``, ``_ix``, ``<sensor>__mean`` ...), any order, unique
+    per asset. Returns them sorted by asset and ``_ix`` with ``missing_intervals``,
+    ``after_gap`` and, per sensor, ``roll_mean``, ``roll_std``, ``zscore`` and ``slope`` over
+    the asset's last K intervals."""
     k = spec.rolling_intervals
-    rows = rows.sort_values(IX, kind="stable").reset_index(drop=True)
+    rows = rows.sort_values(["asset_id", IX], kind="stable").reset_index(drop=True)
     ix = rows[IX].to_numpy(dtype=np.int64)
     if len(ix) == 0:
         return rows.assign(missing_intervals=np.int32(0), after_gap=False,
                            **{column(s, st.name): np.nan for s in sensors for st in ROLLING_STATS})
-    # A dense grid from K-1 intervals before the first row to the last: window w covers
-    # grid[w : w + K] and ends at grid position w + K - 1.
-    pos = ix - (ix[0] - (k - 1))
+    pos = _grid_positions(rows["asset_id"].to_numpy(), ix, k)
     present = np.zeros(pos[-1] + 1, dtype=bool)
     present[pos] = True
     window_of_row = pos - (k - 1)
@@ -59,3 +59,17 @@ def rolling_stats(rows: pd.DataFrame, spec: FeatureSpec, sensors: tuple[str, ...
             out[column(s, "zscore")] = np.where(roll_std > 0, (mean - roll_mean) / roll_std, np.nan)
             out[column(s, "slope")] = slope
     return rows.assign(**out)
+
+
+def _grid_positions(assets: np.ndarray, ix: np.ndarray, k: int) -> np.ndarray:
+    """Each row's place on one dense grid shared by all assets: an asset's segment runs from
+    K-1 empty intervals before its first row to its last row, so window w covers grid[w :
+    w + K] (ending at grid position w + K - 1) and never reaches into another asset's
+    segment. ``assets``/``ix``: sorted by asset, then interval."""
+    first = np.r_[True, assets[1:] != assets[:-1]]  # the first row of each asset
+    segment = np.cumsum(first) - 1
+    base = ix[first]  # each asset's first interval
+    last = np.r_[np.flatnonzero(first)[1:] - 1, len(ix) - 1]  # the last row of each asset
+    length = ix[last] - base + k  # K-1 padding + the asset's interval range
+    offset = np.r_[0, np.cumsum(length)[:-1]]
+    return offset[segment] + (ix - base[segment]) + (k - 1)

@@ -1,17 +1,20 @@
 """The features in Spark: DataFrame in, DataFrame out.
 
-``compute_features`` runs ``features.compute.asset_features`` (pandas, the one
-implementation) per asset with ``applyInPandas``; the batch features job, training and
-prediction call it. Nothing here reads or writes storage.
+``compute_features`` runs ``features.compute.features_frame`` (pandas, the one
+implementation, vectorised across assets) on frames of whole assets with ``mapInPandas``;
+the batch features job, training and prediction call it. Nothing here reads or writes
+storage.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from features.compute import EVENT_COLUMNS, asset_features
+from features.compute import EVENT_COLUMNS, features_frame, whole_assets
 from schemas import SENSOR_FEATURES
 from schemas.features import FeatureSpec
 
@@ -25,11 +28,15 @@ def interval_index(ts: Column, interval_s: int) -> Column:
 def compute_features(events: DataFrame, spec: FeatureSpec) -> DataFrame:
     """Landing events -> ``sensor_features`` rows (one per asset and interval with events).
 
-    One shuffle (by asset); each asset's events are processed in one pandas frame. To get
-    exact rows for intervals [a, b), pass the events of [a - spec.lookback_s, b)."""
+    One shuffle (by asset); in each partition the events are sorted by asset, and every
+    Arrow batch's whole assets are computed in one vectorised pandas call (an asset whose
+    events span batches waits for the rest). To get exact rows for intervals [a, b), pass
+    the events of [a - spec.lookback_s, b)."""
 
-    def per_asset(group: pd.DataFrame) -> pd.DataFrame:
-        return asset_features(group, spec)
+    def per_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for frame in whole_assets(batches):
+            yield features_frame(frame, spec)
 
     needed = [c for c in EVENT_COLUMNS if c in events.columns]
-    return events.select(*needed).groupBy("asset_id").applyInPandas(per_asset, SENSOR_FEATURES.spark_schema())
+    grouped = events.select(*needed).repartition("asset_id").sortWithinPartitions("asset_id")
+    return grouped.mapInPandas(per_partition, SENSOR_FEATURES.spark_schema())

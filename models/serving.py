@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from features.compute import whole_assets
 from models import errors
 from models.detector import Detector
 from models.registry import LoadedModel, ModelRef, load_ref
@@ -102,17 +103,8 @@ def score_batches(batches: Iterator[pd.DataFrame], ref: ModelRef | None, grid: G
         if ref is None:
             raise ValueError("score_batches needs the model's ref or a detector")
         detector = model_for(ref).detector
-    carry = None
-    for batch in batches:
-        batch = batch if carry is None else pd.concat([carry, batch], ignore_index=True)
-        if batch.empty:
-            continue
-        last = batch["asset_id"].iloc[-1]
-        done, carry = batch[batch["asset_id"] != last], batch[batch["asset_id"] == last]
-        if not done.empty:
-            yield score_frame(detector, done, grid)
-    if carry is not None and not carry.empty:
-        yield score_frame(detector, carry, grid)
+    for frame in whole_assets(batches):
+        yield score_frame(detector, frame, grid)
 
 
 def _top(contributions: np.ndarray, scored: np.ndarray, k: int) -> tuple[list, list]:

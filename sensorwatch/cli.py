@@ -158,6 +158,14 @@ def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
     span, at = _range(args), parse_time(args.at) if args.at else None
     if at and span:
         raise UsageError("give --at, or --from and --to, not both")
+    if args.continuous:
+        from sensorwatch.continuous import run_continuous
+
+        if at or span:
+            raise UsageError("--continuous scores up to now, cycle after cycle: no --at or --from/--to")
+        cycles = run_continuous(get_spark(settings, "sensorwatch-predict"), settings, timeout_s=args.timeout)
+        print(json.dumps({"cycles": len(cycles), "rows_out": sum(c.rows_out or 0 for c in cycles)}))
+        return 0
     summary = run_predict(get_spark(settings, "sensorwatch-predict"), settings, at, span)  # warnings: logged
     print(json.dumps(summary.to_json(), default=str))
     return 0
@@ -372,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", help="ISO time: score the predict.interval_s before it (default: now)")
     p.add_argument("--from", dest="start", help="backfill: score every interval from this ISO time ...")
     p.add_argument("--to", dest="end", help="... up to this one (exclusive)")
+    p.add_argument("--continuous", action="store_true",
+                   help="one long-running job: a cycle every predict.interval_s (Structured Streaming trigger)")
+    p.add_argument("--timeout", type=float, help="with --continuous: stop after N seconds (default: never)")
     p.set_defaults(func=cmd_predict)
 
     p = add("anomalies", help="the most severe anomaly events, from the SQL store")

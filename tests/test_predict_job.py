@@ -117,6 +117,24 @@ def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spar
     assert len(table(live, ANOMALY_EVENTS)) == len(table(backfill, ANOMALY_EVENTS))
 
 
+def test_the_continuous_mode_writes_what_scheduled_runs_write(pipeline, spark):
+    """``predict --continuous``: a Structured Streaming trigger per cycle running the same
+    code. A logical clock (three 3-minute cycles, one per 1 s trigger, as a replay) makes
+    it comparable with the scheduled runs' backfill, row for row."""
+    from sensorwatch.continuous import run_continuous
+
+    live = with_schema(pipeline["base"])
+    ticks = iter([at(WARMUP + 180), at(WARMUP + 360), at(WARMUP + 360), at(END)] + [at(END)] * 100)
+    cycles = run_continuous(spark, live, timeout_s=180, trigger_s=1, clock=lambda: next(ticks), max_cycles=3)
+    spans = [(c.range_start, c.range_end) for c in cycles]
+    assert spans[:3] == [(at(WARMUP), at(WARMUP + 180)), (at(WARMUP + 180), at(WARMUP + 360)),
+                         (at(WARMUP + 360), at(END))]  # a trigger with nothing new scored nothing
+    assert all(c.status == "succeeded" for c in cycles) and len(cycles) == 3
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS):
+        a, b = table(live, t).drop(columns=LINEAGE), table(pipeline["settings"], t).drop(columns=LINEAGE)
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=t.name)
+
+
 def test_late_events_update_the_rows_of_their_interval(pipeline, spark):
     settings = with_schema(pipeline["base"].with_overrides(
         storage={"root": f"{pipeline['base'].storage.root}-late"}))
