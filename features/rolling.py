@@ -20,17 +20,19 @@ IX = "_ix"  # interval index: floor(epoch seconds / interval_s)
 
 
 def rolling_stats(rows: pd.DataFrame, spec: FeatureSpec, sensors: tuple[str, ...]) -> pd.DataFrame:
-    """``rows``: intervals (``asset_id``, ``_ix``, ``<sensor>__mean`` ...), any order, unique
-    per asset. Returns them sorted by asset and ``_ix`` with ``missing_intervals``,
+    """``rows``: intervals (``asset_id``, ``_ix``, ``<sensor>__mean`` ...; without ``asset_id``:
+    one asset), any order, unique per asset. Returns them sorted by asset and ``_ix`` with ``missing_intervals``,
     ``after_gap`` and, per sensor, ``roll_mean``, ``roll_std``, ``zscore`` and ``slope`` over
     the asset's last K intervals."""
     k = spec.rolling_intervals
-    rows = rows.sort_values(["asset_id", IX], kind="stable").reset_index(drop=True)
+    keys = ["asset_id", IX] if "asset_id" in rows.columns else [IX]  # no asset_id: one asset
+    rows = rows.sort_values(keys, kind="stable").reset_index(drop=True)
     ix = rows[IX].to_numpy(dtype=np.int64)
     if len(ix) == 0:
         return rows.assign(missing_intervals=np.int32(0), after_gap=False,
                            **{column(s, st.name): np.nan for s in sensors for st in ROLLING_STATS})
-    pos = _grid_positions(rows["asset_id"].to_numpy(), ix, k)
+    assets = rows["asset_id"].to_numpy() if "asset_id" in rows.columns else np.zeros(len(ix), dtype=np.int8)
+    pos = _grid_positions(assets, ix, k)
     present = np.zeros(pos[-1] + 1, dtype=bool)
     present[pos] = True
     window_of_row = pos - (k - 1)
