@@ -73,10 +73,10 @@ class PeakRss(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peaks: dict[int, tuple[str, int]] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             for pid in os.listdir("/proc"):
                 if pid.isdigit():
                     self._sample(int(pid))
@@ -96,7 +96,7 @@ class PeakRss(threading.Thread):
         self.peaks[pid] = (kind, max(rss, self.peaks.get(pid, (kind, 0))[1]))
 
     def stop(self) -> dict[str, float]:
-        self._stop.set()
+        self._halt.set()
         self.join()
         workers = [kb for kind, kb in self.peaks.values() if kind == "worker"]
         return {"driver_peak_mib": round(max((kb for kind, kb in self.peaks.values() if kind == "driver"),
