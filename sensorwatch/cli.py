@@ -134,12 +134,13 @@ def cmd_features(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_runs(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.runs import recent_runs
 
-    print(f"{'started (UTC)':19s}  {'job':9s} {'status':9s} {'rows in':>9s} {'rows out':>9s} {'late':>6s} "
-          f"{'seconds':>8s}  range / error")
+    print(f"{'started (UTC)':19s}  {'job':9s} {'status':9s} {'rows in':>9s} {'rows out':>9s} {'rejected':>8s} "
+          f"{'late':>6s} {'seconds':>8s}  range / error")
     for r in recent_runs(SqlStore(settings), args.last):
         span = f"{r['range_start']:%Y-%m-%d %H:%M:%S} .. {r['range_end']:%H:%M:%S}" if r["range_start"] else ""
         print(f"{r['started_at']:%Y-%m-%d %H:%M:%S}  {r['job']:9s} {r['status']:9s} {_n(r['rows_in']):>9s} "
-              f"{_n(r['rows_out']):>9s} {_n(r['late_rows']):>6s} {_n(r['duration_s']):>8s}  {r['error'] or span}")
+              f"{_n(r['rows_out']):>9s} {_n(r['rows_rejected']):>8s} {_n(r['late_rows']):>6s} "
+              f"{_n(r['duration_s']):>8s}  {r['error'] or span}")
     return 0
 
 
