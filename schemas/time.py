@@ -36,7 +36,8 @@ def now() -> datetime:
 
 
 def naive_utc(values: Any) -> Any:
-    """A pandas Series/Index of times (aware, naive, or driver objects) -> naive UTC."""
+    """Times (a pandas Series or Index, or one value; aware, naive, text or driver
+    objects) -> naive UTC, of the same shape."""
     import pandas as pd
 
     converted = pd.to_datetime(values, utc=True)

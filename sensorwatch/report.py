@@ -36,7 +36,7 @@ def true_anomalies(ground_truth_dir: Path, asset: str) -> list[tuple[pd.Timestam
     for path in sorted(ground_truth_dir.glob("*.json")):
         for a in json.loads(path.read_text()).get("anomalies", []):
             if a["asset_id"] == asset:
-                spans.append((naive_utc(pd.Series([a["start"]]))[0], naive_utc(pd.Series([a["end"]]))[0]))
+                spans.append((naive_utc(a["start"]), naive_utc(a["end"])))
     return spans
 
 

@@ -32,6 +32,7 @@ from sensorwatch.runs import recorded_run
 
 if TYPE_CHECKING:  # TensorFlow is imported only when a model is trained
     from models.detector import Detector
+    from models.spec import DetectorSpec
 
 log = logging.getLogger(__name__)
 JOB = "train"
@@ -128,7 +129,7 @@ class Gate:
     champion_error: float | None
 
 
-def train(data: TrainingData, spec: Any, holdout_fraction: float) -> Trained:
+def train(data: TrainingData, spec: DetectorSpec, holdout_fraction: float) -> Trained:
     """Fit a detector on all but the held-back rows of each asset (pure: no storage)."""
     from models.detector import Detector
 
@@ -142,8 +143,9 @@ def train(data: TrainingData, spec: Any, holdout_fraction: float) -> Trained:
     return Trained(detector, train_rows, holdout, detector.forecast_error(holdout))
 
 
-def log_run(settings: Settings, job_run_id: str, data: TrainingData, trained: Trained) -> tuple[int, str]:
-    """The MLflow run (params, per-epoch metrics, data version, artifacts) and a new
+def log_run(settings: Settings, job_run_id: str, data: TrainingData, data_version: dict[str, Any],
+            trained: Trained) -> tuple[int, str]:
+    """The MLflow run (params, per-epoch metrics, ``data_version``, artifacts) and a new
     registered version; returns (version, MLflow run id)."""
     import mlflow
 
@@ -156,9 +158,8 @@ def log_run(settings: Settings, job_run_id: str, data: TrainingData, trained: Tr
                            "features.rolling_intervals": settings.features.rolling_intervals,
                            "data.start": data.start.isoformat(), "data.end": data.end.isoformat(),
                            "data.assets": len(data.frames), "holdout_fraction": conf.holdout_fraction})
-        version = data.version()
-        mlflow.log_dict(version, "data_version.json")
-        mlflow.set_tags({"data.sha256": version["sha256"], "job_run_id": job_run_id,
+        mlflow.log_dict(data_version, "data_version.json")
+        mlflow.set_tags({"data.sha256": data_version["sha256"], "job_run_id": job_run_id,
                          "device": detector.training["device"]})
         for epoch, (loss, val) in enumerate(zip(detector.training["history"]["loss"],
                                                 detector.training["history"]["val_loss"]), 1):
@@ -224,22 +225,22 @@ class TrainSummary:
 
 def run_train(settings: Settings, span: TimeRange | None = None, assets: list[str] | None = None) -> TrainSummary:
     """Extract, train, log, gate; returns the summary (also in ``job_runs``)."""
-    conf = settings.model
+    conf, spec = settings.model, settings.model.spec()
     store = SqlStore(settings)
     store.create_tables()
     with recorded_run(store, JOB) as run:
         span = span or default_range(store, conf.train_hours)
         run.covering(span)
-        data = read_features(store, conf.spec().columns, span, assets)
+        data = read_features(store, spec.columns, span, assets)
         run.rows_in = data.rows
-        trained = train(data, conf.spec(), conf.holdout_fraction)
-        version, mlflow_run = log_run(settings, run.run_id, data, trained)
+        trained = train(data, spec, conf.holdout_fraction)
+        data_version = data.version()  # hashes every value read: once
+        version, mlflow_run = log_run(settings, run.run_id, data, data_version, trained)
         verdict = gate_and_promote(conf, version, trained)
         run.rows_out = trained.rows
         run.details = {"model": conf.name, "version": version, "promoted": verdict.promoted, "gate": verdict.reason,
                        "device": trained.detector.training["device"], "mlflow_run_id": mlflow_run,
-                       "data_sha256": data.version()["sha256"]}
-        return TrainSummary(run.run_id, conf.name, version, verdict.promoted, verdict.reason,
-                            trained.detector.training["device"], mlflow_run, run.details["data_sha256"],
-                            round(trained.holdout_error, 6), verdict.champion_before, verdict.champion_error,
-                            data.rows, len(data.frames), trained.detector.training["epochs"])
+                       "data_sha256": data_version["sha256"]}
+        return TrainSummary(run_id=run.run_id, **run.details, holdout_error=round(trained.holdout_error, 6),
+                            champion_before=verdict.champion_before, champion_error=verdict.champion_error,
+                            rows=data.rows, assets=len(data.frames), epochs=trained.detector.training["epochs"])

@@ -95,8 +95,7 @@ class SqlStore:
     def __init__(self, settings: Settings, connect_fn: Callable[[], Any] | None = None) -> None:
         self.settings = settings
         self.conf = settings.sql
-        self.dialect = settings.sql.dialect
-        self.target = Target(self.dialect, self.conf.schema_, self.conf.shards, self.conf.replicas)
+        self.target = Target(self.conf.dialect, self.conf.schema_, self.conf.shards, self.conf.replicas)
         self._connect = connect_fn or (lambda: open_connection(settings))
 
     def name(self, table: Table | str) -> str:
