@@ -58,7 +58,7 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     windows = rng.normal(size=(args.windows, spec.window, len(spec.columns))).astype(np.float32)
-    predictor = Predictor(detector.model)
+    predictor = Predictor(detector.network())
     figures = {}
     for batch in (1_000, 10_000):
         predictor(windows[:batch], batch)  # compile this batch shape (untimed)
@@ -67,9 +67,9 @@ def main() -> None:
         figures[batch] = args.windows / (time.perf_counter() - started)
         print(f"inference, XLA predictor, batch {batch:>6,}: {figures[batch]:>9,.0f} windows/s")
     sample = windows[:20_000]
-    detector.model.predict(sample[:64], verbose=0)
+    detector.network().predict(sample[:64], verbose=0)
     started = time.perf_counter()
-    detector.model.predict(sample, verbose=0)
+    detector.network().predict(sample, verbose=0)
     keras_default = len(sample) / (time.perf_counter() - started)
     print(f"inference, keras model.predict (batch 32): {keras_default:>9,.0f} windows/s")
     print(json.dumps({

@@ -19,12 +19,13 @@ import pandas as pd
 
 from features.rolling import IX, rolling_stats
 from schemas import SENSOR_FEATURES, SENSOR_NAMES
-from schemas.features import INTERVAL_STATS, FeatureSpec, column
+from schemas.features import INTERVAL_STATS, FeatureSpec, Selection, column
 from schemas.time import naive_utc
 
 # Among deliveries of the same reading, the latest wins: by ingest time, then Kafka
 # partition and offset (producer retries and re-sent corrections count once).
 DELIVERY_ORDER = ("ingest_time", "kafka_partition", "kafka_offset")
+ALL_INTERVAL_STATS = tuple(st.name for st in INTERVAL_STATS)
 EVENT_COLUMNS = ("asset_id", "event_time", *SENSOR_NAMES, *DELIVERY_ORDER)  # what the rows need
 
 
@@ -41,38 +42,56 @@ def deduplicate(events: pd.DataFrame) -> pd.DataFrame:
             .drop_duplicates(["asset_id", "event_time"], keep="last").reset_index(drop=True))
 
 
-def interval_aggregates(events: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+def interval_aggregates(events: pd.DataFrame, spec: FeatureSpec,
+                        stats: tuple[str, ...] = ALL_INTERVAL_STATS) -> pd.DataFrame:
     """One row per asset and interval with events (``asset_id``, ``_ix``): the interval
-    statistics of each sensor. ``events``: de-duplicated, in (asset, event-time) order
-    (``last`` = latest present)."""
+    statistics ``stats`` (default: all) of each sensor. ``events``: de-duplicated, in
+    (asset, event-time) order (``last`` = latest present)."""
     keyed = events.assign(**{IX: interval_ix(events["event_time"], spec.interval_s)})
     grouped = keyed.groupby(["asset_id", IX], sort=True)
     # The interval statistics are named after pandas' aggregations (std: ddof=1; last:
     # the latest non-null value), so the declarations drive the aggregation directly.
     # Each group's value depends on its own readings only: many assets at once give what
     # each would get alone.
-    stats = grouped[list(SENSOR_NAMES)].agg([st.name for st in INTERVAL_STATS])
-    stats.columns = [column(s, st) for s, st in stats.columns]
-    counts = stats[[column(s, "count") for s in SENSOR_NAMES]]
-    stats["event_count"] = grouped.size().astype(np.int64)
-    stats["missing_sensors"] = (counts == 0).sum(axis=1).astype(np.int32)
-    return stats.reset_index()
+    values = grouped[list(SENSOR_NAMES)].agg(list(stats))
+    values.columns = [column(s, st) for s, st in values.columns]
+    values["event_count"] = grouped.size().astype(np.int64)
+    if "count" in stats:
+        counts = values[[column(s, "count") for s in SENSOR_NAMES]]
+        values["missing_sensors"] = (counts == 0).sum(axis=1).astype(np.int32)
+    return values.reset_index()
 
 
-def features_frame(events: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
-    """Events of any number of assets -> their rows (all ``sensor_features`` columns, in
-    table order), sorted by asset and interval.
+def features_frame(events: pd.DataFrame, spec: FeatureSpec, selection: Selection | None = None) -> pd.DataFrame:
+    """Events of any number of assets -> their rows, sorted by asset and interval: all
+    ``sensor_features`` columns in table order, or ``asset_id``, ``interval_start`` and
+    the ``selection``'s columns (only what they need is computed, with the same values).
 
     Each row depends only on its asset's events in its own last K intervals: to get exact
-    rows for intervals [a, b), pass the events of [a - spec.lookback_s, b) and keep [a, b)."""
+    rows for intervals [a, b), pass the events of [a - spec.lookback_for(selection), b)
+    and keep [a, b)."""
+    names = output_columns(selection)
     if events.empty:
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in SENSOR_FEATURES.column_names})
-    rows = rolling_stats(interval_aggregates(deduplicate(events), spec), spec, SENSOR_NAMES)
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+    if selection is None:
+        rows = rolling_stats(interval_aggregates(deduplicate(events), spec), spec, SENSOR_NAMES)
+    else:
+        rows = interval_aggregates(deduplicate(events), spec, selection.interval_stats)
+        if selection.windowed:
+            rows = rolling_stats(rows, spec, selection.rolling_sensors)
     start = pd.to_datetime(rows[IX] * spec.interval_s, unit="s")  # naive UTC, as Spark's session
     rows = rows.assign(interval_start=start, day=start.dt.floor("D"))
     for s in SENSOR_NAMES:  # counts are integers, also where the whole sensor is absent
-        rows[column(s, "count")] = rows[column(s, "count")].astype(np.int64)
-    return rows[SENSOR_FEATURES.column_names]
+        if column(s, "count") in rows.columns:
+            rows[column(s, "count")] = rows[column(s, "count")].astype(np.int64)
+    return rows[names]
+
+
+def output_columns(selection: Selection | None) -> list[str]:
+    """The columns ``features_frame`` returns for ``selection`` (None: the whole table)."""
+    if selection is None:
+        return SENSOR_FEATURES.column_names
+    return ["asset_id", "interval_start", *selection.columns]
 
 
 def whole_assets(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

@@ -12,6 +12,7 @@ Everything the detector needs at scoring time travels with it (``save``/``load``
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,11 @@ class Calibration:
 @dataclass
 class Detector:
     spec: DetectorSpec
-    model: Any  # keras.Model (TensorFlow is imported lazily, by models.network)
+    model: Any  # keras.Model, or None until the first forecast of a loaded detector (``network()``)
     calibrations: dict[str, Calibration]
     training: dict[str, Any] = field(default_factory=dict)  # device, epochs, losses, rows
     _predictor: Any = field(default=None, repr=False, compare=False)
+    _model_path: Path | None = field(default=None, repr=False, compare=False)
 
     # ---- training ---------------------------------------------------------------------
     @classmethod
@@ -183,7 +185,7 @@ class Detector:
         from models import network
 
         directory.mkdir(parents=True, exist_ok=True)
-        network.save(self.model, directory / "model.keras")
+        network.save(self.network(), directory / "model.keras")
         (directory / "detector.json").write_text(json.dumps(self.describe(), indent=1))
         return directory
 
@@ -196,9 +198,9 @@ class Detector:
 
     @classmethod
     def load(cls, directory: Path) -> Detector:
-        """Raises ``ModelError`` naming what is missing or unreadable."""
-        from models import network
-
+        """Raises ``ModelError`` naming what is missing or unreadable. The network itself
+        is read at the first forecast (``network()``): a process that only needs the
+        detector's description (the Spark driver) never imports TensorFlow."""
         meta_path, model_path = directory / "detector.json", directory / "model.keras"
         missing = [p.name for p in (meta_path, model_path) if not p.is_file()]
         if missing:
@@ -213,18 +215,33 @@ class Detector:
                 raise ValueError(f"built for sensors {meta['sensors']}, this version has {list(SENSOR_NAMES)}")
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"corrupt model metadata in {meta_path}: {exc}") from exc
-        try:
-            model = network.load(model_path)
-        except Exception as exc:  # Keras raises many types for a damaged file
-            raise ModelError(f"corrupt model file {model_path}: {exc}") from exc
-        return cls(spec, model, calibrations, meta.get("training", {}))
+        if not _is_keras_archive(model_path):
+            raise ModelError(f"corrupt model file {model_path}: not a Keras archive")
+        return cls(spec, None, calibrations, meta.get("training", {}), _model_path=model_path)
+
+    @property
+    def saved_in(self) -> Path | None:
+        """The directory this detector was loaded from (None: fitted in this process)."""
+        return self._model_path.parent if self._model_path is not None else None
+
+    def network(self) -> Any:
+        """The Keras model, read from the saved file the first time it is needed."""
+        if self.model is None:
+            from models import network
+
+            assert self._model_path is not None  # a detector is fitted (model set) or loaded (path set)
+            try:
+                self.model = network.load(self._model_path)
+            except Exception as exc:  # Keras raises many types for a damaged file
+                raise ModelError(f"corrupt model file {self._model_path}: {exc}") from exc
+        return self.model
 
     # ---- internals --------------------------------------------------------------------
     def _predict(self, windows: np.ndarray) -> np.ndarray:
         if self._predictor is None:
             from models.network import Predictor
 
-            self._predictor = Predictor(self.model)
+            self._predictor = Predictor(self.network())
         return self._predictor(windows)
 
     def _score(self, sensor_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,6 +257,15 @@ class Detector:
         missing = [c for c in self.spec.columns if c not in rows.columns]
         if missing:
             raise ModelError(f"the feature rows lack the model's input column(s): {', '.join(missing)}")
+
+
+def _is_keras_archive(path: Path) -> bool:
+    """A ``.keras`` file is a zip holding the model's config (checked without TensorFlow)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "config.json" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _fit_normalisation(rows: pd.DataFrame, spec: DetectorSpec) -> tuple[np.ndarray, np.ndarray]:

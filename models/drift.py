@@ -31,8 +31,19 @@ def psi(ref: dict[str, list[float]], values: np.ndarray) -> float | None:
     return psi_of_counts(ref, _counts(clean, np.asarray(ref["edges"])))
 
 
+def of_columns(frame, references: dict[str, dict[str, list[float]]]) -> dict[str, tuple[float | None, float | None]]:
+    """Per column with a reference: (PSI of ``frame``'s values, their mean); None where
+    the column has no finite value. ``frame``: a pandas DataFrame holding the columns."""
+    out = {}
+    for c, ref in references.items():
+        values = frame[c].to_numpy(np.float64)
+        finite = values[np.isfinite(values)]
+        out[c] = (psi(ref, finite), float(finite.mean()) if len(finite) else None)
+    return out
+
+
 def psi_of_counts(ref: dict[str, list[float]], counts: np.ndarray) -> float | None:
-    """PSI from the number of new values in each reference bin (how Spark computes it)."""
+    """PSI from the number of new values in each reference bin."""
     counts = np.asarray(counts, dtype=np.float64)
     if counts.sum() == 0:
         return None

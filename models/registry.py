@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from models.detector import Detector, ModelError
+from models.shipped import ModelRef, ShippedModel
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # no network calls from a job
 import mlflow
@@ -47,15 +48,6 @@ class RegistryConf(Protocol):
 
 
 @dataclass(frozen=True)
-class ModelRef:
-    """One registered version, as a Spark worker needs it to load the model (picklable)."""
-
-    uri: str  # tracking and registry URI
-    name: str
-    version: int
-
-
-@dataclass(frozen=True)
 class LoadedModel:
     detector: Detector
     ref: ModelRef
@@ -70,6 +62,10 @@ class LoadedModel:
     @property
     def version(self) -> int:
         return self.ref.version
+
+    def shipped(self) -> ShippedModel:
+        """The version's files, to send to the Spark workers with the scoring function."""
+        return ShippedModel.of(self.ref, self.detector)
 
     def check_inputs(self, available: list[str]) -> None:
         """Refuse features that lack a column the model's signature needs, naming the difference."""
@@ -155,7 +151,7 @@ def load(conf: RegistryConf, version: int | None = None) -> LoadedModel:
 
 
 def load_ref(ref: ModelRef) -> LoadedModel:
-    """Load one registered version (also in a Spark worker: only the URI is needed)."""
+    """Load one registered version."""
     mlflow.set_tracking_uri(ref.uri)
     mlflow.set_registry_uri(ref.uri)
     try:

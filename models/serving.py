@@ -2,8 +2,8 @@
 
 ``score_batches`` is what each Spark Python worker runs (``models.transforms`` wires it
 into ``mapInPandas``); it also runs in-process, which is how the tests and the benchmark
-compare the two paths. The model is loaded once per Python process and cached by its
-registered version (``model_for``).
+compare the two paths. The model travels with the task (``models.shipped``) and is
+unpacked once per Python process and registered version.
 
 Rows are put on the full interval grid of the range read (``Grid``): a missing interval
 becomes an all-missing row instead of closing the gap. A row's score then depends only on
@@ -23,23 +23,13 @@ import pandas as pd
 from features.compute import whole_assets
 from models import errors
 from models.detector import Detector
-from models.registry import LoadedModel, ModelRef, load_ref
+from models.shipped import ShippedModel, detector_for
 from schemas import ANOMALY_SCORES, SENSOR_NAMES
 from schemas.time import utc
 
 # What scoring produces; the job adds the lineage columns.
 SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
                  "top_contributions")
-_MODELS: dict[ModelRef, LoadedModel] = {}
-
-
-def model_for(ref: ModelRef) -> LoadedModel:
-    """The registered version ``ref``, loaded once per Python process (Spark worker)."""
-    if ref not in _MODELS:
-        _MODELS[ref] = load_ref(ref)
-    return _MODELS[ref]
-
-
 def score_schema():
     """The Spark schema of ``SCORE_COLUMNS`` (types from ``anomaly_scores``)."""
     from pyspark.sql.types import StructType
@@ -93,16 +83,17 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     return pd.concat(parts, ignore_index=True)[list(SCORE_COLUMNS)]
 
 
-def score_batches(batches: Iterator[pd.DataFrame], ref: ModelRef | None, grid: Grid,
+def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel | None, grid: Grid,
                   detector: Detector | None = None) -> Iterator[pd.DataFrame]:
     """``mapInPandas``: batches of feature rows sorted by (asset, interval) -> scores.
     An asset's rows may span batches: each is scored once all its rows have arrived, and
     the assets complete in a batch are scored together (one batched forecast). The
-    model is ``ref``'s (cached per process), or ``detector`` when given in-process."""
+    detector is the shipped ``model``'s (unpacked once per process), or ``detector`` when
+    given in-process."""
     if detector is None:
-        if ref is None:
-            raise ValueError("score_batches needs the model's ref or a detector")
-        detector = model_for(ref).detector
+        if model is None:
+            raise ValueError("score_batches needs the shipped model or a detector")
+        detector = detector_for(model)
     for frame in whole_assets(batches):
         yield score_frame(detector, frame, grid)
 

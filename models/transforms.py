@@ -1,7 +1,8 @@
 """Scoring in Spark: feature rows in, scores out (DataFrame in, DataFrame out).
 
 A thin wrapper: ``models.serving.score_batches`` does the work in each Python worker
-through ``mapInPandas`` (an iterator of Arrow batches, the model loaded once per worker).
+through ``mapInPandas`` (an iterator of Arrow batches; the model's files travel with the
+task and are unpacked once per worker).
 Rows are co-located and ordered by asset so that an asset's rows arrive together.
 """
 
@@ -11,15 +12,15 @@ from functools import partial
 
 from pyspark.sql import DataFrame
 
-from models.registry import ModelRef
 from models.serving import Grid, score_batches, score_schema
+from models.shipped import ShippedModel
 
 
-def score_features(rows: DataFrame, ref: ModelRef, columns: list[str], grid: Grid,
+def score_features(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid,
                    partitions: int | None = None) -> DataFrame:
     """``sensor_features``-shaped rows (``asset_id``, ``interval_start``, ``columns``) ->
     ``models.serving.SCORE_COLUMNS`` for the rows in the grid's scored range."""
     partitions = partitions or rows.sparkSession.sparkContext.defaultParallelism
     ordered = (rows.select("asset_id", "interval_start", *columns)
                .repartition(partitions, "asset_id").sortWithinPartitions("asset_id", "interval_start"))
-    return ordered.mapInPandas(partial(score_batches, ref=ref, grid=grid), score_schema())
+    return ordered.mapInPandas(partial(score_batches, model=model, grid=grid), score_schema())

@@ -64,6 +64,40 @@ def sensor_columns(sensors: tuple[str, ...]) -> tuple[tuple[str, Statistic], ...
 
 
 @dataclass(frozen=True)
+class Selection:
+    """Some of the feature columns, and what computing them takes: which interval
+    statistics, which sensors' rolling statistics, whether the rows' flags. A job that
+    reads a few columns (prediction reads the model's inputs) computes only those, with
+    the values the whole row would have had."""
+
+    columns: tuple[str, ...]
+    interval_stats: tuple[str, ...]  # aggregations over each sensor's readings
+    rolling_sensors: tuple[str, ...]  # sensors whose rolling statistics are needed
+    flags: tuple[str, ...]  # row flags among the columns
+
+    @classmethod
+    def of(cls, columns: list[str] | tuple[str, ...], sensors: tuple[str, ...]) -> Selection:
+        """Raises ValueError naming a column that is not a feature."""
+        known = {name: st for name, st in sensor_columns(sensors)}
+        flags = {f.name for f in ROW_FLAGS}
+        unknown = [c for c in columns if c not in known and c not in flags]
+        if unknown:
+            raise ValueError(f"not feature columns: {', '.join(unknown)}")
+        interval_names = {st.name for st in INTERVAL_STATS}
+        needed = {c.rpartition("__")[2] for c in columns if c in known}
+        rolling = tuple(s for s in sensors if any(column(s, st.name) in columns for st in ROLLING_STATS))
+        stats = needed & interval_names | ({"mean"} if rolling else set()) \
+            | ({"count"} if "missing_sensors" in columns else set())
+        return cls(tuple(columns), tuple(st.name for st in INTERVAL_STATS if st.name in stats), rolling,
+                   tuple(c for c in columns if c in flags))
+
+    @property
+    def windowed(self) -> bool:
+        """Whether a row depends on intervals before its own (rolling statistics, gap flags)."""
+        return bool(self.rolling_sensors) or bool({"missing_intervals", "after_gap"} & set(self.flags))
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """How features are computed: the parameters that come from configuration."""
 
@@ -80,3 +114,8 @@ class FeatureSpec:
     def lookback_s(self) -> int:
         """How far before an interval its rolling window reaches."""
         return (self.rolling_intervals - 1) * self.interval_s
+
+    def lookback_for(self, selection: Selection | None) -> int:
+        """How far before an interval the events of ``selection``'s columns reach (all
+        columns: ``lookback_s``; interval statistics only: 0)."""
+        return self.lookback_s if selection is None or selection.windowed else 0

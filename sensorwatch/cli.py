@@ -164,10 +164,12 @@ def cmd_predict(settings: Settings, args: argparse.Namespace) -> int:
 
         if at or span:
             raise UsageError("--continuous scores up to now, cycle after cycle: no --at or --from/--to")
-        cycles = run_continuous(get_spark(settings, "sensorwatch-predict"), settings, timeout_s=args.timeout)
+        spark = get_spark(settings, "sensorwatch-predict", model_runtime=True)
+        cycles = run_continuous(spark, settings, timeout_s=args.timeout)
         print(json.dumps({"cycles": len(cycles), "rows_out": sum(c.rows_out or 0 for c in cycles)}))
         return 0
-    summary = run_predict(get_spark(settings, "sensorwatch-predict"), settings, at, span)  # warnings: logged
+    spark = get_spark(settings, "sensorwatch-predict", model_runtime=True)
+    summary = run_predict(spark, settings, at, span)  # warnings: logged
     print(json.dumps(summary.to_json(), default=str))
     return 0
 

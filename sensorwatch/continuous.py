@@ -6,7 +6,7 @@ For users who prefer one long-running job to an Airflow task every few minutes. 
 (``predict_job.run_predict``), so both write the same rows (tested). What it saves is the
 fixed cost of a cycle: no spark-submit, no JVM and Spark session start, and the Python
 workers stay up between cycles with the champion loaded and its XLA predictor compiled
-(``models.serving.model_for`` caches it per process and version; a promoted version is
+(``models.shipped.detector_for`` caches it per process and version; a promoted version is
 loaded on the next cycle).
 
 Each trigger scores every whole interval from where the previous cycle stopped up to the

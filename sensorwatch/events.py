@@ -40,8 +40,10 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
     exceeding = pd.DataFrame(store.query(q.exceeding_scores(store.target, assets, start, end)),
                              columns=[*q.EXCEEDING_COLUMNS, "after_exceeding"])
     exceeding["interval_start"] = pd.to_datetime(exceeding["interval_start"], utc=True)
-    exceeding = exceeding.loc[np.array([spans[a][0] <= t < spans[a][1] for a, t in
-                                        zip(exceeding["asset_id"], exceeding["interval_start"])], dtype=bool)]
+    lo_of = exceeding["asset_id"].map({a: s for a, (s, _) in spans.items()})
+    hi_of = exceeding["asset_id"].map({a: e for a, (_, e) in spans.items()})
+    exceeding = exceeding.loc[(pd.to_datetime(lo_of, utc=True) <= exceeding["interval_start"])
+                              & (exceeding["interval_start"] < pd.to_datetime(hi_of, utc=True))]
     newest = {a: pd.Timestamp(t) for a, t in store.query(q.newest_score(store.target, assets))}
     events = merge_events(exceeding, grid.interval_s, newest)
     store.upsert(ANOMALY_EVENTS, _records(events))

@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from schemas import LANDING_EVENTS
-from schemas.features import FeatureSpec
+from schemas.features import FeatureSpec, Selection
 from sensorwatch.config import Settings
 
 HOUR = timedelta(hours=1)
@@ -45,11 +45,13 @@ def dirty_spans(blocks: list[tuple[str, datetime]], spec: FeatureSpec) -> list[S
     return spans
 
 
-def landing_hours(spans: list[Span], spec: FeatureSpec) -> list[str]:
-    """Landing partitions ('yyyy-MM-ddTHH') holding the input of ``spans`` (lookback included)."""
+def landing_hours(spans: list[Span], spec: FeatureSpec, selection: Selection | None = None) -> list[str]:
+    """Landing partitions ('yyyy-MM-ddTHH') holding the input of ``spans`` (lookback of
+    ``selection``'s columns, default all, included)."""
     hours: set[str] = set()
     for span in spans:
-        hour = (span.start - timedelta(seconds=spec.lookback_s)).replace(minute=0, second=0, microsecond=0)
+        hour = (span.start - timedelta(seconds=spec.lookback_for(selection))).replace(minute=0, second=0,
+                                                                                       microsecond=0)
         while hour < span.end:
             hours.add(hour.strftime("%Y-%m-%dT%H"))
             hour += HOUR
@@ -68,12 +70,13 @@ def read_landing(spark: SparkSession, settings: Settings) -> DataFrame | None:
         raise
 
 
-def events_for(landing: DataFrame, spans: list[Span], spec: FeatureSpec) -> DataFrame:
-    """The events needed to recompute ``spans``: partition-pruned, then each span's range
-    widened by the lookback."""
+def events_for(landing: DataFrame, spans: list[Span], spec: FeatureSpec,
+               selection: Selection | None = None) -> DataFrame:
+    """The events needed to compute ``spans``' rows (all columns, or ``selection``'s):
+    partition-pruned, then each span's range widened by the columns' lookback."""
     hour_key = F.concat_ws("T", "date", F.lpad(F.col("hour").cast("string"), 2, "0"))
-    events = landing.where(hour_key.isin(landing_hours(spans, spec)))
-    return _within(events, "event_time", spans, widen=timedelta(seconds=spec.lookback_s))
+    events = landing.where(hour_key.isin(landing_hours(spans, spec, selection)))
+    return _within(events, "event_time", spans, widen=timedelta(seconds=spec.lookback_for(selection)))
 
 
 def keep_planned(rows: DataFrame, spans: list[Span]) -> DataFrame:

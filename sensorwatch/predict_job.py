@@ -4,10 +4,10 @@ One run scores the feature intervals of [T - predict.interval_s, T) (``--at T``,
 now), or of a backfill range ``--from/--to`` in one pass:
 
 Extract: the landing partitions of the range plus the lookback its windows need
-(``Grid``: the model's ``lookback_rows`` intervals, and before them the features' own
-rolling lookback) -- ``sensorwatch.extract``.
-Transform: ``features.transforms.compute_features`` (the one features implementation),
-then ``models.transforms.score_features`` (``mapInPandas``; the champion loaded once per
+(``Grid``: the model's ``lookback_rows`` intervals, and before them the rolling lookback
+of the model's input columns, if they have one) -- ``sensorwatch.extract``.
+Transform: ``features.transforms.compute_features`` (the one features implementation) for
+the model's input columns only, then ``models.transforms.score_features`` (``mapInPandas``; the champion loaded once per
 Python worker, by version), then lineage columns.
 Load: ``anomaly_scores`` (staged bulk upsert), then the events around what was written
 are rebuilt from the stored scores (``sensorwatch.events``), then the monitoring rows
@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -36,7 +37,8 @@ from models import drift, registry
 from models.registry import LoadedModel
 from models.serving import Grid
 from models.transforms import score_features
-from schemas import ANOMALY_SCORES, FEATURE_DRIFT, PREDICTION_RUNS, SENSOR_FEATURES
+from schemas import ANOMALY_SCORES, FEATURE_DRIFT, PREDICTION_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from schemas.features import Selection
 from schemas.time import TimeRange, interval_floor, now, utc
 from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
@@ -128,30 +130,36 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
 
     cached: list[DataFrame] = []
     try:
+        # Only the model's inputs are computed (drift is measured on them too).
+        inputs = Selection.of(spec.columns, SENSOR_NAMES)
         landing = read_landing(spark, settings)
-        events = events_for(landing, [Span(None, grid.start, grid.end)], fspec) if landing is not None else None
+        events = events_for(landing, [Span(None, grid.start, grid.end)], fspec, inputs) \
+            if landing is not None else None
         done.rows_in = _materialise(events, cached)
         lap("read")
         if not done.rows_in:
             return done
         assert events is not None  # rows_in > 0
-        rows = compute_features(events, fspec).where(
+        rows = compute_features(events, fspec, inputs).where(
             (F.col("interval_start") >= F.lit(grid.start)) & (F.col("interval_start") < F.lit(grid.end)))
         _materialise(rows, cached)
         lap("features")
         spark.conf.set(ARROW_BATCH_CONF, str(settings.predict.arrow_batch_rows))
-        scores = with_lineage(score_features(rows, model.ref, spec.columns, grid), model, run_id)
+        scores = with_lineage(score_features(rows, model.shipped(), spec.columns, grid), model, run_id)
         done.rows_out = _materialise(scores, cached)
         lap("scoring")
         if not done.rows_out:
             return done
         bulk_upsert(store, scores, ANOMALY_SCORES, tag=run_id[:12])
-        assets = [r["asset_id"] for r in scores.select("asset_id").distinct().collect()]
-        done.open_events = update_events(store, assets, grid, spec.min_duration)
+        # The monitoring figures come from small projections, computed in this process.
+        scored: pd.DataFrame = scores.select("asset_id", "score", "is_anomaly").toPandas()
+        done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
         lap("write")
-        done.stats = score_stats(scores)
-        done.drift = feature_drift(rows.where(F.col("interval_start") >= F.lit(grid.scored_start)),
-                                   model.detector.training.get("reference", {}))
+        done.stats = score_stats(scored)
+        reference = model.detector.training.get("reference", {})
+        if reference:
+            inputs_now = rows.where(F.col("interval_start") >= F.lit(grid.scored_start)).select(*reference)
+            done.drift = drift.of_columns(inputs_now.toPandas(), reference)
         return done
     finally:
         for df in cached:
@@ -170,13 +178,15 @@ def with_lineage(scores: DataFrame, model: LoadedModel, run_id: str) -> DataFram
     ).select(*ANOMALY_SCORES.column_names)
 
 
-def score_stats(scores: DataFrame) -> dict[str, Any]:
-    """Assets, anomalies and the score distribution of the scored rows (one Spark aggregation)."""
-    stats = scores.agg(F.countDistinct("asset_id"), F.sum(F.col("is_anomaly").cast("long")),
-                       F.percentile_approx("score", [0.5, 0.95, 0.99], 10000), F.max("score")).collect()[0]
-    quantiles = stats[2] or [None, None, None]
-    return {"assets": stats[0], "anomalies": stats[1] or 0, "score_p50": quantiles[0], "score_p95": quantiles[1],
-            "score_p99": quantiles[2], "score_max": stats[3]}
+def score_stats(scored: pd.DataFrame) -> dict[str, Any]:
+    """Assets, anomalies and the score distribution of the scored rows (``asset_id``,
+    ``score``, ``is_anomaly``; a row without a score has NaN)."""
+    score = scored["score"].to_numpy(np.float64)
+    finite = score[np.isfinite(score)]
+    quantiles = np.quantile(finite, [0.5, 0.95, 0.99]).tolist() if len(finite) else [None, None, None]
+    return {"assets": int(scored["asset_id"].nunique()), "anomalies": int(scored["is_anomaly"].sum()),
+            "score_p50": quantiles[0], "score_p95": quantiles[1], "score_p99": quantiles[2],
+            "score_max": float(finite.max()) if len(finite) else None}
 
 
 def monitoring_row(run_id: str, started_at: datetime, model: LoadedModel, grid: Grid, done: Scored,
@@ -214,23 +224,6 @@ def drift_rows(run_id: str, version: int, grid: Grid, drifts: dict[str, tuple[fl
     """The ``feature_drift`` rows of a run."""
     return [{"run_id": run_id, "feature": f, "interval_end": grid.end, "model_version": version, "psi": psi,
              "mean": mean, "drifted": psi is not None and psi > psi_warn} for f, (psi, mean) in drifts.items()]
-
-
-def feature_drift(features: DataFrame, reference: dict[str, dict]) -> dict[str, tuple[float | None, float | None]]:
-    """Per model input with a training reference: (PSI of the values in ``features``, their mean).
-    One Spark aggregation: each value's reference bin is the number of bin edges <= it."""
-    if not reference:
-        return {}
-    aggs = []
-    for c, ref in reference.items():
-        value = F.col(c)
-        bin_ix = sum((F.when(value >= F.lit(e), 1).otherwise(0) for e in ref["edges"]), F.lit(0))
-        aggs.append(F.avg(value).alias(f"{c}|mean"))
-        aggs += [F.sum(F.when(value.isNotNull() & ~F.isnan(value) & (bin_ix == k), 1).otherwise(0)).alias(f"{c}|{k}")
-                 for k in range(len(ref["shares"]))]
-    got = features.agg(*aggs).collect()[0].asDict()
-    return {c: (drift.psi_of_counts(ref, np.array([got[f"{c}|{k}"] for k in range(len(ref["shares"]))])),
-                got[f"{c}|mean"]) for c, ref in reference.items()}
 
 
 def _materialise(df: DataFrame | None, cached: list[DataFrame]) -> int:

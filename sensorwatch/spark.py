@@ -11,16 +11,22 @@ from pyspark.sql import SparkSession
 from sensorwatch import jvm
 from sensorwatch.config import Settings
 
+DAEMON_MODULE = "spark.python.daemon.module"
 
-def get_spark(settings: Settings, app_name: str = "sensorwatch") -> SparkSession:
+
+def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: bool = False) -> SparkSession:
     """Build (or reuse) the session. Under spark-submit the JVM is already running: the jars
-    come from its command line (``sensorwatch.submit``), and on YARN the master too."""
+    come from its command line (``sensorwatch.submit``), and on YARN the master too.
+    ``model_runtime``: the Python workers are forked from a daemon that has imported
+    TensorFlow (``sensorwatch.worker_daemon``), for the jobs that score."""
     # Python workers must use this interpreter (the project's environment) unless told otherwise.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     for key, value in settings.spark.conf.items():
         builder = builder.config(key, value)
+    if model_runtime:
+        builder = builder.config(DAEMON_MODULE, "sensorwatch.worker_daemon")
     if settings.spark.master != "yarn":
         builder = builder.master(settings.spark.master)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it
@@ -28,3 +34,4 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch") -> SparkSession
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+

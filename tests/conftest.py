@@ -53,7 +53,7 @@ def isolated(live_services: Settings) -> Settings:
 def spark(live_services: Settings):
     from sensorwatch.spark import get_spark
 
-    session = get_spark(live_services, "sensorwatch-tests")
+    session = get_spark(live_services, "sensorwatch-tests", model_runtime=True)  # as the predict job
     yield session
     session.stop()
 

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.compute import features_frame
 from features.rolling import rolling_stats
 from features.transforms import compute_features
 from schemas import SENSOR_FEATURES, SENSOR_NAMES
-from schemas.features import INTERVAL_STATS, ROLLING_STATS, FeatureSpec, column
+from schemas.features import INTERVAL_STATS, ROLLING_STATS, FeatureSpec, Selection, column
 from sensorwatch.extract import Span, dirty_spans, landing_hours
 from sensorwatch.sources.landing import landing_frame
 
@@ -159,3 +160,32 @@ def test_dirty_spans_cover_each_block_and_its_followers_merging_per_asset():
                      Span("b", h, h + timedelta(hours=1) + follow)]
     # the input of the first span starts 29 s before it: the previous hour's partition is read
     assert landing_hours(spans[:1], spec) == ["2026-03-01T09", "2026-03-01T10", "2026-03-01T11", "2026-03-01T12"]
+
+
+@pytest.mark.parametrize("columns", [
+    [column(s, "mean") for s in SENSOR_NAMES],  # what the model reads: no lookback
+    [column("current", "slope"), column("pressure", "max"), "missing_sensors", "after_gap", "event_count"],
+])
+def test_a_selection_computes_only_its_columns_with_the_whole_rows_values(columns):
+    """Prediction computes only the model's inputs: the same values, bit for bit, from
+    only the events the selection's lookback reaches back to."""
+    events, _ = known_events()
+    events["event_time"] = events["event_time"].dt.tz_localize(None)
+    selection = Selection.of(columns, SENSOR_NAMES)
+    start = pd.Timestamp(T0).tz_localize(None) + pd.Timedelta(minutes=5)
+    lookback = pd.Timedelta(seconds=SPEC.lookback_for(selection))
+    assert (lookback == pd.Timedelta(0)) == (columns[0] == column(SENSOR_NAMES[0], "mean"))
+    full = features_frame(events, SPEC)
+    part = features_frame(events[events.event_time >= start - lookback], SPEC, selection)
+    assert list(part.columns) == ["asset_id", "interval_start", *columns]
+    full, part = (f[f.interval_start >= start].reset_index(drop=True) for f in (full, part))
+    assert len(part) > 100
+    for c in ["asset_id", "interval_start", *columns]:
+        a, b = full[c].to_numpy(), part[c].to_numpy()
+        same = a.view(np.int64) == b.view(np.int64) if a.dtype == np.float64 else a == b
+        assert same.all(), c
+
+
+def test_a_selection_names_what_is_not_a_feature():
+    with pytest.raises(ValueError, match="not feature columns: current__median"):
+        Selection.of([column("current", "mean"), column("current", "median")], SENSOR_NAMES)

@@ -54,7 +54,7 @@ def test_batches_split_inside_an_asset_score_like_one_frame(detector):
     rows = two_assets().sort_values(["asset_id", "interval_start"], ignore_index=True)
     g = grid(100, 400)
     batches = [rows.iloc[i:i + 170] for i in range(0, len(rows), 170)]  # boundaries inside both assets
-    streamed = pd.concat(score_batches(iter(batches), ref=None, grid=g, detector=detector), ignore_index=True)
+    streamed = pd.concat(score_batches(iter(batches), model=None, grid=g, detector=detector), ignore_index=True)
     direct = score_frame(detector, rows, g)
     assert list(streamed.columns) == list(SCORE_COLUMNS)
     pd.testing.assert_frame_equal(streamed, direct)

@@ -1,0 +1,60 @@
+"""A registered model as Spark's Python workers receive it: inside the task, as bytes.
+
+The driver loads the champion from MLflow once and ships its two files (``detector.json``,
+``model.keras``, ~100 KB) with the scoring function. A worker then needs neither MLflow
+nor access to the registry's store: it unpacks the files and reads the network once per
+process and version (``ShippedModel.detector``). Nothing here imports MLflow or
+TensorFlow at import time.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from models.detector import Detector
+
+FILES = ("detector.json", "model.keras")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One registered version: where it is registered, its name and version."""
+
+    uri: str  # tracking and registry URI
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """A registered version's files, shipped to the workers (picklable)."""
+
+    ref: ModelRef
+    files: dict[str, bytes] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, ref: ModelRef, detector: Detector) -> ShippedModel:
+        with tempfile.TemporaryDirectory(prefix="sensorwatch-model-") as tmp:
+            directory = detector.save(Path(tmp)) if detector.saved_in is None else detector.saved_in
+            return cls(ref, {name: (directory / name).read_bytes() for name in FILES})
+
+    def detector(self) -> Detector:
+        """The detector with its network read (TensorFlow imported): what a worker scores with."""
+        with tempfile.TemporaryDirectory(prefix="sensorwatch-model-") as tmp:
+            for name, content in self.files.items():
+                (Path(tmp) / name).write_bytes(content)
+            detector = Detector.load(Path(tmp))
+            detector.network()
+        return detector
+
+
+_LOADED: dict[ModelRef, Detector] = {}
+
+
+def detector_for(model: ShippedModel) -> Detector:
+    """The shipped version's detector, unpacked once per Python process (Spark worker)."""
+    if model.ref not in _LOADED:
+        _LOADED[model.ref] = model.detector()
+    return _LOADED[model.ref]
