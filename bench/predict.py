@@ -111,7 +111,8 @@ def fleet(spark, base, scratch: Path, assets: int, seconds: int, tag: str):
     """Settings of a fresh landing zone and SQL schema holding ``assets`` pumps' events."""
     schema = f"bench_predict_{tag}"
     settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/predict-{scratch.name}-{tag}"},
-                                   sql={"schema": schema}, model={"tracking_uri": str(scratch / "mlflow")})
+                                   sql={"schema": schema}, model={"tracking_uri": str(scratch / "mlflow")},
+                                   alerts={"topic": f"bench-anomalies-{scratch.name}-{tag}"})
     store = SqlStore(settings)
     store.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     store.execute(f'CREATE SCHEMA "{schema}"')
@@ -139,7 +140,8 @@ def end_to_end(settings) -> float:
     """``sensorwatch submit predict --run``: spark-submit to done, as a scheduled task."""
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
-           "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri)}
+           "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri),
+           "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "submit", "--run", "predict",
                            "--at", END.isoformat()], env=env, capture_output=True, text=True)

@@ -1,7 +1,8 @@
 """The single source of truth for every record and table (see ``records``)."""
 
-from schemas.core import DIALECTS, Field, Kind, Table, ddl, qualified, sql_type
+from schemas.core import DIALECTS, Field, Kind, Table, ddl, json_schema, qualified, sql_type
 from schemas.records import (
+    ANOMALY_ALERTS,
     ANOMALY_EVENTS,
     ANOMALY_SCORES,
     ASSET_ID_MAX_LEN,
@@ -20,8 +21,8 @@ from schemas.records import (
 )
 
 __all__ = [
-    "ANOMALY_EVENTS", "ANOMALY_SCORES", "FEATURE_DRIFT", "PREDICTION_RUNS",
+    "ANOMALY_ALERTS", "ANOMALY_EVENTS", "ANOMALY_SCORES", "FEATURE_DRIFT", "PREDICTION_RUNS",
     "ASSET_ID_MAX_LEN", "DIALECTS", "Field", "JOB_RUNS", "Kind", "LAKE_TABLES", "LANDING_EVENTS",
     "QUARANTINE_EVENTS", "SENSOR_EVENT", "SENSOR_FEATURES", "SENSOR_NAMES", "SENSORS", "SQL_TABLES", "Sensor",
-    "Table", "ddl", "qualified", "sql_type",
+    "Table", "ddl", "json_schema", "qualified", "sql_type",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when a schema is rendered: schemas/ stays importable without
     import pyarrow as pa  # Spark or Arrow (the Airflow environment loads profiles through it)
@@ -168,6 +168,31 @@ class Table:
         import pyarrow as pa
 
         return pa.schema([f.arrow_field() for f in self.all_fields])
+
+
+_JSON: dict[Kind, dict[str, Any]] = {
+    Kind.STRING: {"type": "string"}, Kind.INT: {"type": "integer"}, Kind.BIGINT: {"type": "integer"},
+    Kind.DOUBLE: {"type": "number"}, Kind.BOOLEAN: {"type": "boolean"},
+    Kind.TIMESTAMP: {"type": "string", "format": "date-time"},
+    Kind.BINARY: {"type": "string", "contentEncoding": "base64"},
+    Kind.STRING_MAP: {"type": "object", "additionalProperties": {"type": "string"}},
+    Kind.STRING_ARRAY: {"type": "array", "items": {"type": "string"}},
+    Kind.DOUBLE_ARRAY: {"type": "array", "items": {"type": "number"}},
+}
+
+
+def json_schema(table: Table) -> dict:
+    """JSON Schema (2020-12) of ``table``'s records as JSON messages: timestamps as ISO 8601
+    strings, every field present, null where the field is nullable."""
+    props: dict[str, Any] = {}
+    for f in table.all_fields:
+        spec = dict(_JSON[f.kind])
+        if f.nullable:
+            spec["type"] = [spec["type"], "null"]
+        props[f.name] = {**spec, **({"description": f.doc} if f.doc else {})}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": table.name,
+            "description": table.doc, "type": "object", "properties": props,
+            "required": [f.name for f in table.all_fields], "additionalProperties": False}
 
 
 def _q(name: str, dialect: str) -> str:

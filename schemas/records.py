@@ -184,6 +184,33 @@ ANOMALY_EVENTS = Table(
     clustered_by="asset_id",
 )
 
+ANOMALY_ALERTS = Table(
+    name="anomaly_alerts",
+    doc="Alerts: the message last published to Kafka for each anomaly event (the topic's value, keyed by "
+        "event_id); a new one when the event opens, crosses a severity level, or closes.",
+    fields=(
+        Field("event_id", Kind.STRING, nullable=False, doc="the Kafka key: asset_id|event_start (ISO 8601, UTC)"),
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("event_start", Kind.TIMESTAMP, nullable=False),
+        Field("status", Kind.STRING, nullable=False, doc="open | closed"),
+        Field("severity", Kind.DOUBLE, nullable=False, doc="peak score / threshold"),
+        Field("severity_level", Kind.INT, nullable=False, doc="how many of alerts.severity_levels it reached"),
+        Field("event_end", Kind.TIMESTAMP, nullable=False, doc="as of the alert"),
+        Field("confirmed_at", Kind.TIMESTAMP, nullable=False),
+        Field("peak_score", Kind.DOUBLE, nullable=False),
+        Field("peak_at", Kind.TIMESTAMP, nullable=False),
+        Field("threshold", Kind.DOUBLE, nullable=False),
+        Field("sensors", Kind.STRING_ARRAY, doc="sensors behind the event, by share"),
+        Field("sensor_shares", Kind.DOUBLE_ARRAY),
+        Field("model_name", Kind.STRING, nullable=False),
+        Field("model_version", Kind.INT, nullable=False),
+        Field("published_at", Kind.TIMESTAMP, nullable=False, doc="when the broker acknowledged it"),
+    ),
+    partition_by=(_DAY,),
+    primary_key=("asset_id", "event_start", "day"),
+    clustered_by="asset_id",
+)
+
 PREDICTION_RUNS = Table(
     name="prediction_runs",
     doc="Monitoring, one row per prediction run: volumes, timings, model staleness, score distribution, drift.",
@@ -230,7 +257,7 @@ FEATURE_DRIFT = Table(
 )
 
 # Tables that live in the SQL store (CrateDB / PostgreSQL).
-SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, PREDICTION_RUNS,
-                                 FEATURE_DRIFT)
+SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, ANOMALY_ALERTS,
+                                 PREDICTION_RUNS, FEATURE_DRIFT)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SW=.venv/bin/sensorwatch
 STATE=var/demo
-N=12
+N=13
 stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 started=$(date +%s)
@@ -81,7 +81,9 @@ $SW predict   # the live cycle: the last 3 minutes (a no-op when nothing new lan
 stage "11/$N the most severe anomaly events, from SQL (BI tools: see docs/bi.md)"
 $SW anomalies --top 10
 
-stage "12/$N plot: the asset with the most severe event: signals, score vs threshold, detected vs true anomalies"
+stage "12/$N alerts: what the prediction runs published to Kafka (compacted topic, keyed by event)"
+$SW alerts --last 5
+stage "13/$N plot: the asset with the most severe event: signals, score vs threshold, detected vs true anomalies"
 $SW plot --from "$(iso "$T0")" --to "$(iso "$T1")" --out "$STATE/anomalies.png"
 
 echo

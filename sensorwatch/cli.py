@@ -10,10 +10,11 @@
     sensorwatch model list|promote VERSION|rollback        the registry and its champion alias
     sensorwatch predict [--at T | --from T --to T]   landing -> anomaly_scores/anomaly_events (+ monitoring)
     sensorwatch anomalies [--top N]                     the most severe anomaly events (v_anomaly_events)
+    sensorwatch alerts [--last N]                       the alerts topic's newest messages (Kafka, JSON lines)
     sensorwatch plot [--asset A] [--from T --to T] [--out PNG]   an asset's signals, scores, detected vs true anomalies
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
-    sensorwatch schema ddl --dialect cratedb|postgresql|hive
+    sensorwatch schema ddl --dialect cratedb|postgresql|hive | alert-json-schema
     sensorwatch package [--out DIR] [--for yarn]   the job environment + jobs for spark-submit on YARN
     sensorwatch submit JOB [ARGS ...]                      print the spark-submit command of a job
 """
@@ -186,6 +187,19 @@ def cmd_anomalies(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.alerts import read_alerts
+
+    if settings.alerts is None:
+        raise UsageError("no alerts section in the configuration: the prediction job publishes no alerts")
+    messages = read_alerts(settings)
+    for key, value in messages[-args.last:] if args.last else []:
+        print(json.dumps({"key": key, "value": value}))
+    print(f"({len(messages)} message(s) on {settings.alerts.topic}; showing the last {min(args.last, len(messages))})",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_plot(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.report import plot_asset
 
@@ -267,9 +281,14 @@ def cmd_history(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
-    from schemas import LAKE_TABLES, ddl
+    from schemas import ANOMALY_ALERTS, LAKE_TABLES, ddl, json_schema
     from schemas.views import VIEWS, view_sql
 
+    if args.action == "alert-json-schema":  # the alerts' messages on Kafka
+        print(json.dumps(json_schema(ANOMALY_ALERTS), indent=1))
+        return 0
+    if args.dialect is None:
+        raise UsageError("schema ddl needs --dialect cratedb|postgresql|hive")
     if args.dialect == "hive":
         locations = {"landing_events": settings.storage.landing, "quarantine_events": settings.storage.quarantine}
         print(";\n\n".join(ddl(t, "hive", location=locations[t.name]) for t in LAKE_TABLES) + ";")
@@ -392,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10)
     p.set_defaults(func=cmd_anomalies)
 
+    p = add("alerts", help="the newest messages of the alerts topic (Kafka), one JSON object per line")
+    p.add_argument("--last", type=int, default=10)
+    p.set_defaults(func=cmd_alerts)
+
     p = add("plot", help="PNG of an asset: signals, score vs threshold, detected vs true anomalies (from SQL)")
     p.add_argument("--asset", help="default: the asset of the most severe anomaly event")
     p.add_argument("--from", dest="start", help="ISO time (default: all the asset's scored intervals)")
@@ -417,9 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql", nargs="?", help="for query: one SQL statement")
     p.set_defaults(func=cmd_history)
 
-    p = add("schema", help="print DDL generated from schemas/")
-    p.add_argument("action", choices=["ddl"])
-    p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"], required=True)
+    p = add("schema", help="print DDL generated from schemas/, or the alerts' JSON Schema")
+    p.add_argument("action", choices=["ddl", "alert-json-schema"])
+    p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"])
     p.set_defaults(func=cmd_schema)
 
     p = add("package", help="build the job environment (venv-pack) + jobs for spark-submit; print the commands")

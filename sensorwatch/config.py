@@ -222,6 +222,21 @@ class PredictConf(_Strict):
     psi_warn: PositiveFloat  # warn when a feature's PSI against the training data passes this
 
 
+class AlertsConf(_Strict):
+    """Alerts on Kafka (``sensorwatch.alerts``): the topic (compacted: it holds each event's
+    latest state) and the severity levels (peak score / threshold) whose crossing re-alerts."""
+
+    topic: str
+    partitions: PositiveInt = 1
+    severity_levels: list[PositiveFloat] = [2.0, 4.0]
+
+    @model_validator(mode="after")
+    def _levels_ascend(self) -> AlertsConf:
+        if self.severity_levels != sorted(set(self.severity_levels)):
+            raise ValueError(f"alerts.severity_levels must ascend without repeats, got {self.severity_levels}")
+        return self
+
+
 class HistoryConf(_Strict):
     """The HiveServer2-protocol endpoint over the landing zone (Impala, Hive, or Spark's Thrift
     Server): where its external tables live and whether ingest registers new partitions."""
@@ -248,6 +263,7 @@ class Settings(_Strict):
     features: FeaturesConf
     model: ModelConf
     predict: PredictConf
+    alerts: AlertsConf | None = None  # None: the prediction job publishes no alerts
     history: HistoryConf | None = None
 
     @property

@@ -4,10 +4,11 @@ For users who prefer one long-running job to an Airflow task every few minutes. 
 ``rate`` source only ticks the clock; the query's ``processingTime`` trigger
 (``predict.interval_s``) runs, in ``foreachBatch``, the very code a scheduled run runs
 (``predict_job.run_predict``), so both write the same rows (tested). What it saves is the
-fixed cost of a cycle: no spark-submit, no JVM and Spark session start, and the Python
-workers stay up between cycles with the champion loaded and its XLA predictor compiled
+fixed cost of a cycle: no spark-submit, no JVM and Spark session start. Spark ends a
+Python worker idle for a minute, but new ones are forked from a daemon that has imported
+TensorFlow (``sensorwatch.worker_daemon``) and only unpack the champion
 (``models.shipped.detector_for`` caches it per process and version; a promoted version is
-loaded on the next cycle).
+used from the next cycle), so a cycle after idle costs what a warm one does.
 
 Each trigger scores every whole interval from where the previous cycle stopped up to the
 clock (a slow cycle is caught up, never skipped); the first scores the last

@@ -11,7 +11,8 @@ the model's input columns only, then ``models.transforms.score_features`` (``map
 Python worker, by version), then lineage columns.
 Load: ``anomaly_scores`` (staged bulk upsert), then the events around what was written
 are rebuilt from the stored scores (``sensorwatch.events``), then the monitoring rows
-(``monitoring_row``: pure, from the run's measured figures).
+(``monitoring_row``: pure, from the run's measured figures), then the alerts that are due
+go to Kafka (``sensorwatch.alerts``).
 
 Replay-safe: every score is a function of the events in a fixed time span before its
 interval, and every write is an upsert by key, so re-running an interval, or a backfill
@@ -40,6 +41,7 @@ from models.transforms import score_features
 from schemas import ANOMALY_SCORES, FEATURE_DRIFT, PREDICTION_RUNS, SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import Selection
 from schemas.time import TimeRange, interval_floor, now, utc
+from sensorwatch.alerts import publish_alerts
 from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.events import update_events
@@ -109,6 +111,10 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         store.upsert(PREDICTION_RUNS, [monitor])
         for warning in monitor["warnings"]:
             log.warning("%s", warning)
+        # Last: a broker outage fails the run with every SQL row written; the next run
+        # publishes what is missing (also after a no-op run).
+        published = publish_alerts(store, settings)
+        record.details["alerts"] = {"published": published.messages, "tombstones": published.tombstones}
         record.details.update(anomalies=monitor["anomalies"], open_events=done.open_events,
                               warnings=monitor["warnings"])
     return PredictSummary(**vars(record.summary()), warnings=tuple(monitor["warnings"]),

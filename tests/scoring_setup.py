@@ -30,12 +30,12 @@ def at(seconds: int) -> datetime:
 
 
 def with_schema(settings):
-    """``settings`` with a new, empty SQL schema of its own."""
+    """``settings`` with a new, empty SQL schema of its own, and its own alerts topic."""
     from sensorwatch.connectors.sql import SqlStore
 
     schema = f"p_{uuid.uuid4().hex[:8]}"
     SqlStore(settings).execute(f'CREATE SCHEMA "{schema}"')
-    return settings.with_overrides(sql={"schema": schema})
+    return settings.with_overrides(sql={"schema": schema}, alerts={"topic": f"anomalies-{schema}"})
 
 
 def isolated(settings, workdir: Path):

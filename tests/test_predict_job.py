@@ -23,8 +23,18 @@ from features.compute import features_frame
 from models import registry
 from models.detector import ModelError
 from models.serving import Grid, score_frame
-from schemas import ANOMALY_EVENTS, ANOMALY_SCORES, FEATURE_DRIFT, JOB_RUNS, PREDICTION_RUNS, SQL_TABLES
+from schemas import (
+    ANOMALY_ALERTS,
+    ANOMALY_EVENTS,
+    ANOMALY_SCORES,
+    FEATURE_DRIFT,
+    JOB_RUNS,
+    PREDICTION_RUNS,
+    SQL_TABLES,
+    json_schema,
+)
 from schemas.time import TimeRange
+from sensorwatch.alerts import Published, publish_alerts, read_alerts
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
 from sensorwatch.connectors.sql import statements as q
@@ -75,6 +85,16 @@ def test_injected_anomalies_are_found_with_their_asset_and_sensors(pipeline):
             assert set(hits.sort_values("peak_score").iloc[-1]["sensors"][:2]) & set(truth.sensors), (truth, hits)
             found += 1
     assert found == 3  # a drift of pressure, a drift of accelerometer2, a correlated (cavitation) fault
+    # Every event was alerted once, keyed by event id, with its state (a message valid
+    # against the schema's JSON Schema: every field, nothing else).
+    alerts = read_alerts(settings)
+    assert sorted(k for k, _ in alerts) == sorted(f"{a}|{pd.Timestamp(s).isoformat()}"
+                                                  for a, s in zip(events.asset_id, events.event_start))
+    schema = json_schema(ANOMALY_ALERTS)
+    for key, value in alerts:
+        assert set(value) == set(schema["required"]) and value["event_id"] == key
+        assert value["status"] == ("open" if events.set_index("event_start").loc[
+            pd.Timestamp(value["event_start"]), "is_open"].any() else "closed")
     scores = table(settings, ANOMALY_SCORES)
     assert (scores.run_id == summary.run_id).all() and (scores.model_version == 1).all()
     assert set(scores.source_partition) == {"date=2026-05-01/hour=8"} and scores.is_anomaly.sum() > 0
@@ -115,6 +135,14 @@ def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spar
     pd.testing.assert_frame_equal(before.drop(columns=LINEAGE), after.drop(columns=LINEAGE))
     assert (after.run_id == rerun.run_id).sum() == 4 * 180  # the re-run interval's rows, rewritten
     assert len(table(live, ANOMALY_EVENTS)) == len(table(backfill, ANOMALY_EVENTS))
+    # Alerts: the same keys, ending in the same states; one message per change of state,
+    # none from the re-run (nothing changed).
+    assert rerun.details["alerts"] == {"published": 0, "tombstones": 0}
+    live_alerts, backfill_alerts = read_alerts(live), read_alerts(backfill)
+    latest = lambda msgs: {k: (v["status"], v["severity_level"]) for k, v in msgs}
+    assert latest(live_alerts) == latest(backfill_alerts) and len(backfill_alerts) == len(latest(backfill_alerts))
+    states = [(k, v["status"], v["severity_level"]) for k, v in live_alerts]
+    assert len(states) == len(set(states)) and len(live_alerts) >= len(backfill_alerts)
 
 
 def test_the_continuous_mode_writes_what_scheduled_runs_write(pipeline, spark):
@@ -304,11 +332,13 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
     store.create_views()
     store.create_read_only_login("sensorwatch_bi", "s3cret'quote")
     update_events(store, ["pump-0001", "pump-0002"], Grid.for_range(at(0), at(180), 1, 50), 10)
-    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, PREDICTION_RUNS, FEATURE_DRIFT):
+    assert publish_alerts(store, crate) == Published(0, 0)  # its queries (nothing due: no broker needed)
+    assert any("LEFT JOIN" in s for s in log)
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, ANOMALY_ALERTS, PREDICTION_RUNS, FEATURE_DRIFT):
         stage = q.stage_table(t, "abc123")
         log += [s.text() for s in (q.upsert_values(store.target, t), q.merge_stage(store.target, t, stage),
                                    q.create_table(store.target, stage))]
-    log.append(q.delete_by_key(store.target, ANOMALY_EVENTS).text())
+    log += [q.delete_by_key(store.target, t).text() for t in (ANOMALY_EVENTS, ANOMALY_ALERTS)]
     assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
     assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 3
     log += doc_sql_blocks("sql")  # docs/bi.md's examples are for CrateDB too

@@ -80,13 +80,15 @@ def topic_partitions(kafka: KafkaConf, topic: str, timeout_s: float = 10.0) -> l
     return sorted(found.partitions)
 
 
-def ensure_topic(kafka: KafkaConf, topic: str, partitions: int, timeout_s: float = 15.0) -> None:
-    """Create ``topic`` if missing (replication 1 locally). Existing topics are left as they are."""
+def ensure_topic(kafka: KafkaConf, topic: str, partitions: int, timeout_s: float = 15.0,
+                 config: dict[str, str] | None = None) -> None:
+    """Create ``topic`` if missing (replication 1 locally; ``config``: topic settings such as
+    ``cleanup.policy``). Existing topics are left as they are."""
     if topic_partitions(kafka, topic, timeout_s) is not None:
         return
     admin = _admin(kafka)
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-                                  operation_timeout=timeout_s)
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
+                                            config=config or {})], operation_timeout=timeout_s)
     try:
         futures[topic].result(timeout=timeout_s)
     except KafkaException as exc:
@@ -131,8 +133,10 @@ def make_producer(kafka: KafkaConf, **extra: object) -> Producer:
     return Producer(conf)
 
 
-def produce_all(producer: Producer, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
-    """Produce (key, value) pairs, waiting on a full queue instead of failing; return the count."""
+def produce_all(producer: Producer, topic: str, messages: Iterable[tuple[bytes | None, bytes | None]],
+                flush_s: float = 120.0) -> int:
+    """Produce (key, value) pairs (a None value: a tombstone), waiting on a full queue
+    instead of failing; return the count once all are delivered, else KafkaUnavailable."""
     errors: list[str] = []
 
     def on_delivery(err, _msg):
@@ -150,7 +154,7 @@ def produce_all(producer: Producer, topic: str, messages: Iterable[tuple[bytes |
         n += 1
         if n % 10000 == 0:
             producer.poll(0)
-    remaining = producer.flush(120)
+    remaining = producer.flush(flush_s)
     if remaining or errors:
         raise KafkaUnavailable(f"{remaining} messages not delivered, {len(errors)} failed: {errors[:3]}")
     return n

@@ -23,7 +23,7 @@ from typing import Any
 from psycopg import sql
 
 from schemas import JOB_RUNS, SENSOR_FEATURES, Table, ddl, sql_type
-from schemas.records import ANOMALY_EVENTS, ANOMALY_SCORES
+from schemas.records import ANOMALY_ALERTS, ANOMALY_EVENTS, ANOMALY_SCORES
 
 Composable = sql.Composable
 
@@ -214,6 +214,32 @@ def top_events(t: Target, top: int) -> Statement:
 def events_overlapping(t: Target, asset: str, first: datetime, last: datetime) -> Statement:
     return Statement(sql.SQL("SELECT event_start, event_end FROM {} WHERE asset_id = %s AND event_end > %s "
                              "AND event_start <= %s ORDER BY 1").format(t.table(ANOMALY_EVENTS)), (asset, first, last))
+
+
+# -- alerts --------------------------------------------------------------------------
+ALERT_EVENT_COLUMNS = ("asset_id", "event_start", "event_end", "confirmed_at", "is_open", "peak_score", "peak_at",
+                       "threshold", "sensors", "sensor_shares", "model_name", "model_version")
+
+
+def alert_candidates(t: Target) -> Statement:
+    """Events whose alert may be due: never alerted, alerted while open, or changed since
+    (``ALERT_EVENT_COLUMNS``, then the last alert's status and severity level, or nulls)."""
+    names = sql.SQL(", ").join(sql.SQL("e.") + sql.Identifier(c) for c in ALERT_EVENT_COLUMNS)
+    return Statement(sql.SQL(
+        "SELECT {names}, a.status, a.severity_level FROM {events} e LEFT JOIN {alerts} a "
+        "ON a.asset_id = e.asset_id AND a.event_start = e.event_start "
+        "WHERE a.asset_id IS NULL OR a.status = 'open' OR e.is_open OR a.event_end <> e.event_end "
+        "OR a.peak_score <> e.peak_score").format(names=names, events=t.table(ANOMALY_EVENTS),
+                                                  alerts=t.table(ANOMALY_ALERTS)))
+
+
+def orphan_alerts(t: Target) -> Statement:
+    """The keys (event_id, asset_id, event_start, day) of alerts whose event no longer exists
+    (late events rewrote it)."""
+    return Statement(sql.SQL(
+        'SELECT a.event_id, a.asset_id, a.event_start, a."day" FROM {alerts} a LEFT JOIN {events} e '
+        "ON e.asset_id = a.asset_id AND e.event_start = a.event_start WHERE e.asset_id IS NULL").format(
+        alerts=t.table(ANOMALY_ALERTS), events=t.table(ANOMALY_EVENTS)))
 
 
 # -- the BI layer ---------------------------------------------------------------------

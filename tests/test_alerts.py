@@ -1,0 +1,118 @@
+"""Alerts on Kafka: which events are due (pure), and publishing them to the real broker:
+keyed by event, once per change of state, tombstones, a broker outage caught up later."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from models.alerts import MESSAGE_COLUMNS, due, event_id
+from schemas import ANOMALY_ALERTS, ANOMALY_EVENTS, json_schema
+from sensorwatch.alerts import Published, publish_alerts, read_alerts
+from sensorwatch.cli import main
+from sensorwatch.connectors.kafka import KafkaUnavailable
+from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import statements as q
+
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+LEVELS = [2.0, 4.0]
+
+
+def event(asset: str, minute: int, peak: float, is_open: bool, threshold: float = 1.0, length_s: int = 60) -> dict:
+    start = T0 + timedelta(minutes=minute)
+    return {"asset_id": asset, "event_start": start, "event_end": start + timedelta(seconds=length_s),
+            "confirmed_at": start + timedelta(seconds=30), "intervals": length_s, "duration_s": float(length_s),
+            "is_open": is_open, "peak_score": peak, "peak_at": start + timedelta(seconds=5), "threshold": threshold,
+            "sensors": ["pressure", "current"], "sensor_shares": [0.7, 0.3], "model_name": "m",
+            "model_version": 1, "run_id": "r1", "day": start.replace(hour=0, minute=0)}
+
+
+def candidates(events: list[dict], last: dict[str, tuple[str, int]] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(events)[list(q.ALERT_EVENT_COLUMNS)]
+    keys = [event_id(a, s) for a, s in zip(frame.asset_id, frame.event_start)]
+    last = last or {}
+    return frame.assign(last_status=[last.get(k, (None, None))[0] for k in keys],
+                        last_level=[last.get(k, (None, None))[1] for k in keys])
+
+
+@pytest.mark.parametrize(("peak", "is_open", "last", "expected"), [
+    (1.5, True, None, ("open", 0)),  # a new event
+    (1.5, True, ("open", 0), None),  # unchanged: nothing
+    (2.5, True, ("open", 0), ("open", 1)),  # crossed level 2
+    (9.0, True, ("open", 1), ("open", 2)),  # crossed level 4
+    (9.0, False, ("open", 2), ("closed", 2)),  # closed
+    (9.0, False, ("closed", 2), None),
+    (1.5, False, None, ("closed", 0)),  # a backfill sees it closed at once
+])
+def test_an_alert_is_due_when_the_state_changes(peak, is_open, last, expected):
+    e = event("p1", 0, peak, is_open)
+    got = due(candidates([e], {event_id("p1", e["event_start"]): last} if last else None), LEVELS)
+    assert list(got.columns) == MESSAGE_COLUMNS
+    assert [(r.status, r.severity_level) for r in got.itertuples()] == ([expected] if expected else [])
+
+
+def test_the_event_id_is_the_asset_and_the_utc_onset():
+    assert event_id("p1", pd.Timestamp("2026-05-01 10:00", tz="Europe/Berlin")) == "p1|2026-05-01T08:00:00+00:00"
+    schema = json_schema(ANOMALY_ALERTS)
+    assert schema["required"] == ANOMALY_ALERTS.column_names and schema["additionalProperties"] is False
+    assert schema["properties"]["event_start"] == {"type": "string", "format": "date-time"}
+    assert schema["properties"]["sensors"]["type"] == ["array", "null"]
+
+
+@pytest.fixture
+def alerting(store_isolated):
+    settings = store_isolated.with_overrides(alerts={"topic": f"anomalies-{store_isolated.sql.schema_}"})
+    store = SqlStore(settings).with_views()
+    return settings, store
+
+
+def test_alerts_are_published_once_per_state_and_tombstoned_when_the_event_is_gone(alerting):
+    settings, store = alerting
+    a, b = event("p1", 0, 1.5, True), event("p2", 5, 3.0, False)
+    store.upsert(ANOMALY_EVENTS, [a, b])
+    assert publish_alerts(store, settings) == Published(2, 0)
+    assert publish_alerts(store, settings) == Published(0, 0)  # a re-run: nothing new
+    store.upsert(ANOMALY_EVENTS, [{**a, "peak_score": 1.8, "event_end": a["event_end"] + timedelta(seconds=9)}])
+    assert publish_alerts(store, settings) == Published(0, 0)  # grew, same level: no alert
+    store.upsert(ANOMALY_EVENTS, [{**a, "peak_score": 5.0}])
+    assert publish_alerts(store, settings) == Published(1, 0)  # crossed two levels: one alert
+    store.upsert(ANOMALY_EVENTS, [{**a, "peak_score": 5.0, "is_open": False}])
+    assert publish_alerts(store, settings) == Published(1, 0)  # closed
+    store.delete_keys(ANOMALY_EVENTS, [(b["asset_id"], b["event_start"], b["day"])])
+    assert publish_alerts(store, settings) == Published(0, 1)  # rewritten away by late events
+
+    got = read_alerts(settings)
+    key_a, key_b = event_id("p1", a["event_start"]), event_id("p2", b["event_start"])
+    assert [(k, v and (v["status"], v["severity_level"])) for k, v in got] == [
+        *sorted([(key_a, ("open", 0)), (key_b, ("closed", 1))]), (key_a, ("open", 2)), (key_a, ("closed", 2)),
+        (key_b, None)]
+    first = dict(got[:2])[key_a]
+    assert set(first) == set(ANOMALY_ALERTS.column_names) and first["sensors"] == ["pressure", "current"]
+    assert first["event_start"] == "2026-05-01T08:00:00+00:00" and first["severity"] == pytest.approx(1.5)
+    stored = store.query(f"SELECT event_id, status, severity_level FROM {store.name(ANOMALY_ALERTS)}")
+    assert stored == [(key_a, "closed", 2)]
+
+
+def test_a_broker_outage_fails_clearly_and_the_next_run_publishes_what_is_missing(alerting):
+    settings, store = alerting
+    store.upsert(ANOMALY_EVENTS, [event("p1", 0, 1.5, True)])
+    # A real fault: nothing listens on this port (the broker is "down" for this client).
+    down = settings.with_overrides(kafka={"bootstrap_servers": "127.0.0.1:1"})
+    with pytest.raises(KafkaUnavailable, match="127.0.0.1:1"):
+        publish_alerts(store, down)
+    assert store.query(f"SELECT count(*) FROM {store.name(ANOMALY_ALERTS)}") == [(0,)]  # nothing recorded
+    assert publish_alerts(store, settings) == Published(1, 0)
+    assert [v["status"] for _, v in read_alerts(settings)] == ["open"]
+
+
+def test_the_alerts_command_prints_the_newest_messages(alerting, monkeypatch, capsys):
+    settings, store = alerting
+    store.upsert(ANOMALY_EVENTS, [event("p1", 0, 1.5, False), event("p2", 5, 3.0, True)])
+    publish_alerts(store, settings)
+    monkeypatch.setenv("SENSORWATCH__ALERTS__TOPIC", settings.alerts.topic)
+    assert main(["alerts", "--last", "1"]) == 0
+    out = capsys.readouterr()
+    lines = [json.loads(line) for line in out.out.splitlines()]
+    assert len(lines) == 1 and lines[0]["key"] == lines[0]["value"]["event_id"]
+    assert f"2 message(s) on {settings.alerts.topic}" in out.err
