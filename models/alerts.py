@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from schemas import ANOMALY_ALERTS
+from schemas.time import naive_utc
 
 MESSAGE_COLUMNS = [c for c in ANOMALY_ALERTS.column_names if c != "published_at"]
 
@@ -30,6 +31,32 @@ def event_id(asset_id: str, event_start: pd.Timestamp) -> str:
 def severity_level(severity: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     """How many of the ascending ``levels`` each severity has reached."""
     return np.searchsorted(np.asarray(levels, dtype=np.float64), severity, side="right").astype(np.int32)
+
+
+def parse_event_id(value: str) -> tuple[str, pd.Timestamp]:
+    """``event_id``'s inverse: (asset, onset in UTC); ValueError for anything else."""
+    asset, sep, start = value.rpartition("|")
+    if not sep or not asset:
+        raise ValueError(f"not an event id (asset|onset, as in the alerts): {value!r}")
+    try:
+        onset = pd.Timestamp(start)
+    except ValueError as exc:
+        raise ValueError(f"not an event id (asset|onset, as in the alerts): {value!r}") from exc
+    return asset, onset.tz_localize("UTC") if onset.tzinfo is None else onset.tz_convert("UTC")
+
+
+def in_maintenance(events: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
+    """Per event (``asset_id``, ``event_start``, ``event_end``): whether it overlaps a
+    maintenance window of its asset (``asset_id``, ``window_start``, ``window_end``)."""
+    hit = np.zeros(len(events), dtype=bool)
+    if events.empty or windows.empty:
+        return hit
+    starts, ends = (naive_utc(pd.to_datetime(events[c], utc=True)).to_numpy() for c in ("event_start", "event_end"))
+    assets = events["asset_id"].to_numpy()
+    for w in windows.itertuples():
+        w_start, w_end = (naive_utc(pd.Timestamp(t)).to_datetime64() for t in (w.window_start, w.window_end))
+        hit |= (assets == w.asset_id) & (starts < w_end) & (ends > w_start)
+    return hit
 
 
 def due(candidates: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -218,6 +218,16 @@ class Detector:
         if not _is_keras_archive(model_path):
             raise ModelError(f"corrupt model file {model_path}: not a Keras archive")
         return cls(spec, None, calibrations, meta.get("training", {}), _model_path=model_path)
+
+    def with_thresholds(self, thresholds: dict[str, float]) -> Detector:
+        """This detector with ``thresholds`` replacing some assets' calibrated thresholds
+        (recalibrated from operators' labels, ``sensorwatch.thresholds``); same network."""
+        if not thresholds:
+            return self
+        calibrations = dict(self.calibrations)
+        for asset, value in thresholds.items():
+            calibrations[asset] = replace(self.calibration(asset), threshold=float(value))
+        return replace(self, calibrations=calibrations)
 
     @property
     def saved_in(self) -> Path | None:

@@ -63,9 +63,10 @@ class LoadedModel:
     def version(self) -> int:
         return self.ref.version
 
-    def shipped(self) -> ShippedModel:
-        """The version's files, to send to the Spark workers with the scoring function."""
-        return ShippedModel.of(self.ref, self.detector)
+    def shipped(self, thresholds: dict[str, float] | None = None, threshold_version: int = 0) -> ShippedModel:
+        """The version's files (and thresholds replacing its calibration), to send to the
+        Spark workers with the scoring function."""
+        return ShippedModel.of(self.ref, self.detector, thresholds, threshold_version)
 
     def check_inputs(self, available: list[str]) -> None:
         """Refuse features that lack a column the model's signature needs, naming the difference."""

@@ -29,16 +29,21 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class ShippedModel:
-    """A registered version's files, shipped to the workers (picklable)."""
+    """A registered version's files, shipped to the workers (picklable), and the per-asset
+    thresholds that replace its calibration (``threshold_version``: 0 for none)."""
 
     ref: ModelRef
     files: dict[str, bytes] = field(repr=False, compare=False)
+    thresholds: tuple[tuple[str, float], ...] = ()
+    threshold_version: int = 0
 
     @classmethod
-    def of(cls, ref: ModelRef, detector: Detector) -> ShippedModel:
+    def of(cls, ref: ModelRef, detector: Detector, thresholds: dict[str, float] | None = None,
+           threshold_version: int = 0) -> ShippedModel:
         with tempfile.TemporaryDirectory(prefix="sensorwatch-model-") as tmp:
             directory = detector.save(Path(tmp)) if detector.saved_in is None else detector.saved_in
-            return cls(ref, {name: (directory / name).read_bytes() for name in FILES})
+            return cls(ref, {name: (directory / name).read_bytes() for name in FILES},
+                       tuple(sorted((thresholds or {}).items())), threshold_version)
 
     def detector(self) -> Detector:
         """The detector with its network read (TensorFlow imported): what a worker scores with."""
@@ -47,14 +52,16 @@ class ShippedModel:
                 (Path(tmp) / name).write_bytes(content)
             detector = Detector.load(Path(tmp))
             detector.network()
-        return detector
+        return detector.with_thresholds(dict(self.thresholds))
 
 
-_LOADED: dict[ModelRef, Detector] = {}
+_LOADED: dict[tuple[ModelRef, int], Detector] = {}
 
 
 def detector_for(model: ShippedModel) -> Detector:
-    """The shipped version's detector, unpacked once per Python process (Spark worker)."""
-    if model.ref not in _LOADED:
-        _LOADED[model.ref] = model.detector()
-    return _LOADED[model.ref]
+    """The shipped version's detector (with its thresholds), unpacked once per Python
+    process (Spark worker)."""
+    key = (model.ref, model.threshold_version)
+    if key not in _LOADED:
+        _LOADED[key] = model.detector()
+    return _LOADED[key]

@@ -155,6 +155,8 @@ ANOMALY_SCORES = Table(
         *MODEL_LINEAGE,
         Field("source_partition", Kind.STRING, nullable=False,
               doc="landing-zone partition of the interval's events, 'date=yyyy-MM-dd/hour=H'"),
+        Field("threshold_version", Kind.INT,
+              doc="0: the model's own calibration; else the threshold_versions version applied"),
     ),
     partition_by=(_DAY,),
     primary_key=("asset_id", "interval_start", "day"),
@@ -211,6 +213,62 @@ ANOMALY_ALERTS = Table(
     clustered_by="asset_id",
 )
 
+FEEDBACK_LABELS = ("confirmed", "false_alarm", "maintenance", "unsure")
+
+ANOMALY_FEEDBACK = Table(
+    name="anomaly_feedback",
+    doc="Operators' labels of anomaly events (sensorwatch label, or a BI tool as the BI login, which may "
+        "INSERT here only); the newest label of an event is the one that counts.",
+    fields=(
+        Field("event_id", Kind.STRING, nullable=False, doc="asset_id|event_start, as the alert's key"),
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("event_start", Kind.TIMESTAMP, nullable=False),
+        Field("label", Kind.STRING, nullable=False, doc="confirmed | false_alarm | maintenance | unsure"),
+        Field("note", Kind.STRING),
+        Field("author", Kind.STRING, nullable=False),
+        Field("labelled_at", Kind.TIMESTAMP, nullable=False),
+    ),
+    primary_key=("event_id", "labelled_at"),
+    clustered_by="event_id",
+)
+
+MAINTENANCE_WINDOWS = Table(
+    name="maintenance_windows",
+    doc="Planned work per asset: events overlapping a window are scored and stored but not alerted.",
+    fields=(
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("window_start", Kind.TIMESTAMP, nullable=False),
+        Field("window_end", Kind.TIMESTAMP, nullable=False, doc="exclusive"),
+        Field("note", Kind.STRING),
+        Field("author", Kind.STRING, nullable=False),
+        Field("created_at", Kind.TIMESTAMP, nullable=False),
+    ),
+    primary_key=("asset_id", "window_start"),
+    clustered_by="asset_id",
+)
+
+THRESHOLD_STATUSES = ("proposed", "active", "retired")
+
+THRESHOLD_VERSIONS = Table(
+    name="threshold_versions",
+    doc="Per-asset thresholds recalibrated from operators' labels (sensorwatch thresholds): a version is "
+        "proposed, then applied (active: prediction uses it instead of the model's calibration), then retired.",
+    fields=(
+        Field("model_name", Kind.STRING, nullable=False),
+        Field("model_version", Kind.INT, nullable=False),
+        Field("version", Kind.INT, nullable=False, doc="1, 2, ... per model version"),
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("threshold", Kind.DOUBLE, nullable=False),
+        Field("previous", Kind.DOUBLE, nullable=False, doc="the threshold it replaces"),
+        Field("status", Kind.STRING, nullable=False, doc="proposed | active | retired"),
+        Field("budget", Kind.DOUBLE, nullable=False, doc="the false-alarm share it was chosen for"),
+        Field("basis", Kind.STRING, doc="what the labelled history says under it (before -> after)"),
+        Field("created_at", Kind.TIMESTAMP, nullable=False),
+    ),
+    primary_key=("model_name", "model_version", "version", "asset_id"),
+    clustered_by="asset_id",
+)
+
 PREDICTION_RUNS = Table(
     name="prediction_runs",
     doc="Monitoring, one row per prediction run: volumes, timings, model staleness, score distribution, drift.",
@@ -258,6 +316,7 @@ FEATURE_DRIFT = Table(
 
 # Tables that live in the SQL store (CrateDB / PostgreSQL).
 SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, ANOMALY_ALERTS,
-                                 PREDICTION_RUNS, FEATURE_DRIFT)
+                                 ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS, THRESHOLD_VERSIONS, PREDICTION_RUNS,
+                                 FEATURE_DRIFT)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

@@ -34,6 +34,33 @@ def _features_hourly() -> str:
             f"  {sensors}\nFROM {{sensor_features}}\nGROUP BY asset_id, {{hour(interval_start)}}")
 
 
+def _alert_feedback() -> str:
+    """Per asset and model version: events, alerts, the operators' newest label of each,
+    alert precision (confirmed / (confirmed + false alarms)), events per day, time to confirm."""
+    labels = ", ".join(f"sum(CASE WHEN f.label = '{label}' THEN 1 ELSE 0 END) AS {name}" for label, name in (
+        ("confirmed", "confirmed"), ("false_alarm", "false_alarms"), ("maintenance", "maintenance"),
+        ("unsure", "unsure")))
+    return (
+        "SELECT e.asset_id, e.model_version, count(*) AS events,\n"
+        "  sum(CASE WHEN a.asset_id IS NOT NULL THEN 1 ELSE 0 END) AS alerted,\n"
+        f"  {labels},\n"
+        "  sum(CASE WHEN f.label IS NULL THEN 1 ELSE 0 END) AS unlabelled,\n"
+        "  CAST(sum(CASE WHEN f.label = 'confirmed' THEN 1 ELSE 0 END) AS DOUBLE PRECISION)\n"
+        "    / nullif(sum(CASE WHEN f.label IN ('confirmed', 'false_alarm') THEN 1 ELSE 0 END), 0)\n"
+        "    AS alert_precision,\n"
+        "  CAST(count(*) AS DOUBLE PRECISION) / greatest(1.0, (extract(epoch FROM max(e.event_end))\n"
+        "    - extract(epoch FROM min(e.event_start))) / 86400.0) AS events_per_day,\n"
+        "  avg(CASE WHEN f.label = 'confirmed' THEN extract(epoch FROM f.labelled_at)\n"
+        "    - extract(epoch FROM e.event_start) END) AS mean_time_to_confirm_s\n"
+        "FROM {anomaly_events} e\n"
+        "LEFT JOIN {anomaly_alerts} a ON a.asset_id = e.asset_id AND a.event_start = e.event_start\n"
+        "LEFT JOIN (SELECT asset_id, event_start, label, labelled_at FROM (SELECT asset_id, event_start, label,\n"
+        "    labelled_at, row_number() OVER (PARTITION BY event_id ORDER BY labelled_at DESC) AS newest\n"
+        "    FROM {anomaly_feedback}) labelled WHERE newest = 1) f\n"
+        "  ON f.asset_id = e.asset_id AND f.event_start = e.event_start\n"
+        "GROUP BY e.asset_id, e.model_version")
+
+
 VIEWS: tuple[View, ...] = (
     View("v_anomaly_events", "Anomaly events with their severity (peak score / threshold) and main sensor.",
          "SELECT asset_id, event_start, event_end, duration_s, is_open, confirmed_at, intervals,\n"
@@ -54,6 +81,8 @@ VIEWS: tuple[View, ...] = (
          "  ON s.asset_id = e.asset_id"),
     View("v_features_hourly", "Per asset and UTC hour: intervals, events and each sensor's mean, min and max.",
          _features_hourly()),
+    View("v_alert_feedback", "Per asset and model version: events, alerts, the operators' labels (newest per "
+         "event), alert precision, events per day, mean time to confirmation.", _alert_feedback()),
 )
 
 _HOUR = {"postgresql": "date_trunc('hour', {0}, 'UTC')", "cratedb": "date_trunc('hour', 'UTC', {0})"}

@@ -6,7 +6,9 @@ events whose alert may be due (never alerted, alerted while open, or changed sin
 (``models.alerts.due``), and publishes them to ``alerts.topic`` as JSON
 (``schemas.ANOMALY_ALERTS``; ``schemas.json_schema`` gives its JSON Schema), keyed by
 event id, on a compacted topic: the topic holds each event's latest state. An event that
-late events have rewritten away gets a tombstone (null value) for its key.
+late events have rewritten away gets a tombstone (null value) for its key. An event that
+overlaps a maintenance window of its asset (``maintenance_windows``) is not alerted
+(its scores and the event itself are stored as always).
 
 What was published is recorded in ``anomaly_alerts`` only once the broker has
 acknowledged every message, so: a re-run or a backfill that leaves an event unchanged
@@ -58,6 +60,10 @@ def publish_alerts(store: SqlStore, settings: Settings) -> Published:
         return Published(0, 0)
     candidates = pd.DataFrame(store.query(q.alert_candidates(store.target)),
                               columns=[*q.ALERT_EVENT_COLUMNS, "last_status", "last_level"])
+    if not candidates.empty:  # planned work: such events are scored and stored, not alerted
+        windows = pd.DataFrame(store.query(q.maintenance_of(store.target, sorted(set(candidates["asset_id"])))),
+                               columns=["asset_id", "window_start", "window_end"])
+        candidates = candidates.loc[~alerts.in_maintenance(candidates, windows)]
     rows = alerts.due(candidates, conf.severity_levels)
     orphans = store.query(q.orphan_alerts(store.target))
     if rows.empty and not orphans:

@@ -11,6 +11,9 @@
     sensorwatch predict [--at T | --from T --to T]   landing -> anomaly_scores/anomaly_events (+ monitoring)
     sensorwatch anomalies [--top N]                     the most severe anomaly events (v_anomaly_events)
     sensorwatch alerts [--last N]                       the alerts topic's newest messages (Kafka, JSON lines)
+    sensorwatch label EVENT_ID --as confirmed|false_alarm|maintenance|unsure [--note TEXT]
+    sensorwatch maintenance ASSET --from T --to T [--note TEXT]   no alerts for its events in that window
+    sensorwatch thresholds recalibrate [--budget B] | apply VERSION | list   thresholds from operators' labels
     sensorwatch plot [--asset A] [--from T --to T] [--out PNG]   an asset's signals, scores, detected vs true anomalies
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
@@ -198,6 +201,55 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace) -> int:
     print(f"({len(messages)} message(s) on {settings.alerts.topic}; showing the last {min(args.last, len(messages))})",
           file=sys.stderr)
     return 0
+
+
+def cmd_label(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.feedback import label_event
+
+    row = label_event(SqlStore(settings).with_views(), args.event, args.label, _author(args), args.note)
+    print(json.dumps(row, default=str))
+    return 0
+
+
+def cmd_maintenance(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.feedback import add_maintenance
+
+    span = _range(args)
+    if span is None:
+        raise UsageError("maintenance needs --from and --to")
+    row = add_maintenance(SqlStore(settings).with_views(), args.asset, span, _author(args), args.note)
+    print(json.dumps(row, default=str))
+    return 0
+
+
+def cmd_thresholds(settings: Settings, args: argparse.Namespace) -> int:
+    from models import registry
+    from sensorwatch import thresholds
+
+    store = SqlStore(settings).with_views()
+    if args.action == "recalibrate":
+        proposal = thresholds.recalibrate_thresholds(store, settings, args.budget)
+        for line in proposal.report or ["(no labelled confirmed or false_alarm events of the champion yet: "
+                                        "sensorwatch label EVENT_ID --as ...)"]:
+            print(line)
+        print(f"proposed threshold version {proposal.version}: `sensorwatch thresholds apply {proposal.version}`"
+              if proposal.version else "nothing to change")
+    elif args.action == "apply":
+        if args.version is None:
+            raise UsageError("thresholds apply needs the VERSION to apply")
+        applied = thresholds.apply_version(store, settings, args.version)
+        print(f"threshold version {args.version} active for {len(applied)} asset(s): used from the next prediction run")
+    else:
+        model = registry.load(settings.model)
+        for row in store.query(q.threshold_rows(store.target, model.name, model.version)):
+            print("\t".join("" if v is None else str(v) for v in row))
+    return 0
+
+
+def _author(args: argparse.Namespace) -> str:
+    import getpass
+
+    return args.author or getpass.getuser()
 
 
 def cmd_plot(settings: Settings, args: argparse.Namespace) -> int:
@@ -414,6 +466,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("alerts", help="the newest messages of the alerts topic (Kafka), one JSON object per line")
     p.add_argument("--last", type=int, default=10)
     p.set_defaults(func=cmd_alerts)
+
+    p = add("label", help="label an anomaly event: confirmed, false_alarm, maintenance or unsure")
+    p.add_argument("event", help="the event id (asset|onset), as the alerts' key")
+    p.add_argument("--as", dest="label", required=True)
+    p.add_argument("--note")
+    p.add_argument("--author", help="default: the login name")
+    p.set_defaults(func=cmd_label)
+
+    p = add("maintenance", help="a maintenance window of an asset: its events there are not alerted")
+    p.add_argument("asset")
+    p.add_argument("--from", dest="start", required=True)
+    p.add_argument("--to", dest="end", required=True)
+    p.add_argument("--note")
+    p.add_argument("--author", help="default: the login name")
+    p.set_defaults(func=cmd_maintenance)
+
+    p = add("thresholds", help="per-asset thresholds from operators' labels: propose, apply, list")
+    p.add_argument("action", choices=["recalibrate", "apply", "list"])
+    p.add_argument("version", nargs="?", type=int, help="for apply: the version")
+    p.add_argument("--budget", type=float, default=0.2,
+                   help="recalibrate: the share of false alarms allowed among what is alerted (default 0.2)")
+    p.set_defaults(func=cmd_thresholds)
 
     p = add("plot", help="PNG of an asset: signals, score vs threshold, detected vs true anomalies (from SQL)")
     p.add_argument("--asset", help="default: the asset of the most severe anomaly event")

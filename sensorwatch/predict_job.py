@@ -47,6 +47,7 @@ from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.events import update_events
 from sensorwatch.extract import Span, events_for, read_landing
 from sensorwatch.runs import RunRecord, recorded_run
+from sensorwatch.thresholds import active as active_thresholds
 
 log = logging.getLogger(__name__)
 JOB = "predict"
@@ -151,7 +152,9 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         _materialise(rows, cached)
         lap("features")
         spark.conf.set(ARROW_BATCH_CONF, str(settings.predict.arrow_batch_rows))
-        scores = with_lineage(score_features(rows, model.shipped(), spec.columns, grid), model, run_id)
+        version, thresholds = active_thresholds(store, model.name, model.version)
+        shipped = model.shipped(thresholds, version)
+        scores = with_lineage(score_features(rows, shipped, spec.columns, grid), model, run_id, version)
         done.rows_out = _materialise(scores, cached)
         lap("scoring")
         if not done.rows_out:
@@ -172,14 +175,16 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
             df.unpersist()
 
 
-def with_lineage(scores: DataFrame, model: LoadedModel, run_id: str) -> DataFrame:
-    """Scores -> ``anomaly_scores`` rows: the model, the run, the landing partition, the day."""
+def with_lineage(scores: DataFrame, model: LoadedModel, run_id: str, threshold_version: int = 0) -> DataFrame:
+    """Scores -> ``anomaly_scores`` rows: the model, the run, the landing partition, the
+    threshold version, the day."""
     t = F.col("interval_start")
     return scores.select(
         *scores.columns, F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"),
         F.lit(run_id).alias("run_id"),
         F.concat(F.lit("date="), F.date_format(t, "yyyy-MM-dd"), F.lit("/hour="), F.hour(t).cast("string"))
         .alias("source_partition"),
+        F.lit(threshold_version).alias("threshold_version"),
         F.date_trunc("day", t).alias("day"),
     ).select(*ANOMALY_SCORES.column_names)
 

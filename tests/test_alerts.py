@@ -7,13 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from models.alerts import MESSAGE_COLUMNS, due, event_id
-from schemas import ANOMALY_ALERTS, ANOMALY_EVENTS, json_schema
+from models.alerts import MESSAGE_COLUMNS, due, event_id, in_maintenance, parse_event_id
+from schemas import ANOMALY_ALERTS, ANOMALY_EVENTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS, json_schema
+from schemas.errors import UsageError
+from schemas.time import TimeRange
 from sensorwatch.alerts import Published, publish_alerts, read_alerts
 from sensorwatch.cli import main
 from sensorwatch.connectors.kafka import KafkaUnavailable
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.connectors.sql import statements as q
+from sensorwatch.feedback import add_maintenance, label_event
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 LEVELS = [2.0, 4.0]
@@ -116,3 +119,69 @@ def test_the_alerts_command_prints_the_newest_messages(alerting, monkeypatch, ca
     lines = [json.loads(line) for line in out.out.splitlines()]
     assert len(lines) == 1 and lines[0]["key"] == lines[0]["value"]["event_id"]
     assert f"2 message(s) on {settings.alerts.topic}" in out.err
+
+
+def test_an_event_id_parses_back_and_nonsense_is_refused():
+    start = pd.Timestamp("2026-05-01T08:00:00Z")
+    assert parse_event_id(event_id("pump|7", start)) == ("pump|7", start)
+    for bad in ("pump-1", "|2026-05-01T08:00:00Z", "p1|not a time"):
+        with pytest.raises(ValueError, match="not an event id"):
+            parse_event_id(bad)
+
+
+def test_maintenance_windows_cover_the_events_they_overlap():
+    events = pd.DataFrame([event("p1", 0, 2.0, True), event("p1", 10, 2.0, True), event("p2", 0, 2.0, True)])
+    windows = pd.DataFrame({"asset_id": ["p1"], "window_start": [T0 + timedelta(seconds=59)],
+                            "window_end": [T0 + timedelta(minutes=10)]})
+    # p1's first event ends after the window starts; its second starts when the window ends (exclusive)
+    assert in_maintenance(events, windows).tolist() == [True, False, False]
+
+
+def test_maintenance_suppresses_alerts_not_events(alerting):
+    settings, store = alerting
+    a, b = event("p1", 0, 3.0, True), event("p2", 0, 3.0, True)
+    store.upsert(ANOMALY_EVENTS, [a, b])
+    add_maintenance(store, "p1", TimeRange(T0 - timedelta(hours=1), T0 + timedelta(hours=1)), "ops", "pump swap")
+    assert publish_alerts(store, settings) == Published(1, 0)
+    assert [k for k, _ in read_alerts(settings)] == [event_id("p2", b["event_start"])]
+    assert store.query(f"SELECT count(*) FROM {store.name(ANOMALY_EVENTS)}") == [(2,)]  # both still stored
+    assert store.query(f"SELECT note FROM {store.name(MAINTENANCE_WINDOWS)}") == [("pump swap",)]
+
+
+def test_labels_are_recorded_for_known_events_only(alerting, monkeypatch, capsys):
+    settings, store = alerting
+    a = event("p1", 0, 3.0, False)
+    store.upsert(ANOMALY_EVENTS, [a])
+    key = event_id("p1", a["event_start"])
+    label_event(store, key, "false_alarm", "ana", "valve test")
+    with pytest.raises(UsageError, match="unknown label 'wrong'"):
+        label_event(store, key, "wrong", "ana")
+    with pytest.raises(UsageError, match="no anomaly event"):
+        label_event(store, event_id("p9", a["event_start"]), "confirmed", "ana")
+    monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", settings.sql.schema_)
+    assert main(["label", key, "--as", "confirmed", "--author", "bo"]) == 0
+    assert main(["label", "p1|yesterday", "--as", "confirmed"]) == 2
+    assert "not an event id" in capsys.readouterr().err
+    rows = store.query(f"SELECT event_id, label, author, note FROM {store.name(ANOMALY_FEEDBACK)} ORDER BY labelled_at")
+    assert rows == [(key, "false_alarm", "ana", "valve test"), (key, "confirmed", "bo", None)]
+
+
+def test_the_feedback_view_reports_precision_per_asset_and_model_version(alerting):
+    settings, store = alerting
+    events = [event("p1", 0, 3.0, False), event("p1", 60, 3.0, False), event("p1", 120, 3.0, False),
+              event("p2", 0, 3.0, False)]
+    store.upsert(ANOMALY_EVENTS, events)
+    publish_alerts(store, settings)
+    keys = [event_id(e["asset_id"], e["event_start"]) for e in events]
+    label_event(store, keys[0], "false_alarm", "ana")
+    label_event(store, keys[0], "confirmed", "ana")  # changed their mind: the newest label counts
+    label_event(store, keys[1], "false_alarm", "ana")
+    label_event(store, keys[3], "unsure", "bo")
+    rows = store.query(f"SELECT asset_id, model_version, events, alerted, confirmed, false_alarms, unsure, "
+                       f"unlabelled, alert_precision, events_per_day, mean_time_to_confirm_s "
+                       f'FROM "{settings.sql.schema_}".v_alert_feedback ORDER BY 1')
+    (p1, *r1), (p2, *r2) = rows
+    assert (p1, *r1[:7]) == ("p1", 1, 3, 3, 1, 1, 0, 1) and r1[7] == pytest.approx(0.5)
+    assert r1[8] == pytest.approx(3.0)  # 3 events within one day: per day over at least a day
+    assert r1[9] > 0  # labelled after the onset
+    assert (p2, *r2[:7]) == ("p2", 1, 1, 1, 0, 0, 1, 0) and r2[7] is None  # no confirmed/false alarm: undefined

@@ -21,11 +21,13 @@ from mlflow.types import ColSpec, Schema
 
 from features.compute import features_frame
 from models import registry
+from models.alerts import event_id
 from models.detector import ModelError
 from models.serving import Grid, score_frame
 from schemas import (
     ANOMALY_ALERTS,
     ANOMALY_EVENTS,
+    ANOMALY_FEEDBACK,
     ANOMALY_SCORES,
     FEATURE_DRIFT,
     JOB_RUNS,
@@ -40,8 +42,10 @@ from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.events import update_events
 from sensorwatch.features_job import run_features
+from sensorwatch.feedback import label_event
 from sensorwatch.predict_job import run_predict
 from sensorwatch.sources.landing import seed_landing
+from sensorwatch.thresholds import active as active_thresholds
 from tests.conftest import doc_sql_blocks
 from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train, with_schema
 from tests.test_features_job import RecordingConnection
@@ -254,10 +258,18 @@ def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark,
             assert len(examples) == 9
             for example in examples:
                 bi.execute(example).fetchall()
+            # a label from the BI tool: INSERT into anomaly_feedback, and nothing else
+            event = table(settings, ANOMALY_EVENTS).iloc[0]
+            key = event_id(event.asset_id, event.event_start)
+            bi.execute(f'INSERT INTO "{schema}".anomaly_feedback (event_id, asset_id, event_start, label, author, '
+                       "labelled_at) VALUES (%s, %s, %s, 'false_alarm', 'bi', now())",
+                       (key, event.asset_id, event.event_start))
+            assert table(settings, ANOMALY_FEEDBACK)[["event_id", "label"]].values.tolist() == [[key, "false_alarm"]]
             for statement in (f'INSERT INTO "{schema}".job_runs (run_id, job, started_at, status) '
                               "VALUES ('x', 'x', now(), 'x')",
                               f'DELETE FROM "{schema}".anomaly_events', f'CREATE TABLE "{schema}".mine (a int)',
-                              f'DROP VIEW "{schema}".v_asset_health'):
+                              f'DROP VIEW "{schema}".v_asset_health', f"UPDATE \"{schema}\".anomaly_feedback SET label = 'x'",
+                              f'DELETE FROM "{schema}".anomaly_feedback'):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     bi.execute(statement)
     finally:
@@ -340,7 +352,7 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
                                    q.create_table(store.target, stage))]
     log += [q.delete_by_key(store.target, t).text() for t in (ANOMALY_EVENTS, ANOMALY_ALERTS)]
     assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
-    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 3
+    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 4
     log += doc_sql_blocks("sql")  # docs/bi.md's examples are for CrateDB too
     for statement in log:
         statement = statement.replace("%s", "$1")
@@ -372,3 +384,39 @@ def test_plot_refuses_a_bad_or_half_range(capsys):
     assert main(["plot", "--from", "yesterday", "--to", "2026-05-01T09:00:00Z"]) == 2
     assert main(["plot", "--from", "2026-05-01T08:00:00Z"]) == 2
     assert "give both --from and --to" in capsys.readouterr().err
+
+
+def test_labels_recalibrate_thresholds_and_an_applied_version_is_scored_with(pipeline, spark, monkeypatch, capsys):
+    """From operators' labels to scores: label the weakest event a false alarm and the
+    others confirmed, recalibrate with no false alarm allowed, look at the proposal, apply
+    it; the next run scores with it, names it on every row, and the false alarm is gone."""
+    settings = with_schema(pipeline["base"])
+    span = TimeRange(at(WARMUP), at(END))
+    run_predict(spark, settings, span=span)
+    events = table(settings, ANOMALY_EVENTS).sort_values("peak_score")
+    false_alarm = events.iloc[0]
+    store = SqlStore(settings)
+    for e in events.itertuples():
+        label = "false_alarm" if e.Index == false_alarm.name else "confirmed"
+        label_event(store, event_id(e.asset_id, e.event_start), label, "test")
+    monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", settings.sql.schema_)
+    monkeypatch.setenv("SENSORWATCH__MODEL__TRACKING_URI", str(settings.model.tracking_uri))
+    assert main(["thresholds", "recalibrate", "--budget", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"{false_alarm.asset_id}: threshold" in out and "proposed threshold version 1" in out
+    assert main(["thresholds", "apply", "1"]) == 0
+    version, thresholds = active_thresholds(store, "sensorwatch-detector", 1)
+    assert version == 1 and set(thresholds) == {false_alarm.asset_id}
+    assert thresholds[false_alarm.asset_id] > false_alarm.threshold
+
+    run_predict(spark, settings, span=span)
+    scores = table(settings, ANOMALY_SCORES)
+    assert (scores.threshold_version == 1).all()
+    mine = scores[scores.asset_id == false_alarm.asset_id]
+    assert np.allclose(mine.threshold, thresholds[false_alarm.asset_id])
+    after = table(settings, ANOMALY_EVENTS)
+    gone = (after.asset_id == false_alarm.asset_id) & (after.event_start < false_alarm.event_end) \
+        & (after.event_end > false_alarm.event_start)
+    assert not gone.any()
+    for e in events[events.index != false_alarm.name].itertuples():  # every confirmed event still alerted
+        assert ((after.asset_id == e.asset_id) & (after.event_start < e.event_end) & (after.event_end > e.event_start)).any()

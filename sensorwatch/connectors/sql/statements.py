@@ -23,7 +23,14 @@ from typing import Any
 from psycopg import sql
 
 from schemas import JOB_RUNS, SENSOR_FEATURES, Table, ddl, sql_type
-from schemas.records import ANOMALY_ALERTS, ANOMALY_EVENTS, ANOMALY_SCORES
+from schemas.records import (
+    ANOMALY_ALERTS,
+    ANOMALY_EVENTS,
+    ANOMALY_FEEDBACK,
+    ANOMALY_SCORES,
+    MAINTENANCE_WINDOWS,
+    THRESHOLD_VERSIONS,
+)
 
 Composable = sql.Composable
 
@@ -233,6 +240,38 @@ def alert_candidates(t: Target) -> Statement:
                                                   alerts=t.table(ANOMALY_ALERTS)))
 
 
+def event_exists(t: Target, asset_id: str, event_start: datetime) -> Statement:
+    return Statement(sql.SQL("SELECT 1 FROM {} WHERE asset_id = %s AND event_start = %s").format(
+        t.table(ANOMALY_EVENTS)), (asset_id, event_start))
+
+
+def maintenance_of(t: Target, assets: Sequence[str]) -> Statement:
+    """The maintenance windows (asset_id, window_start, window_end) of ``assets``."""
+    return Statement(sql.SQL("SELECT asset_id, window_start, window_end FROM {} WHERE asset_id = ANY(%s)").format(
+        t.table(MAINTENANCE_WINDOWS)), (list(assets),))
+
+
+def labelled_events(t: Target, model_name: str, model_version: int) -> Statement:
+    """The events a model version made that operators labelled confirmed or false_alarm
+    (newest label per event): asset_id, event_start, event_end, label."""
+    return Statement(sql.SQL(
+        "SELECT e.asset_id, e.event_start, e.event_end, f.label FROM {events} e JOIN (SELECT asset_id, event_start, "
+        "label FROM (SELECT asset_id, event_start, label, row_number() OVER (PARTITION BY event_id ORDER BY "
+        "labelled_at DESC) AS newest FROM {feedback}) labelled WHERE newest = 1) f "
+        "ON f.asset_id = e.asset_id AND f.event_start = e.event_start "
+        "WHERE e.model_name = %s AND e.model_version = %s AND f.label IN ('confirmed', 'false_alarm') "
+        "ORDER BY e.asset_id, e.event_start").format(events=t.table(ANOMALY_EVENTS),
+                                                     feedback=t.table(ANOMALY_FEEDBACK)), (model_name, model_version))
+
+
+def threshold_rows(t: Target, model_name: str, model_version: int) -> Statement:
+    """Every threshold version row of a model version (``THRESHOLD_VERSIONS`` columns)."""
+    return Statement(sql.SQL("SELECT {} FROM {} WHERE model_name = %s AND model_version = %s "
+                             "ORDER BY version, asset_id").format(columns(THRESHOLD_VERSIONS.column_names),
+                                                                  t.table(THRESHOLD_VERSIONS)),
+                     (model_name, model_version))
+
+
 def orphan_alerts(t: Target) -> Statement:
     """The keys (event_id, asset_id, event_start, day) of alerts whose event no longer exists
     (late events rewrote it)."""
@@ -257,21 +296,27 @@ def login_exists(t: Target, role: str) -> Statement:
 
 
 def read_only_login(t: Target, role: str, password: str | None, exists: bool) -> list[Statement]:
-    """Give ``role`` (a login) read access to every table and view of the schema and
-    nothing else: PostgreSQL grants SELECT (also on tables created later), CrateDB grants
-    DQL on the schema. DDL takes no parameters: the password is a quoted literal."""
+    """Give ``role`` (a login) read access to every table and view of the schema, and
+    the right to add rows to ``anomaly_feedback`` (labels from a BI tool), nothing else:
+    PostgreSQL grants SELECT (also on tables created later) and INSERT on that table;
+    CrateDB grants DQL on the schema and DML on that table (CrateDB's privileges are per
+    class: DML also allows UPDATE and DELETE there). DDL takes no parameters: the
+    password is a quoted literal."""
     who, schema = sql.Identifier(role), sql.Identifier(t.schema)
     secret = sql.Literal(password) if password else None
+    feedback = t.table(ANOMALY_FEEDBACK)
     if t.dialect == "cratedb":
         create = [] if exists else [sql.SQL("CREATE USER {}").format(who)
                                     + (sql.SQL(" WITH (password = {})").format(secret) if secret else sql.SQL(""))]
-        grants = [sql.SQL("GRANT DQL ON SCHEMA {} TO {}").format(schema, who)]
+        grants = [sql.SQL("GRANT DQL ON SCHEMA {} TO {}").format(schema, who),
+                  sql.SQL("GRANT DML ON TABLE {} TO {}").format(feedback, who)]
     else:
         create = [] if exists else [sql.SQL("CREATE ROLE {} LOGIN").format(who)
                                     + (sql.SQL(" PASSWORD {}").format(secret) if secret else sql.SQL(""))]
         grants = [sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who),
                   sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, who),
-                  sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(schema, who)]
+                  sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(schema, who),
+                  sql.SQL("GRANT INSERT ON {} TO {}").format(feedback, who)]
     return [Statement(s) for s in (*create, *grants)]
 
 
