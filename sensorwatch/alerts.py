@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import orjson
 import pandas as pd
 
@@ -41,6 +40,7 @@ from sensorwatch.connectors.kafka import (
     topic_partitions,
 )
 from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import records as plain_records
 from sensorwatch.connectors.sql import statements as q
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,7 @@ def publish_alerts(store: SqlStore, settings: Settings) -> Published:
     if rows.empty and not orphans:
         return Published(0, 0)
     published_at = now()
-    records = [{**{c: _plain(v) for c, v in row.items()}, "published_at": published_at}
-               for row in rows.to_dict("records")]
+    records = [{**row, "published_at": published_at} for row in plain_records(rows)]
     messages: list[tuple[bytes | None, bytes | None]] = [
         (r["event_id"].encode(), orjson.dumps(r, default=_json_default)) for r in records]
     messages += [(event_id.encode(), None) for event_id, *_ in orphans]
@@ -113,17 +112,6 @@ def read_alerts(settings: Settings, timeout_s: float = 10.0) -> list[tuple[str, 
         return out
     finally:
         consumer.close()
-
-
-def _plain(value: Any) -> Any:
-    """pandas/numpy values -> what the SQL driver and the JSON encoder take."""
-    if isinstance(value, pd.Timestamp):
-        return (value.tz_localize("UTC") if value.tzinfo is None else value).to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def _json_default(value: Any) -> Any:

@@ -9,15 +9,13 @@ changed, comes out the same as if one run had scored it all.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from models.events import merge_events
 from models.serving import Grid
 from schemas import ANOMALY_EVENTS
-from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import SqlStore, records
 from sensorwatch.connectors.sql import statements as q
 
 
@@ -46,27 +44,10 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
                               & (exceeding["interval_start"] < pd.to_datetime(hi_of, utc=True))]
     newest = {a: pd.Timestamp(t) for a, t in store.query(q.newest_score(store.target, assets))}
     events = merge_events(exceeding, grid.interval_s, newest)
-    store.upsert(ANOMALY_EVENTS, _records(events))
+    store.upsert(ANOMALY_EVENTS, records(events))
     kept = {(a, pd.Timestamp(t)) for a, t in zip(events["asset_id"], events["event_start"])}
     stale = [(a, s, d) for a, s, d in store.query(q.event_keys_starting(store.target, assets, start, end))
              if (a, pd.Timestamp(s)) not in kept and spans[a][0] <= s < spans[a][1]]
     store.delete_keys(ANOMALY_EVENTS, stale)
     return int(events["is_open"].sum()) if len(events) else 0
 
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows for the SQL driver: UTC datetimes and Python scalars instead of pandas/numpy ones."""
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({k: _plain(v) for k, v in row.items()})
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return (value.tz_localize("UTC") if value.tzinfo is None else value).to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, np.ndarray)):
-        return [_plain(v) for v in value]
-    return value

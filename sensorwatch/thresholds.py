@@ -26,6 +26,7 @@ from schemas.errors import UsageError
 from schemas.time import now
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import records as plain_records
 from sensorwatch.connectors.sql import statements as q
 
 
@@ -89,7 +90,7 @@ def apply_version(store: SqlStore, settings: Settings, version: int) -> list[dic
         raise UsageError(f"no threshold version {version} for {model.name} v{model.version}")
     changed = rows[(rows["status"] == "active") | (rows["version"] == version)].copy()
     changed["status"] = ["active" if v == version else "retired" for v in changed["version"]]
-    records = [{k: _plain(v) for k, v in r.items()} for r in changed.to_dict("records")]
+    records = plain_records(changed)
     store.upsert(THRESHOLD_VERSIONS, records)
     return [r for r in records if r["status"] == "active"]
 
@@ -105,8 +106,3 @@ def _row(model: registry.LoadedModel, asset: str, threshold: float, previous: fl
             "threshold": float(threshold), "previous": float(previous), "status": "proposed", "budget": budget,
             "basis": basis, "created_at": now()}
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    return value.item() if hasattr(value, "item") else value
