@@ -23,9 +23,7 @@ MESSAGE_COLUMNS = [c for c in ANOMALY_ALERTS.column_names if c != "published_at"
 
 def event_id(asset_id: str, event_start: pd.Timestamp) -> str:
     """The alert's key: the asset and the event's onset (ISO 8601, UTC) -- the event's own key."""
-    start = pd.Timestamp(event_start)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    return f"{asset_id}|{start.isoformat()}"
+    return f"{asset_id}|{pd.to_datetime(event_start, utc=True).isoformat()}"
 
 
 def severity_level(severity: np.ndarray, levels: Sequence[float]) -> np.ndarray:
@@ -39,10 +37,9 @@ def parse_event_id(value: str) -> tuple[str, pd.Timestamp]:
     if not sep or not asset:
         raise ValueError(f"not an event id (asset|onset, as in the alerts): {value!r}")
     try:
-        onset = pd.Timestamp(start)
+        return asset, pd.to_datetime(start, utc=True)
     except ValueError as exc:
         raise ValueError(f"not an event id (asset|onset, as in the alerts): {value!r}") from exc
-    return asset, onset.tz_localize("UTC") if onset.tzinfo is None else onset.tz_convert("UTC")
 
 
 def in_maintenance(events: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
@@ -51,7 +48,7 @@ def in_maintenance(events: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
     hit = np.zeros(len(events), dtype=bool)
     if events.empty or windows.empty:
         return hit
-    starts, ends = (naive_utc(pd.to_datetime(events[c], utc=True)).to_numpy() for c in ("event_start", "event_end"))
+    starts, ends = (naive_utc(events[c]).to_numpy() for c in ("event_start", "event_end"))
     assets = events["asset_id"].to_numpy()
     for w in windows.itertuples():
         w_start, w_end = (naive_utc(pd.Timestamp(t)).to_datetime64() for t in (w.window_start, w.window_end))

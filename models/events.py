@@ -43,7 +43,7 @@ def merge_events(scores: pd.DataFrame, interval_s: int, newest: dict[str, pd.Tim
     confirmed = events.loc[events["is_anomaly"].astype(bool)].groupby("_run")["interval_start"].first()
     start, end = first["interval_start"], last["interval_start"] + step
     newest_of = last["asset_id"].map(newest)
-    sensors, shares = _ranked_sensors(events, last["top_sensors"].map(lambda s: len(s) if s is not None else 0))
+    sensors, shares = _ranked_sensors(events, last["top_sensors"].map(_len))
     out = pd.DataFrame({
         "asset_id": last["asset_id"], "event_start": start, "event_end": end, "confirmed_at": confirmed,
         "intervals": runs.size().astype(np.int64), "duration_s": (end - start).dt.total_seconds(),

@@ -30,6 +30,8 @@ from schemas.time import utc
 # What scoring produces; the job adds the lineage columns.
 SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
                  "top_contributions")
+
+
 def score_schema():
     """The Spark schema of ``SCORE_COLUMNS`` (types from ``anomaly_scores``)."""
     from pyspark.sql.types import StructType

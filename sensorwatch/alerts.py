@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import orjson
 import pandas as pd
@@ -71,7 +69,7 @@ def publish_alerts(store: SqlStore, settings: Settings) -> Published:
     published_at = now()
     records = [{**row, "published_at": published_at} for row in plain_records(rows)]
     messages: list[tuple[bytes | None, bytes | None]] = [
-        (r["event_id"].encode(), orjson.dumps(r, default=_json_default)) for r in records]
+        (r["event_id"].encode(), orjson.dumps(r)) for r in records]  # datetimes as RFC 3339
     messages += [(event_id.encode(), None) for event_id, *_ in orphans]
     ensure_topic(settings.kafka, conf.topic, conf.partitions, timeout_s=DELIVERY_TIMEOUT_S,
                  config={"cleanup.policy": "compact"})
@@ -113,8 +111,3 @@ def read_alerts(settings: Settings, timeout_s: float = 10.0) -> list[tuple[str, 
     finally:
         consumer.close()
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -7,8 +7,9 @@ Extract: the landing partitions of the range plus the lookback its windows need
 (``Grid``: the model's ``lookback_rows`` intervals, and before them the rolling lookback
 of the model's input columns, if they have one) -- ``sensorwatch.extract``.
 Transform: ``features.transforms.compute_features`` (the one features implementation) for
-the model's input columns only, then ``models.transforms.score_features`` (``mapInPandas``; the champion loaded once per
-Python worker, by version), then lineage columns.
+the model's input columns only, then ``models.transforms.score_features`` (``mapInPandas``;
+the champion's files and the active threshold version travel with the task, unpacked once
+per Python worker), then lineage columns.
 Load: ``anomaly_scores`` (staged bulk upsert), then the events around what was written
 are rebuilt from the stored scores (``sensorwatch.events``), then the monitoring rows
 (``monitoring_row``: pure, from the run's measured figures), then the alerts that are due

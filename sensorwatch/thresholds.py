@@ -39,8 +39,11 @@ class Proposal:
 
 def active(store: SqlStore, model_name: str, model_version: int) -> tuple[int, dict[str, float]]:
     """(the active version, its per-asset thresholds); (0, {}) when none is active."""
-    rows = _rows(store, model_name, model_version)
-    live = rows[rows["status"] == "active"] if len(rows) else rows
+    return _active(_rows(store, model_name, model_version))
+
+
+def _active(rows: pd.DataFrame) -> tuple[int, dict[str, float]]:
+    live = rows[rows["status"] == "active"]
     if live.empty:
         return 0, {}
     return int(live["version"].iloc[0]), dict(zip(live["asset_id"], live["threshold"].astype(float)))
@@ -53,7 +56,8 @@ def recalibrate_thresholds(store: SqlStore, settings: Settings, budget: float) -
     detector, interval_s = model.detector, settings.features.interval_s
     labelled = pd.DataFrame(store.query(q.labelled_events(store.target, model.name, model.version)),
                             columns=["asset_id", "event_start", "event_end", "label"])
-    version_now, overrides = active(store, model.name, model.version)
+    existing = _rows(store, model.name, model.version)
+    version_now, overrides = _active(existing)
     rows, report = [], []
     margin = timedelta(seconds=interval_s * detector.spec.min_duration)
     for asset, events in labelled.groupby("asset_id", sort=True):
@@ -70,7 +74,6 @@ def recalibrate_thresholds(store: SqlStore, settings: Settings, budget: float) -
             rows.append(_row(model, asset, after.threshold, current, budget, report[-1]))
     if not rows:
         return Proposal(None, [], report)
-    existing = _rows(store, model.name, model.version)
     version = int(existing["version"].max()) + 1 if len(existing) else 1
     changed = {r["asset_id"] for r in rows}
     rows += [_row(model, a, t, t, budget, f"carried over from version {version_now}")
@@ -85,8 +88,7 @@ def apply_version(store: SqlStore, settings: Settings, version: int) -> list[dic
     """Make ``version`` of the champion's thresholds active (the active one, if any, retired)."""
     model = registry.load(settings.model)
     rows = _rows(store, model.name, model.version)
-    chosen = rows[rows["version"] == version] if len(rows) else rows
-    if chosen.empty:
+    if not (rows["version"] == version).any():
         raise UsageError(f"no threshold version {version} for {model.name} v{model.version}")
     changed = rows[(rows["status"] == "active") | (rows["version"] == version)].copy()
     changed["status"] = ["active" if v == version else "retired" for v in changed["version"]]
