@@ -1,10 +1,13 @@
-"""MLflow: the tracking store, the registry (versions, the ``champion`` alias) and loading.
+"""MLflow: the tracking store, the registry (versions, the ``champion`` and ``challenger``
+aliases) and loading.
 
 A registered version is an MLflow pyfunc model whose artifacts are the detector's own
 files (``model.keras``, ``detector.json``), with an input signature naming the feature
 columns it reads. The champion alias moves only through ``promote`` (the gate in the
 training job, or an operator) and ``rollback``; the registered model's tag
-``champion_history`` lists the versions that held it, oldest first.
+``champion_history`` lists the versions that held it, oldest first. The ``challenger``
+alias (``set_challenger``) names a version the prediction job scores beside the champion,
+without alerting on it; promoting that version ends its time as the challenger.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
 
 ALIAS = "champion"
+CHALLENGER = "challenger"
 HISTORY_TAG = "champion_history"
 ARTIFACT = "detector"
 
@@ -132,11 +136,45 @@ def log_detector(conf: RegistryConf, detector: Detector, example: pd.DataFrame, 
     return int(info.registered_model_version)
 
 
-def champion_version(conf: RegistryConf) -> int | None:
+def alias_version(conf: RegistryConf, alias: str) -> int | None:
+    """The version an alias points at (None: no such alias, or no such model)."""
     try:
-        return int(client(conf).get_model_version_by_alias(conf.name, ALIAS).version)
+        return int(client(conf).get_model_version_by_alias(conf.name, alias).version)
     except MlflowException:
         return None
+
+
+def champion_version(conf: RegistryConf) -> int | None:
+    return alias_version(conf, ALIAS)
+
+
+def challenger_version(conf: RegistryConf) -> int | None:
+    """The challenger, unless it is (now) the champion."""
+    version = alias_version(conf, CHALLENGER)
+    return None if version is None or version == champion_version(conf) else version
+
+
+def load_challenger(conf: RegistryConf) -> LoadedModel | None:
+    """The challenger version, loaded (None when there is none)."""
+    version = challenger_version(conf)
+    return None if version is None else load(conf, version)
+
+
+def set_challenger(conf: RegistryConf, version: int) -> None:
+    """Score ``version`` beside the champion from the next prediction run on."""
+    c = client(conf)
+    _check_version(c, conf, version)
+    if version == champion_version(conf):
+        raise ModelError(f"model '{conf.name}' v{version} is the champion: a challenger is another version")
+    c.set_registered_model_alias(conf.name, CHALLENGER, str(version))
+
+
+def clear_challenger(conf: RegistryConf) -> int | None:
+    """Stop scoring the challenger; returns the version that was it (None: there was none)."""
+    version = alias_version(conf, CHALLENGER)
+    if version is not None:
+        client(conf).delete_registered_model_alias(conf.name, CHALLENGER)
+    return version
 
 
 def load(conf: RegistryConf, version: int | None = None) -> LoadedModel:
@@ -177,14 +215,21 @@ def history(conf: RegistryConf) -> list[int]:
 
 
 def promote(conf: RegistryConf, version: int) -> None:
-    """Make ``version`` the champion (and remember it for ``rollback``)."""
+    """Make ``version`` the champion (and remember it for ``rollback``); a challenger
+    promoted stops being the challenger."""
     c = client(conf)
+    _check_version(c, conf, version)
+    c.set_registered_model_alias(conf.name, ALIAS, str(version))
+    c.set_registered_model_tag(conf.name, HISTORY_TAG, json.dumps([*history(conf), int(version)]))
+    if alias_version(conf, CHALLENGER) == version:
+        c.delete_registered_model_alias(conf.name, CHALLENGER)
+
+
+def _check_version(c: MlflowClient, conf: RegistryConf, version: int) -> None:
     try:
         c.get_model_version(conf.name, str(version))
     except MlflowException as exc:
         raise ModelError(f"model '{conf.name}' has no version {version}") from exc
-    c.set_registered_model_alias(conf.name, ALIAS, str(version))
-    c.set_registered_model_tag(conf.name, HISTORY_TAG, json.dumps([*history(conf), int(version)]))
 
 
 def rollback(conf: RegistryConf) -> int:
@@ -200,9 +245,10 @@ def rollback(conf: RegistryConf) -> int:
 
 def versions(conf: RegistryConf) -> list[dict[str, Any]]:
     c = client(conf)
-    champion = champion_version(conf)
+    champion, challenger = champion_version(conf), challenger_version(conf)
     found = c.search_model_versions(f"name = '{conf.name}'")
     return sorted(({"version": int(v.version), "run_id": v.run_id, "champion": int(v.version) == champion,
+                    "challenger": int(v.version) == challenger,
                     "created": pd.Timestamp(v.creation_timestamp, unit="ms", tz="UTC").isoformat(),
                     **{k: v.tags[k] for k in ("holdout_error", "gate") if k in v.tags}} for v in found),
                   key=lambda v: v["version"])

@@ -16,7 +16,7 @@ Wire rules (what the ingest validator enforces, derived from ``SENSOR_EVENT``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from schemas.core import Field, Kind, Table
 from schemas.features import ROW_FLAGS, sensor_columns
@@ -186,6 +186,18 @@ ANOMALY_EVENTS = Table(
     clustered_by="asset_id",
 )
 
+
+def _challenger(table: Table, name: str, what: str) -> Table:
+    """A champion table's twin for challenger versions: the same columns, the model version
+    in the key (several challengers over time, each beside the champion)."""
+    key = (*table.primary_key[:-1], "model_version", table.primary_key[-1])  # CrateDB: the partition column last
+    return replace(table, name=name, doc=f"{what} of the challenger version(s), scored in the same runs as the "
+                   f"champion's {table.name} (same columns; keyed by model version as well).", primary_key=key)
+
+
+CHALLENGER_SCORES = _challenger(ANOMALY_SCORES, "challenger_scores", "Scores")
+CHALLENGER_EVENTS = _challenger(ANOMALY_EVENTS, "challenger_events", "Anomaly events")
+
 ANOMALY_ALERTS = Table(
     name="anomaly_alerts",
     doc="Alerts: the message last published to Kafka for each anomaly event (the topic's value, keyed by "
@@ -291,6 +303,8 @@ PREDICTION_RUNS = Table(
         Field("model_age_h", Kind.DOUBLE, doc="hours since the scoring version was registered"),
         Field("data_since_training_h", Kind.DOUBLE, doc="hours from the end of its training data to interval_end"),
         Field("max_psi", Kind.DOUBLE, doc="largest feature PSI against the training data"),
+        Field("challenger_version", Kind.INT, doc="the challenger scored in the same run, if any"),
+        Field("challenger_s", Kind.DOUBLE, doc="seconds the challenger's scoring and writes took"),
         Field("drifted_features", Kind.STRING_ARRAY, doc="features whose PSI passed monitoring.psi_warn"),
         Field("warnings", Kind.STRING_ARRAY, doc="stale model, drift"),
     ),
@@ -315,8 +329,8 @@ FEATURE_DRIFT = Table(
 )
 
 # Tables that live in the SQL store (CrateDB / PostgreSQL).
-SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, ANOMALY_ALERTS,
-                                 ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS, THRESHOLD_VERSIONS, PREDICTION_RUNS,
-                                 FEATURE_DRIFT)
+SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, CHALLENGER_SCORES,
+                                 CHALLENGER_EVENTS, ANOMALY_ALERTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS,
+                                 THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

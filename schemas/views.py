@@ -61,6 +61,53 @@ def _alert_feedback() -> str:
         "GROUP BY e.asset_id, e.model_version")
 
 
+def _model_comparison() -> str:
+    """Per asset, champion version and challenger version, over the intervals both scored:
+    how often they agree on ``is_anomaly``, and the events of each in that span: matched
+    (a challenger event overlaps the champion's), missed (a champion event none overlaps)
+    and extra (a challenger event no champion event overlaps)."""
+    pairs = ("(SELECT s.asset_id, s.model_version AS champion_version, x.model_version AS challenger_version,\n"
+             "    count(*) AS intervals, min(s.interval_start) AS first_interval,\n"
+             "    max(s.interval_start) AS last_interval,\n"
+             "    sum(CASE WHEN s.is_anomaly = x.is_anomaly THEN 1 ELSE 0 END) AS agreeing,\n"
+             "    sum(CASE WHEN s.is_anomaly THEN 1 ELSE 0 END) AS champion_anomalies,\n"
+             "    sum(CASE WHEN x.is_anomaly THEN 1 ELSE 0 END) AS challenger_anomalies\n"
+             "  FROM {anomaly_scores} s JOIN {challenger_scores} x\n"
+             "    ON x.asset_id = s.asset_id AND x.interval_start = s.interval_start\n"
+             "  GROUP BY s.asset_id, s.model_version, x.model_version)")
+
+    def overlapped(own: str, own_version: str, other: str, other_version: str) -> str:
+        """Per pair: ``own``'s events starting in the compared span, and how many of them an
+        event of ``other`` overlaps."""
+        return (f"(SELECT asset_id, champion_version, challenger_version, count(*) AS events,\n"
+                f"    sum(overlapped) AS overlapped FROM (\n"
+                f"  SELECT p.asset_id, p.champion_version, p.challenger_version, e.event_start,\n"
+                f"    max(CASE WHEN o.asset_id IS NULL THEN 0 ELSE 1 END) AS overlapped\n"
+                f"  FROM {pairs} p\n"
+                f"  JOIN {{{own}}} e ON e.asset_id = p.asset_id AND e.model_version = p.{own_version}\n"
+                f"    AND e.event_start >= p.first_interval AND e.event_start <= p.last_interval\n"
+                f"  LEFT JOIN {{{other}}} o ON o.asset_id = p.asset_id AND o.model_version = p.{other_version}\n"
+                f"    AND o.event_start < e.event_end AND e.event_start < o.event_end\n"
+                f"  GROUP BY p.asset_id, p.champion_version, p.challenger_version, e.event_start) per_event\n"
+                f"  GROUP BY asset_id, champion_version, challenger_version)")
+
+    same = ("{0}.asset_id = p.asset_id AND {0}.champion_version = p.champion_version "
+            "AND {0}.challenger_version = p.challenger_version")
+    return (
+        "SELECT p.asset_id, p.champion_version, p.challenger_version, p.intervals, p.first_interval,\n"
+        "  p.last_interval, CAST(p.agreeing AS DOUBLE PRECISION) / p.intervals AS agreement,\n"
+        "  p.champion_anomalies, p.challenger_anomalies,\n"
+        "  coalesce(c.events, 0) AS champion_events, coalesce(x.events, 0) AS challenger_events,\n"
+        "  coalesce(c.overlapped, 0) AS matched_events,\n"
+        "  coalesce(c.events, 0) - coalesce(c.overlapped, 0) AS missed_events,\n"
+        "  coalesce(x.events, 0) - coalesce(x.overlapped, 0) AS extra_events\n"
+        f"FROM {pairs} p\n"
+        f"LEFT JOIN {overlapped('anomaly_events', 'champion_version', 'challenger_events', 'challenger_version')} c\n"
+        f"  ON {same.format('c')}\n"
+        f"LEFT JOIN {overlapped('challenger_events', 'challenger_version', 'anomaly_events', 'champion_version')} x\n"
+        f"  ON {same.format('x')}")
+
+
 VIEWS: tuple[View, ...] = (
     View("v_anomaly_events", "Anomaly events with their severity (peak score / threshold) and main sensor.",
          "SELECT asset_id, event_start, event_end, duration_s, is_open, confirmed_at, intervals,\n"
@@ -83,6 +130,8 @@ VIEWS: tuple[View, ...] = (
          _features_hourly()),
     View("v_alert_feedback", "Per asset and model version: events, alerts, the operators' labels (newest per "
          "event), alert precision, events per day, mean time to confirmation.", _alert_feedback()),
+    View("v_model_comparison", "Champion vs challenger per asset over the intervals both scored: agreement on "
+         "is_anomaly, and matched, missed and extra events.", _model_comparison()),
 )
 
 _HOUR = {"postgresql": "date_trunc('hour', {0}, 'UTC')", "cratedb": "date_trunc('hour', 'UTC', {0})"}

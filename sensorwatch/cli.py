@@ -7,7 +7,7 @@
     sensorwatch features [--from T --to T]   landing -> sensor_features (incremental, or a backfill)
     sensorwatch runs [--last N]        the latest job runs (job_runs)
     sensorwatch train [--from T --to T] [--assets A ...]   features -> registered model (+ gate)
-    sensorwatch model list|promote VERSION|rollback        the registry and its champion alias
+    sensorwatch model list|promote V|rollback|challenger V|compare   the registry, champion and challenger
     sensorwatch predict [--at T | --from T --to T]   landing -> anomaly_scores/anomaly_events (+ monitoring)
     sensorwatch anomalies [--top N]                     the most severe anomaly events (v_anomaly_events)
     sensorwatch alerts [--last N]                       the alerts topic's newest messages (Kafka, JSON lines)
@@ -284,17 +284,52 @@ def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
     conf = settings.model
     if args.action == "list":
         for v in registry.versions(conf):
-            mark = "champion" if v["champion"] else ""
-            print(f"v{v['version']:<4d} {mark:9s} {v['created'][:19]}  holdout_error={v.get('holdout_error', '-')}  "
+            mark = "champion" if v["champion"] else "challenger" if v["challenger"] else ""
+            print(f"v{v['version']:<4d} {mark:10s} {v['created'][:19]}  holdout_error={v.get('holdout_error', '-')}  "
                   f"{v.get('gate', '')}")
+    elif args.action == "compare":
+        return _compare(settings)
+    elif args.action == "challenger" and args.clear:
+        cleared = registry.clear_challenger(conf)
+        print(f"{conf.name}: no challenger" + (f" (v{cleared} is no longer scored beside the champion)"
+                                               if cleared else ""))
+    elif args.version is None:
+        raise UsageError(f"model {args.action}: give the VERSION" + (" (or --clear)" * (args.action == "challenger")))
     elif args.action == "promote":
-        if args.version is None:
-            raise UsageError("model promote: give the VERSION")
         registry.promote(conf, args.version)
         print(f"{conf.name} v{args.version} is now '{registry.ALIAS}'")
+    elif args.action == "challenger":
+        registry.set_challenger(conf, args.version)
+        print(f"{conf.name} v{args.version} is now '{registry.CHALLENGER}': scored beside the champion from the next "
+              "prediction run (compare: sensorwatch model compare; promote: sensorwatch model promote)")
     else:
         version = registry.rollback(conf)
         print(f"{conf.name}: '{registry.ALIAS}' rolled back to v{version}")
+    return 0
+
+
+def _compare(settings: Settings) -> int:
+    """``model compare``: the comparison view, one line per asset and version pair, and totals."""
+    store = SqlStore(settings).with_views()
+    rows = store.query(q.model_comparison(store.target))
+    if not rows:
+        print("(nothing to compare: set a challenger (sensorwatch model challenger VERSION) and let predict run)")
+        return 0
+    print(f"{'asset':24s} {'champion':>8s} {'challenger':>10s} {'intervals':>9s} {'agreement':>9s} "
+          f"{'events':>6s} {'theirs':>6s} {'matched':>7s} {'missed':>6s} {'extra':>5s}")
+    for asset, champion, challenger, intervals, agreement, ours, theirs, matched, missed, extra in rows:
+        print(f"{asset[:24]:24s} {'v' + str(champion):>8s} {'v' + str(challenger):>10s} {intervals:>9d} "
+              f"{agreement:>9.3f} {ours:>6d} {theirs:>6d} {matched:>7d} {missed:>6d} {extra:>5d}")
+    by_pair: dict[tuple[int, int], list[tuple]] = {}
+    for row in rows:
+        by_pair.setdefault((row[1], row[2]), []).append(row)
+    for (champion, challenger), group in by_pair.items():
+        intervals = sum(r[3] for r in group)
+        agreeing = sum(r[3] * r[4] for r in group)
+        totals = [sum(r[i] for r in group) for i in range(5, 10)]
+        print(f"v{challenger} against v{champion}: {len(group)} asset(s), {intervals} intervals, agreement "
+              f"{agreeing / intervals:.3f}; champion events {totals[0]}, challenger events {totals[1]}: "
+              f"matched {totals[2]}, missed {totals[3]}, extra {totals[4]}")
     return 0
 
 
@@ -445,9 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assets", nargs="+", help="only these assets (default: all in the range)")
     p.set_defaults(func=cmd_train)
 
-    p = add("model", help="the model registry: list versions, promote one, roll back the champion")
-    p.add_argument("action", choices=["list", "promote", "rollback"])
+    p = add("model", help="the model registry: list versions, promote one, roll back the champion, set a challenger "
+                          "(scored beside the champion), compare it with the champion")
+    p.add_argument("action", choices=["list", "promote", "rollback", "challenger", "compare"])
     p.add_argument("version", nargs="?", type=int)
+    p.add_argument("--clear", action="store_true", help="with challenger: stop scoring the challenger")
     p.set_defaults(func=cmd_model)
 
     p = add("predict", help="score the newest intervals: anomaly_scores, anomaly_events, monitoring (SQL store)")

@@ -15,6 +15,13 @@ are rebuilt from the stored scores (``sensorwatch.events``), then the monitoring
 (``monitoring_row``: pure, from the run's measured figures), then the alerts that are due
 go to Kafka (``sensorwatch.alerts``).
 
+Challenger (canary): when the registry has a ``challenger`` version, the same feature rows
+are scored by it too (one more forecast per window; each worker's model cache holds both
+versions), into ``challenger_scores`` and ``challenger_events`` keyed by its version. It
+raises no alerts and cannot fail the run: a challenger that cannot be loaded or scored is
+a warning, and the champion's rows and alerts are written as without it. The comparison
+is the view ``v_model_comparison`` (``sensorwatch model compare``).
+
 Replay-safe: every score is a function of the events in a fixed time span before its
 interval, and every write is an upsert by key, so re-running an interval, or a backfill
 over past intervals, writes the rows a live run wrote (late events included: a re-run
@@ -39,12 +46,14 @@ from models import drift, registry
 from models.registry import LoadedModel
 from models.serving import Grid
 from models.transforms import score_features
-from schemas import ANOMALY_SCORES, FEATURE_DRIFT, PREDICTION_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from schemas import ANOMALY_SCORES, CHALLENGER_SCORES, FEATURE_DRIFT, PREDICTION_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from schemas.errors import SensorwatchError
 from schemas.features import Selection
 from schemas.time import TimeRange, interval_floor, now, utc
 from sensorwatch.alerts import publish_alerts
 from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
+from sensorwatch.connectors.sql.statements import ScoreTables
 from sensorwatch.events import update_events
 from sensorwatch.extract import Span, events_for, read_landing
 from sensorwatch.runs import RunRecord, recorded_run
@@ -75,6 +84,7 @@ class Scored:
     seconds: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)  # assets, anomalies, score quantiles
     drift: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # feature -> (psi, mean)
+    challenger: dict[str, Any] = field(default_factory=dict)  # version, rows, open_events, seconds | error
 
 
 @dataclass
@@ -96,11 +106,12 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         model = registry.load(settings.model)
         model.check_inputs(SENSOR_FEATURES.column_names)
         record.details.update(model=model.name, version=model.version)
-        grid = Grid.for_range(scored.start, scored.end, settings.features.interval_s,
-                              model.detector.spec.lookback_rows)
         done = Scored()
+        challenger = load_challenger(settings, done)
+        grid = Grid.for_range(scored.start, scored.end, settings.features.interval_s,
+                              max(m.detector.spec.lookback_rows for m in (model, challenger) if m is not None))
         try:
-            predict(spark, settings, store, model, grid, record.run_id, done)
+            predict(spark, settings, store, model, grid, record.run_id, done, challenger)
         finally:
             record.details["seconds"] = done.seconds  # a failed run keeps the stages it finished
         record.rows_in, record.rows_out = done.rows_in, done.rows_out
@@ -119,14 +130,30 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         record.details["alerts"] = {"published": published.messages, "tombstones": published.tombstones}
         record.details.update(anomalies=monitor["anomalies"], open_events=done.open_events,
                               warnings=monitor["warnings"])
+        if done.challenger:
+            record.details["challenger"] = done.challenger
     return PredictSummary(**vars(record.summary()), warnings=tuple(monitor["warnings"]),
                           anomalies=monitor["anomalies"], open_events=monitor["open_events"])
 
 
+def load_challenger(settings: Settings, done: Scored) -> LoadedModel | None:
+    """The registry's challenger, if any, checked against the features; a challenger that
+    cannot be used is noted in ``done.challenger`` (a warning), never an error."""
+    try:
+        challenger = registry.load_challenger(settings.model)
+        if challenger is not None:
+            challenger.check_inputs(SENSOR_FEATURES.column_names)
+        return challenger
+    except SensorwatchError as exc:
+        done.challenger = {"version": registry.challenger_version(settings.model), "error": str(exc)}
+        return None
+
+
 def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: LoadedModel, grid: Grid,
-            run_id: str, done: Scored | None = None) -> Scored:
-    """Read, features, score, write; the events rebuilt; the figures monitoring needs.
-    Fills and returns ``done`` (a new ``Scored`` by default) as it goes."""
+            run_id: str, done: Scored | None = None, challenger: LoadedModel | None = None) -> Scored:
+    """Read, features, score, write; the events rebuilt; the figures monitoring needs;
+    then the same for the ``challenger``, if given. Fills and returns ``done`` (a new
+    ``Scored`` by default) as it goes. ``grid`` reads the lookback of both models."""
     spec, fspec = model.detector.spec, settings.features.spec()
     done = done if done is not None else Scored()
     clock = time.monotonic()
@@ -138,8 +165,8 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
 
     cached: list[DataFrame] = []
     try:
-        # Only the model's inputs are computed (drift is measured on them too).
-        inputs = Selection.of(spec.columns, SENSOR_NAMES)
+        # Only the models' inputs are computed (drift is measured on them too).
+        inputs = Selection.of(_inputs(model, challenger), SENSOR_NAMES)
         landing = read_landing(spark, settings)
         events = events_for(landing, [Span(None, grid.start, grid.end)], fspec, inputs) \
             if landing is not None else None
@@ -153,9 +180,7 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         _materialise(rows, cached)
         lap("features")
         spark.conf.set(ARROW_BATCH_CONF, str(settings.predict.arrow_batch_rows))
-        version, thresholds = active_thresholds(store, model.name, model.version)
-        shipped = model.shipped(thresholds, version)
-        scores = with_lineage(score_features(rows, shipped, spec.columns, grid), model, run_id, version)
+        scores = scored_by(store, rows, model, grid, run_id)
         done.rows_out = _materialise(scores, cached)
         lap("scoring")
         if not done.rows_out:
@@ -170,10 +195,47 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         if reference:
             inputs_now = rows.where(F.col("interval_start") >= F.lit(grid.scored_start)).select(*reference)
             done.drift = drift.of_columns(inputs_now.toPandas(), reference)
+        if challenger is not None:
+            challenge(store, rows, challenger, grid, run_id, done, cached)
+            done.seconds["challenger"] = done.challenger["seconds"]
         return done
     finally:
         for df in cached:
             df.unpersist()
+
+
+def scored_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str) -> DataFrame:
+    """``model``'s score rows (with lineage) for the feature ``rows``: its files and active
+    thresholds shipped with the task, the lookback its own spec needs."""
+    version, thresholds = active_thresholds(store, model.name, model.version)
+    own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.spec.lookback_rows)
+    return with_lineage(score_features(rows, model.shipped(thresholds, version), model.detector.spec.columns, own),
+                        model, run_id, version)
+
+
+def challenge(store: SqlStore, rows: DataFrame, challenger: LoadedModel, grid: Grid, run_id: str, done: Scored,
+              cached: list[DataFrame]) -> None:
+    """The challenger's scores and events, beside the champion's. Any failure is the
+    challenger's: noted in ``done.challenger`` (a warning), the run goes on."""
+    started = time.monotonic()
+    done.challenger = {"version": challenger.version}
+    try:
+        scores = scored_by(store, rows, challenger, grid, run_id)
+        done.challenger["rows"] = _materialise(scores, cached)
+        if done.challenger["rows"]:
+            bulk_upsert(store, scores, CHALLENGER_SCORES, tag=f"c{run_id[:11]}")
+            assets = sorted(r.asset_id for r in scores.select("asset_id").distinct().collect())
+            done.challenger["open_events"] = update_events(
+                store, assets, grid, challenger.detector.spec.min_duration, ScoreTables.challenger(challenger.version))
+    except Exception as exc:  # a canary must not take the champion's run down with it
+        log.exception("challenger v%s failed; the champion's results are unaffected", challenger.version)
+        done.challenger["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    done.challenger["seconds"] = round(time.monotonic() - started, 2)
+
+
+def _inputs(*models: LoadedModel | None) -> list[str]:
+    """The feature columns the models read, in order of first use."""
+    return list(dict.fromkeys(c for m in models if m is not None for c in m.detector.spec.columns))
 
 
 def with_lineage(scores: DataFrame, model: LoadedModel, run_id: str, threshold_version: int = 0) -> DataFrame:
@@ -220,11 +282,15 @@ def monitoring_row(run_id: str, started_at: datetime, model: LoadedModel, grid: 
         "data_since_training_h": round((grid.end - utc(datetime.fromisoformat(trained_until))).total_seconds()
                                        / 3600, 3) if trained_until else None,
         "max_psi": max(known.values()) if known else None, "drifted_features": drifted, "warnings": [],
+        "challenger_version": done.challenger.get("version"), "challenger_s": done.seconds.get("challenger"),
     }
     for what, hours in (("registered", row["model_age_h"]), ("trained on data ending", row["data_since_training_h"])):
         if hours is not None and hours > conf.stale_after_h:
             row["warnings"].append(f"stale model: {model.name} v{model.version} was {what} {hours:.1f} h ago "
                                    f"(predict.stale_after_h = {conf.stale_after_h:g}): retrain (sensorwatch train)")
+    if "error" in done.challenger:
+        row["warnings"].append(f"challenger v{done.challenger['version']} not scored: {done.challenger['error']} "
+                               "(the champion's results are unaffected)")
     if drifted:
         row["warnings"].append(f"feature drift: PSI > {conf.psi_warn:g} for {', '.join(drifted)} "
                                f"(max {row['max_psi']:.2f}) against the training data of v{model.version}")

@@ -29,6 +29,8 @@ from schemas import (
     ANOMALY_EVENTS,
     ANOMALY_FEEDBACK,
     ANOMALY_SCORES,
+    CHALLENGER_EVENTS,
+    CHALLENGER_SCORES,
     FEATURE_DRIFT,
     JOB_RUNS,
     PREDICTION_RUNS,
@@ -346,13 +348,16 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
     update_events(store, ["pump-0001", "pump-0002"], Grid.for_range(at(0), at(180), 1, 50), 10)
     assert publish_alerts(store, crate) == Published(0, 0)  # its queries (nothing due: no broker needed)
     assert any("LEFT JOIN" in s for s in log)
-    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, ANOMALY_ALERTS, PREDICTION_RUNS, FEATURE_DRIFT):
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, CHALLENGER_SCORES, CHALLENGER_EVENTS, ANOMALY_ALERTS, PREDICTION_RUNS,
+              FEATURE_DRIFT):
         stage = q.stage_table(t, "abc123")
         log += [s.text() for s in (q.upsert_values(store.target, t), q.merge_stage(store.target, t, stage),
                                    q.create_table(store.target, stage))]
-    log += [q.delete_by_key(store.target, t).text() for t in (ANOMALY_EVENTS, ANOMALY_ALERTS)]
+    log += [q.delete_by_key(store.target, t).text() for t in (ANOMALY_EVENTS, CHALLENGER_EVENTS, ANOMALY_ALERTS)]
     assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
-    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 4
+    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 5
+    update_events(store, ["pump-0001"], Grid.for_range(at(0), at(180), 1, 50), 10, q.ScoreTables.challenger(2))
+    log.append(q.model_comparison(store.target).text())
     log += doc_sql_blocks("sql")  # docs/bi.md's examples are for CrateDB too
     for statement in log:
         statement = statement.replace("%s", "$1")
@@ -420,3 +425,99 @@ def test_labels_recalibrate_thresholds_and_an_applied_version_is_scored_with(pip
     assert not gone.any()
     for e in events[events.index != false_alarm.name].itertuples():  # every confirmed event still alerted
         assert ((after.asset_id == e.asset_id) & (after.event_start < e.event_end) & (after.event_end > e.event_start)).any()
+
+
+def overlapping(a: pd.DataFrame, b: pd.DataFrame) -> int:
+    """How many events of ``a`` an event of ``b`` overlaps."""
+    return sum(bool(((b.event_start < e.event_end) & (e.event_start < b.event_end)).any()) for e in a.itertuples())
+
+
+def test_a_challenger_is_scored_beside_the_champion_compared_and_cannot_break_the_run(pipeline, spark, monkeypatch,
+                                                                                       capsys):
+    """Champion v1 and a challenger v2 (the same network, every threshold at 0.7 of v1's:
+    more sensitive) in one run: the challenger's rows beside the champion's, keyed by its
+    version, its scores equal to the champion's, its events a superset; the comparison
+    view agrees with the tables; no alert from it; a re-run changes nothing. A challenger
+    that cannot be used is a warning, never the champion's failure; promoting it ends it."""
+    settings = with_schema(pipeline["base"]).with_overrides(model={"name": f"challenged-{uuid.uuid4().hex[:6]}"})
+    conf, champion = settings.model, registry.load(pipeline["settings"].model).detector
+    example = features_frame(pipeline["events"].head(60), settings.features.spec()).head(40)
+    sensitive = champion.with_thresholds({a: 0.7 * c.threshold for a, c in champion.calibrations.items()})
+    registry.client(conf)
+    for i, detector in enumerate((champion, sensitive)):
+        with mlflow.start_run(experiment_id=registry.experiment_id(conf)):
+            registry.log_detector(conf, detector, example, pipeline["tmp"] / f"challenged-{i}")
+    registry.promote(conf, 1)
+    registry.set_challenger(conf, 2)
+    with pytest.raises(ModelError, match="is the champion"):
+        registry.set_challenger(conf, 1)
+
+    span = TimeRange(at(WARMUP), at(END))
+    summary = run_predict(spark, settings, span=span)
+    assert summary.details["challenger"]["version"] == 2 and "error" not in summary.details["challenger"]
+    ours, theirs = table(settings, ANOMALY_SCORES), table(settings, CHALLENGER_SCORES)
+    assert len(theirs) == len(ours) == 4 * (END - WARMUP) and (theirs.model_version == 2).all()
+    assert (ours.model_version == 1).all() and (theirs.run_id == summary.run_id).all()
+    key = ["asset_id", "interval_start"]
+    pair = ours.merge(theirs, on=key, suffixes=("", "_c"))
+    assert np.array_equal(pair.score.to_numpy(), pair.score_c.to_numpy(), equal_nan=True)  # same network and inputs
+    assert np.allclose(pair.threshold_c, 0.7 * pair.threshold) and (pair.is_anomaly <= pair.is_anomaly_c).all()
+    assert pair.is_anomaly_c.sum() > pair.is_anomaly.sum()
+    events, challenger_events = table(settings, ANOMALY_EVENTS), table(settings, CHALLENGER_EVENTS)
+    assert (challenger_events.model_version == 2).all() and len(challenger_events) >= len(events) > 0
+    # only the champion alerts
+    assert sorted(k for k, _ in read_alerts(settings)) == sorted(event_id(a, s) for a, s in
+                                                                 zip(events.asset_id, events.event_start))
+    run = table(settings, PREDICTION_RUNS).iloc[0]
+    assert run.challenger_version == 2 and run.challenger_s > 0 and not any("challenger" in w for w in run.warnings)
+
+    # The view, against the tables.
+    store = SqlStore(settings).with_views()
+    view = pd.DataFrame(store.query(q.model_comparison(store.target)), columns=q.COMPARISON_COLUMNS)
+    assert len(view) == 4 and set(view.champion_version) == {1} and set(view.challenger_version) == {2}
+    for row in view.itertuples():
+        mine = pair[pair.asset_id == row.asset_id]
+        assert row.intervals == len(mine)
+        assert row.agreement == pytest.approx((mine.is_anomaly == mine.is_anomaly_c).mean())
+
+        own = events[events.asset_id == row.asset_id]
+        other = challenger_events[challenger_events.asset_id == row.asset_id]
+        assert row.champion_events == len(own) and row.challenger_events == len(other)
+        assert row.matched_events == overlapping(own, other)
+        assert row.missed_events == 0 == len(own) - row.matched_events  # a more sensitive challenger misses nothing
+        assert row.extra_events == len(other) - overlapping(other, own)
+    assert view.extra_events.sum() > 0
+
+    monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", settings.sql.schema_)
+    monkeypatch.setenv("SENSORWATCH__MODEL__TRACKING_URI", str(conf.tracking_uri))
+    monkeypatch.setenv("SENSORWATCH__MODEL__NAME", conf.name)
+    assert main(["model", "compare"]) == 0 and main(["model", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"v2 against v1: 4 asset(s), {len(pair)} intervals" in out and "missed 0" in out
+    assert "v2    challenger" in out
+
+    # A re-run writes the same rows (replay-safe), beside the same champion rows.
+    run_predict(spark, settings, span=span)
+    for t, before in ((CHALLENGER_SCORES, theirs), (CHALLENGER_EVENTS, challenger_events)):
+        pd.testing.assert_frame_equal(table(settings, t).drop(columns=LINEAGE), before.drop(columns=LINEAGE), obj=t.name)
+
+    # A challenger that does not match the features: a warning, the champion's run as before.
+    foreign = registry.load(conf, 2)
+    columns = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
+               *[ColSpec("double", c) for c in foreign.detector.spec.columns], ColSpec("double", "pressure__kurtosis")]
+    with mlflow.start_run(experiment_id=registry.experiment_id(conf)):
+        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
+                                artifacts={registry.ARTIFACT: str(foreign.detector.saved_in)},
+                                signature=ModelSignature(inputs=Schema(columns)),
+                                registered_model_name=conf.name, pip_requirements=["sensorwatch"])
+    registry.set_challenger(conf, 3)
+    broken = run_predict(spark, settings, at=at(END))
+    assert broken.status == "succeeded" and "pressure__kurtosis" in broken.details["challenger"]["error"]
+    assert any(w.startswith("challenger v3 not scored") for w in broken.warnings)
+    assert (table(settings, CHALLENGER_SCORES).model_version == 2).all()
+
+    # Promotion is deliberate, and ends the challenger's time as one.
+    registry.set_challenger(conf, 2)
+    assert main(["model", "promote", "2"]) == 0
+    assert registry.champion_version(conf) == 2 and registry.challenger_version(conf) is None
+    assert registry.clear_challenger(conf) is None

@@ -28,6 +28,8 @@ from schemas.records import (
     ANOMALY_EVENTS,
     ANOMALY_FEEDBACK,
     ANOMALY_SCORES,
+    CHALLENGER_EVENTS,
+    CHALLENGER_SCORES,
     MAINTENANCE_WINDOWS,
     THRESHOLD_VERSIONS,
 )
@@ -177,38 +179,70 @@ def rows_between(t: Target, table: Table | str, names: Sequence[str], start: dat
 
 
 # -- anomaly events -------------------------------------------------------------------
-def events_touching(t: Target, assets: Sequence[str], lo: datetime, hi: datetime) -> Statement:
+@dataclass(frozen=True)
+class ScoreTables:
+    """Where one model's scores and events are: the champion's tables, or the challenger
+    tables with the rows of one version (``model_version``)."""
+
+    scores: Table
+    events: Table
+    model_version: int | None = None
+
+    @classmethod
+    def challenger(cls, version: int) -> ScoreTables:
+        return cls(CHALLENGER_SCORES, CHALLENGER_EVENTS, version)
+
+    def where(self) -> tuple[Composable, tuple[Any, ...]]:
+        """`` AND model_version = %s`` for a challenger version, nothing for the champion."""
+        if self.model_version is None:
+            return sql.SQL(""), ()
+        return sql.SQL(" AND model_version = %s"), (self.model_version,)
+
+
+CHAMPION = ScoreTables(ANOMALY_SCORES, ANOMALY_EVENTS)
+
+
+def events_touching(t: Target, assets: Sequence[str], lo: datetime, hi: datetime,
+                    tables: ScoreTables = CHAMPION) -> Statement:
     """Per asset, the span of its stored events that reach into [lo, hi]."""
+    version, params = tables.where()
     return Statement(sql.SQL("SELECT asset_id, min(event_start), max(event_end) FROM {} WHERE asset_id = ANY(%s) "
-                             "AND event_end >= %s AND event_start <= %s GROUP BY asset_id").format(
-        t.table(ANOMALY_EVENTS)), (list(assets), lo, hi))
+                             "AND event_end >= %s AND event_start <= %s{} GROUP BY asset_id").format(
+        t.table(tables.events), version), (list(assets), lo, hi, *params))
 
 
 EXCEEDING_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
                      "top_contributions", "model_name", "model_version", "run_id")
 
 
-def exceeding_scores(t: Target, assets: Sequence[str], start: datetime, end: datetime) -> Statement:
+def exceeding_scores(t: Target, assets: Sequence[str], start: datetime, end: datetime,
+                     tables: ScoreTables = CHAMPION) -> Statement:
     """The score rows above the threshold in [start, end), each with ``after_exceeding``:
     whether the asset's previous score row was above it too (``models.events``)."""
     names = columns(EXCEEDING_COLUMNS)
+    version, params = tables.where()
     return Statement(sql.SQL(
         "SELECT {names}, after_exceeding FROM (SELECT {names}, "
         "lag(exceeds) OVER (PARTITION BY asset_id ORDER BY interval_start) AS after_exceeding "
-        "FROM {table} WHERE asset_id = ANY(%s) AND interval_start >= %s AND interval_start < %s) AS scored "
-        "WHERE exceeds").format(names=names, table=t.table(ANOMALY_SCORES)), (list(assets), start, end))
+        "FROM {table} WHERE asset_id = ANY(%s) AND interval_start >= %s AND interval_start < %s{version}) AS scored "
+        "WHERE exceeds").format(names=names, table=t.table(tables.scores), version=version),
+        (list(assets), start, end, *params))
 
 
-def newest_score(t: Target, assets: Sequence[str]) -> Statement:
-    return Statement(sql.SQL("SELECT asset_id, max(interval_start) FROM {} WHERE asset_id = ANY(%s) "
-                             "GROUP BY asset_id").format(t.table(ANOMALY_SCORES)), (list(assets),))
+def newest_score(t: Target, assets: Sequence[str], tables: ScoreTables = CHAMPION) -> Statement:
+    version, params = tables.where()
+    return Statement(sql.SQL("SELECT asset_id, max(interval_start) FROM {} WHERE asset_id = ANY(%s){} "
+                             "GROUP BY asset_id").format(t.table(tables.scores), version), (list(assets), *params))
 
 
-def event_keys_starting(t: Target, assets: Sequence[str], start: datetime, end: datetime) -> Statement:
-    """The keys of the stored events of ``assets`` starting in [start, end)."""
-    return Statement(sql.SQL('SELECT asset_id, event_start, "day" FROM {} WHERE asset_id = ANY(%s) '
-                             "AND event_start >= %s AND event_start < %s").format(t.table(ANOMALY_EVENTS)),
-                     (list(assets), start, end))
+def event_keys_starting(t: Target, assets: Sequence[str], start: datetime, end: datetime,
+                        tables: ScoreTables = CHAMPION) -> Statement:
+    """The primary keys of the stored events of ``assets`` starting in [start, end) (the
+    asset and the onset first)."""
+    version, params = tables.where()
+    return Statement(sql.SQL("SELECT {} FROM {} WHERE asset_id = ANY(%s) "
+                             "AND event_start >= %s AND event_start < %s{}").format(
+        columns(tables.events.primary_key), t.table(tables.events), version), (list(assets), start, end, *params))
 
 
 def top_events(t: Target, top: int) -> Statement:
@@ -216,6 +250,16 @@ def top_events(t: Target, top: int) -> Statement:
     return Statement(sql.SQL("SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, "
                              "model_version FROM {} ORDER BY severity DESC, event_start LIMIT %s").format(
         t.table("v_anomaly_events")), (top,))
+
+
+COMPARISON_COLUMNS = ("asset_id", "champion_version", "challenger_version", "intervals", "agreement",
+                      "champion_events", "challenger_events", "matched_events", "missed_events", "extra_events")
+
+
+def model_comparison(t: Target) -> Statement:
+    """Champion vs challenger per asset (the BI view), by version pair and asset."""
+    return Statement(sql.SQL("SELECT {} FROM {} ORDER BY champion_version, challenger_version, asset_id").format(
+        columns(COMPARISON_COLUMNS), t.table("v_model_comparison")))
 
 
 def events_overlapping(t: Target, asset: str, first: datetime, last: datetime) -> Statement:
