@@ -32,6 +32,7 @@ lint: setup
 lock:
 	$(VENV)/bin/uv pip freeze --python $(VENV)/bin/python --exclude-editable > constraints.txt
 	$(VENV)/bin/uv pip freeze --python .venv-airflow/bin/python --exclude-editable > constraints-airflow.txt
+	$(VENV)/bin/uv pip freeze --python .venv-superset/bin/python > constraints-superset.txt
 
 bench: setup
 	$(PY) bench/ingest.py

@@ -126,6 +126,9 @@ VIEWS: tuple[View, ...] = (
          "LEFT JOIN (SELECT asset_id, count(*) AS events, sum(CASE WHEN is_open THEN 1 ELSE 0 END) AS open_events,\n"
          "    max(event_start) AS last_event_start FROM {anomaly_events} GROUP BY asset_id) e\n"
          "  ON s.asset_id = e.asset_id"),
+    View("v_asset_scores", "Per asset and scored interval: score, threshold, above it, confirmed anomaly, main sensor.",
+         "SELECT asset_id, interval_start, score, threshold, exceeds, is_anomaly, top_sensors[1] AS main_sensor,\n"
+         "  model_version, threshold_version\nFROM {anomaly_scores}"),
     View("v_features_hourly", "Per asset and UTC hour: intervals, events and each sensor's mean, min and max.",
          _features_hourly()),
     View("v_alert_feedback", "Per asset and model version: events, alerts, the operators' labels (newest per "

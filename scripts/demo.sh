@@ -5,7 +5,9 @@
 # 3 hours ago: SKAB's own protocol trains on them) are produced into Kafka, ingested to
 # HDFS, turned into features in the SQL store (PostgreSQL locally); a model is trained on
 # everything before T0 and registered as champion; the 3 hours from T0 are scored, and
-# the demo ends with the top anomaly events from SQL and a PNG of one asset.
+# the top anomaly events come from SQL, the alerts from Kafka; a challenger model is scored
+# beside the champion and compared; the demo ends with the operators' dashboard in
+# Apache Superset (its URL, and a screenshot taken in headless Chromium).
 #
 # A second run reuses what it can: the data of the first run (T0 in var/demo/t0), the
 # features (incremental: nothing new) and the champion; prediction re-runs (replay-safe:
@@ -14,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SW=.venv/bin/sensorwatch
 STATE=var/demo
-N=13
+N=16
 stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 started=$(date +%s)
@@ -86,6 +88,26 @@ $SW alerts --last 5
 stage "13/$N plot: the asset with the most severe event: signals, score vs threshold, detected vs true anomalies"
 $SW plot --from "$(iso "$T0")" --to "$(iso "$T1")" --out "$STATE/anomalies.png"
 
+# A challenger: trained on the last 3 normal hours only, registered beside the champion
+# (not promoted), scored by the same prediction runs, compared per asset.
+if $SW model list 2>/dev/null | grep -qE '^v[0-9]+ +challenger '; then
+  stage "14/$N challenger: registered already (reused)"
+else
+  stage "14/$N challenger: a second model (the 3 normal hours before T0) registered as 'challenger', not promoted"
+  SENSORWATCH__MODEL__DETECTOR__EPOCHS=6 SENSORWATCH__MODEL__DETECTOR__BATCH_SIZE=512 \
+    $SW train --from "$(iso $(( T0 - 3 * 3600 )))" --to "$(iso "$T0")" --challenger
+fi
+$SW model list
+stage "15/$N predict again: champion and challenger score the same 3 hours (the champion's rows unchanged), then compare"
+$SW predict --from "$(iso "$T0")" --to "$(iso "$T1")"
+$SW model compare
+
+stage "16/$N dashboard: Apache Superset on 127.0.0.1, provisioned from conf/superset, checked in headless Chromium"
+board=$($SW dashboard up --screenshot "$STATE/dashboard.png")
+echo "$board"
+url=$(echo "$board" | sed -n 's/^dashboard: \([^ ]*\).*/\1/p')
+
 echo
-echo "demo finished in $(( $(date +%s) - started )) s. The plot: $STATE/anomalies.png"
-echo "Services keep running: 'make services-down' (or '$SW services down') stops them."
+echo "demo finished in $(( $(date +%s) - started )) s. The plot: $STATE/anomalies.png; the dashboard: $STATE/dashboard.png"
+echo "The dashboard: $url (user admin, password in var/superset/admin_password)"
+echo "Services keep running (Superset too): 'make services-down' (or '$SW services down') stops them."

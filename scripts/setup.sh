@@ -12,6 +12,9 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v openssl >/dev/null || need_apt+=(openssl)
 [ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
+# Headless Chromium and its WebDriver: the dashboard's check in a real browser.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -61,5 +64,15 @@ if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt cons
   echo "setup: installing Airflow into .venv-airflow"
   .venv/bin/uv pip install --python .venv-airflow/bin/python -q -c constraints-airflow.txt --group airflow
   .venv/bin/uv pip install --python .venv-airflow/bin/python -q --no-deps -e .
+  touch "$stamp"
+fi
+
+# .venv-superset: Apache Superset (the BI tool of `sensorwatch dashboard up`), on its own.
+stamp=.venv-superset/.installed
+if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt constraints-superset.txt ]; }; then
+  [ -x .venv-superset/bin/python ] || python3.11 -m venv --without-pip .venv-superset 2>/dev/null \
+    || python3 -m venv --without-pip .venv-superset
+  echo "setup: installing Apache Superset into .venv-superset"
+  .venv/bin/uv pip install --python .venv-superset/bin/python -q -c constraints-superset.txt --group superset
   touch "$stamp"
 fi

@@ -16,6 +16,7 @@
     sensorwatch thresholds recalibrate [--budget B] | apply VERSION | list   thresholds from operators' labels
     sensorwatch plot [--asset A] [--from T --to T] [--out PNG]   an asset's signals, scores, detected vs true anomalies
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
+    sensorwatch dashboard up [--asset A] [--screenshot PNG] | down   Apache Superset with the operators' dashboard
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
     sensorwatch schema ddl --dialect cratedb|postgresql|hive | alert-json-schema
     sensorwatch package [--out DIR] [--for yarn]   the job environment + jobs for spark-submit on YARN
@@ -32,7 +33,7 @@ import sys
 from pathlib import Path
 
 from schemas import SQL_TABLES
-from schemas.errors import SensorwatchError, UsageError
+from schemas.errors import OperationFailed, SensorwatchError, UsageError
 from schemas.time import TimeRange, parse_time
 from sensorwatch import logs
 from sensorwatch.config import Settings, load_settings
@@ -152,7 +153,7 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch.train_job import run_train
 
     span = _range(args)
-    print(json.dumps(run_train(settings, span, args.assets).to_json(), default=str))
+    print(json.dumps(run_train(settings, span, args.assets, args.challenger).to_json(), default=str))
     return 0
 
 
@@ -278,6 +279,26 @@ def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch import dashboard, services
+
+    if args.action == "down":
+        services.down(settings, ["superset"])
+        print("Superset stopped")
+        return 0
+    board = dashboard.provision(settings, args.asset)
+    print(f"dashboard: {board.url} ({len(board.charts)} charts; score chart: {board.asset or 'no events yet'}; "
+          f"user {services.superset.ADMIN}, password in {services.superset.home(settings) / 'admin_password'})")
+    if args.screenshot:
+        seen = dashboard.check(settings, board, Path(args.screenshot))
+        names = {str(i): name for name, i in board.charts.items()}
+        print(json.dumps({"screenshot": seen["screenshot"], "errors": seen["errors"],
+                          "rows": {names.get(k, k): v for k, v in seen["rows"].items()}}))
+        if seen["errors"] or len(seen["rows"]) < len(board.charts):
+            raise OperationFailed(f"the dashboard's charts did not all load: {seen}")
+    return 0
+
+
 def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
     from models import registry
 
@@ -289,6 +310,8 @@ def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
                   f"{v.get('gate', '')}")
     elif args.action == "compare":
         return _compare(settings)
+    elif args.action == "rollback":
+        print(f"{conf.name}: '{registry.ALIAS}' rolled back to v{registry.rollback(conf)}")
     elif args.action == "challenger" and args.clear:
         cleared = registry.clear_challenger(conf)
         print(f"{conf.name}: no challenger" + (f" (v{cleared} is no longer scored beside the champion)"
@@ -298,13 +321,10 @@ def cmd_model(settings: Settings, args: argparse.Namespace) -> int:
     elif args.action == "promote":
         registry.promote(conf, args.version)
         print(f"{conf.name} v{args.version} is now '{registry.ALIAS}'")
-    elif args.action == "challenger":
+    else:
         registry.set_challenger(conf, args.version)
         print(f"{conf.name} v{args.version} is now '{registry.CHALLENGER}': scored beside the champion from the next "
               "prediction run (compare: sensorwatch model compare; promote: sensorwatch model promote)")
-    else:
-        version = registry.rollback(conf)
-        print(f"{conf.name}: '{registry.ALIAS}' rolled back to v{version}")
     return 0
 
 
@@ -427,13 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], **kw)
 
-    p = add("services", help="start/stop/probe the embedded Kafka, HDFS, PostgreSQL (and YARN, HiveServer2)")
+    p = add("services", help="start/stop/probe the embedded Kafka, HDFS, PostgreSQL (and YARN, HiveServer2, Superset)")
     p.add_argument("action", choices=["up", "down", "status", "env"],
                    help="env: the exports the yarn-local profile needs (eval \"$(sensorwatch services env)\")")
-    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres", "yarn", "hiveserver2"])
-    p.add_argument("--with", dest="with_", nargs="+", choices=["yarn", "hiveserver2"], default=[],
+    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres", "yarn", "hiveserver2", "superset"])
+    p.add_argument("--with", dest="with_", nargs="+", choices=["yarn", "hiveserver2", "superset"], default=[],
                    help="also start these optional services (YARN: ResourceManager + NodeManager; hiveserver2: "
-                        "Spark's Thrift Server over the landing zone)")
+                        "Spark's Thrift Server over the landing zone; superset: the BI tool, see `dashboard up`)")
     p.set_defaults(func=cmd_services)
 
     p = add("produce", help="produce sensor events into Kafka")
@@ -478,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", help="ISO time (default: the newest model.train_hours of features)")
     p.add_argument("--to", dest="end", help="ISO time, exclusive")
     p.add_argument("--assets", nargs="+", help="only these assets (default: all in the range)")
+    p.add_argument("--challenger", action="store_true",
+                   help="register the new version as the challenger (scored beside the champion) instead of "
+                        "promoting it")
     p.set_defaults(func=cmd_train)
 
     p = add("model", help="the model registry: list versions, promote one, roll back the champion, set a challenger "
@@ -486,6 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", type=int)
     p.add_argument("--clear", action="store_true", help="with challenger: stop scoring the challenger")
     p.set_defaults(func=cmd_model)
+
+    p = add("dashboard", help="Apache Superset on 127.0.0.1 with the operators' dashboard (conf/superset)")
+    p.add_argument("action", choices=["up", "down"])
+    p.add_argument("--asset", help="the asset of the score chart (default: that of the most severe event)")
+    p.add_argument("--screenshot", help="PNG: open the dashboard in headless Chromium, check every chart got rows")
+    p.set_defaults(func=cmd_dashboard)
 
     p = add("predict", help="score the newest intervals: anomaly_scores, anomaly_events, monitoring (SQL store)")
     p.add_argument("--at", help="ISO time: score the predict.interval_s before it (default: now)")

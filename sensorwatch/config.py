@@ -73,6 +73,7 @@ class ServicesConf(_Strict):
     yarn_nodemanager_port: PositiveInt = 18040
     yarn_memory_mb: PositiveInt = 8192  # what the NodeManager offers to containers
     hiveserver2_port: PositiveInt = 19110  # Spark Thrift Server (services up --with hiveserver2)
+    superset_port: PositiveInt = 19120  # Apache Superset (sensorwatch dashboard up)
 
 
 class KafkaConf(_Strict):

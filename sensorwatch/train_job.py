@@ -178,9 +178,11 @@ def log_run(settings: Settings, job_run_id: str, data: TrainingData, data_versio
             return registry.log_detector(conf, detector, example, Path(tmp)), ml.info.run_id
 
 
-def gate_and_promote(conf: ModelConf, version: int, trained: Trained) -> Gate:
+def gate_and_promote(conf: ModelConf, version: int, trained: Trained, challenger: bool = False) -> Gate:
     """Measure the champion on the same held-back rows; move the alias when the new version
-    is not worse (``gate``). The verdict is tagged on the version either way."""
+    is not worse (``gate``). The verdict is tagged on the version either way. With
+    ``challenger``, the new version becomes the challenger instead (scored beside the
+    champion; promoted later, on purpose), unless there is no champion yet."""
     from models import registry
     from models.detector import ModelError
 
@@ -192,11 +194,15 @@ def gate_and_promote(conf: ModelConf, version: int, trained: Trained) -> Gate:
         except (ModelError, ValueError) as exc:  # an unusable champion must not block a good model
             log.warning("champion v%s cannot be measured (%s): promoting the new version", champion, exc)
     promoted, reason = gate(trained.holdout_error, champion_error, conf.promotion_tolerance)
+    if challenger and champion is not None:
+        promoted, reason = False, f"{reason}; registered as the challenger (sensorwatch model compare)"
     client = registry.client(conf)
     client.set_model_version_tag(conf.name, str(version), "holdout_error", f"{trained.holdout_error:.6f}")
     client.set_model_version_tag(conf.name, str(version), "gate", reason)
     if promoted:
         registry.promote(conf, version)
+    elif challenger and champion is not None:
+        registry.set_challenger(conf, version)
     return Gate(promoted, reason, champion, champion_error)
 
 
@@ -223,8 +229,10 @@ class TrainSummary:
         return dataclasses.asdict(self)
 
 
-def run_train(settings: Settings, span: TimeRange | None = None, assets: list[str] | None = None) -> TrainSummary:
-    """Extract, train, log, gate; returns the summary (also in ``job_runs``)."""
+def run_train(settings: Settings, span: TimeRange | None = None, assets: list[str] | None = None,
+              challenger: bool = False) -> TrainSummary:
+    """Extract, train, log, gate (or register as the ``challenger``); returns the summary
+    (also in ``job_runs``)."""
     conf, spec = settings.model, settings.model.spec()
     store = SqlStore(settings)
     store.create_tables()
@@ -236,7 +244,7 @@ def run_train(settings: Settings, span: TimeRange | None = None, assets: list[st
         trained = train(data, spec, conf.holdout_fraction)
         data_version = data.version()  # hashes every value read: once
         version, mlflow_run = log_run(settings, run.run_id, data, data_version, trained)
-        verdict = gate_and_promote(conf, version, trained)
+        verdict = gate_and_promote(conf, version, trained, challenger)
         run.rows_out = trained.rows
         run.details = {"model": conf.name, "version": version, "promoted": verdict.promoted, "gate": verdict.reason,
                        "device": trained.detector.training["device"], "mlflow_run_id": mlflow_run,

@@ -355,7 +355,7 @@ def test_every_cratedb_statement_of_prediction_and_bi_parses(live_services):
                                    q.create_table(store.target, stage))]
     log += [q.delete_by_key(store.target, t).text() for t in (ANOMALY_EVENTS, CHALLENGER_EVENTS, ANOMALY_ALERTS)]
     assert any(s.startswith("CREATE USER") for s in log) and any(s.startswith("GRANT DQL") for s in log)
-    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 5
+    assert sum(s.startswith("CREATE OR REPLACE VIEW") for s in log) == 6
     update_events(store, ["pump-0001"], Grid.for_range(at(0), at(180), 1, 50), 10, q.ScoreTables.challenger(2))
     log.append(q.model_comparison(store.target).text())
     log += doc_sql_blocks("sql")  # docs/bi.md's examples are for CrateDB too
@@ -521,3 +521,40 @@ def test_a_challenger_is_scored_beside_the_champion_compared_and_cannot_break_th
     assert main(["model", "promote", "2"]) == 0
     assert registry.champion_version(conf) == 2 and registry.challenger_version(conf) is None
     assert registry.clear_challenger(conf) is None
+
+
+def test_the_superset_dashboard_shows_the_results_in_a_browser(pipeline, tmp_path):
+    """Superset (its own environment) provisioned from conf/superset on this run's schema:
+    the connection is the read-only BI login, headless Chromium logs in, every chart gets
+    rows (those the views hold), a screenshot is written; provisioning again updates the
+    same objects."""
+    from sensorwatch.dashboard import BI_ROLE, SLUG, Api, check, provision
+
+    settings = pipeline["settings"]
+    board = provision(settings)
+    events = table(settings, ANOMALY_EVENTS)
+    worst = events.assign(severity=events.peak_score / events.threshold).sort_values("severity").iloc[-1]
+    assert board.asset == worst.asset_id and len(board.charts) == 4
+    api = Api(settings)
+    databases = api.get("/api/v1/database/")["result"]
+    mine = [d for d in databases if d["database_name"] == "sensorwatch"]
+    assert len(mine) == 1
+    uri = api.get(f"/api/v1/database/{mine[0]['id']}/connection")["result"]["sqlalchemy_uri"]
+    assert uri.startswith(f"postgresql+psycopg2://{BI_ROLE}:") and settings.sql.database in uri
+
+    seen = check(settings, board, tmp_path / "dashboard.png")
+    assert seen["errors"] == [] and seen["statuses"] == [200] and "Sensorwatch" in seen["title"]
+    rows = {name: seen["rows"].get(str(i)) for name, i in board.charts.items()}
+    scored = table(settings, ANOMALY_SCORES)
+    minutes = scored[scored.asset_id == worst.asset_id].interval_start.dt.floor("min").nunique()
+    assert rows["Fleet status"] == 4 and rows["Alerts and feedback"] == 4  # four pumps, one model version
+    assert rows[f"Score vs threshold: {worst.asset_id}"] == minutes
+    levels = settings.alerts.severity_levels  # one row per severity band (open/closed: its series)
+    assert rows["Events by severity, open and closed"] == len(
+        {sum(s >= level for level in levels) for s in events.peak_score / events.threshold})
+    png = (tmp_path / "dashboard.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+    again = provision(settings)
+    assert again.charts == board.charts
+    assert [d["slug"] for d in api.get("/api/v1/dashboard/")["result"]].count(SLUG) == 1

@@ -96,6 +96,13 @@ def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trai
     assert "no earlier champion" in capsys.readouterr().err
     assert main(["model", "promote", "9", *args]) == 1
     assert "has no version 9" in capsys.readouterr().err
+    # Trained as a challenger: registered and scored beside the champion, never promoted by the gate.
+    third = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)), challenger=True)
+    assert third.version == 3 and not third.promoted and "registered as the challenger" in third.gate
+    assert registry.champion_version(trainable.model) == 1 and registry.challenger_version(trainable.model) == 3
+    assert main(["model", "challenger", *args]) == 2  # which version?
+    assert main(["model", "challenger", "--clear", *args]) == 0
+    assert registry.challenger_version(trainable.model) is None
 
 
 def test_no_champion_and_no_data_are_clear_errors(trainable):

@@ -344,19 +344,23 @@ def read_only_login(t: Target, role: str, password: str | None, exists: bool) ->
     the right to add rows to ``anomaly_feedback`` (labels from a BI tool), nothing else:
     PostgreSQL grants SELECT (also on tables created later) and INSERT on that table;
     CrateDB grants DQL on the schema and DML on that table (CrateDB's privileges are per
-    class: DML also allows UPDATE and DELETE there). DDL takes no parameters: the
-    password is a quoted literal."""
+    class: DML also allows UPDATE and DELETE there). A password given for an existing login
+    replaces its password. DDL takes no parameters: the password is a quoted literal."""
     who, schema = sql.Identifier(role), sql.Identifier(t.schema)
     secret = sql.Literal(password) if password else None
     feedback = t.table(ANOMALY_FEEDBACK)
     if t.dialect == "cratedb":
         create = [] if exists else [sql.SQL("CREATE USER {}").format(who)
                                     + (sql.SQL(" WITH (password = {})").format(secret) if secret else sql.SQL(""))]
+        if exists and secret:  # a password given again is the login's password from now on
+            create = [sql.SQL("ALTER USER {} SET (password = {})").format(who, secret)]
         grants = [sql.SQL("GRANT DQL ON SCHEMA {} TO {}").format(schema, who),
                   sql.SQL("GRANT DML ON TABLE {} TO {}").format(feedback, who)]
     else:
         create = [] if exists else [sql.SQL("CREATE ROLE {} LOGIN").format(who)
                                     + (sql.SQL(" PASSWORD {}").format(secret) if secret else sql.SQL(""))]
+        if exists and secret:
+            create = [sql.SQL("ALTER ROLE {} PASSWORD {}").format(who, secret)]
         grants = [sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who),
                   sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, who),
                   sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(schema, who),
