@@ -7,6 +7,7 @@ registered model says exactly how it was built and what it reads.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -72,10 +73,12 @@ class DetectorSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectorSpec:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        defaults = {f.name: f.default for f in fields(cls)}
+        unknown = sorted(set(data) - set(defaults))
         if unknown:
             raise ValueError(f"unknown detector setting(s): {', '.join(unknown)}")
+        for name, value in data.items():
+            _check_type(name, value, defaults[name])
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,3 +101,21 @@ class DetectorSpec:
         return self.window + self.smoothing + self.min_duration - 2
 
 
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """A setting has its default's type (an int where a float is expected is fine; a bool
+    is not a number); a tuple setting is a list of strings."""
+    if isinstance(default, tuple):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        expected = "a list of names"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        expected = "a finite number"
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "an integer"
+    else:
+        ok, expected = isinstance(value, str), "a string"
+    if not ok:
+        raise ValueError(f"{name} must be {expected}, got {value!r}"[:300])

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
@@ -45,6 +45,11 @@ ENV_PREFIX = "SENSORWATCH__"
 SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD", "kafka.password": "SENSORWATCH_KAFKA_PASSWORD"}
 
 
+Port = Annotated[int, Field(ge=1, le=65535)]
+# Kafka's own rule for topic names.
+Topic = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
+
+
 class ConfigError(UsageError):
     """A configuration problem, with the offending key in the message."""
 
@@ -59,21 +64,21 @@ class ServicesConf(_Strict):
     home: str
     # The Kafka broker's other listeners (the plaintext one is kafka.bootstrap_servers): SASL_SSL
     # with SCRAM for clients that authenticate, and the KRaft controller's own.
-    kafka_sasl_ssl_port: PositiveInt
-    kafka_controller_port: PositiveInt
+    kafka_sasl_ssl_port: Port
+    kafka_controller_port: Port
     kafka_sasl_user: str  # the SCRAM user created with the broker's storage (password: var/kafka)
-    datanode_port: PositiveInt
-    datanode_http_port: PositiveInt
-    datanode_ipc_port: PositiveInt
+    datanode_port: Port
+    datanode_http_port: Port
+    datanode_ipc_port: Port
     # YARN (optional: services up --with yarn). The RM's scheduler, tracker and admin RPC
     # ports are the two below and the one above its client port; the NM's localizer and web
     # ports the two above its own.
-    yarn_resourcemanager_port: PositiveInt = 18032
-    yarn_web_port: PositiveInt = 18088
-    yarn_nodemanager_port: PositiveInt = 18040
+    yarn_resourcemanager_port: Port = 18032
+    yarn_web_port: Port = 18088
+    yarn_nodemanager_port: Port = 18040
     yarn_memory_mb: PositiveInt = 8192  # what the NodeManager offers to containers
-    hiveserver2_port: PositiveInt = 19110  # Spark Thrift Server (services up --with hiveserver2)
-    superset_port: PositiveInt = 19120  # Apache Superset (sensorwatch dashboard up)
+    hiveserver2_port: Port = 19110  # Spark Thrift Server (services up --with hiveserver2)
+    superset_port: Port = 19120  # Apache Superset (sensorwatch dashboard up)
 
 
 class KafkaConf(_Strict):
@@ -81,7 +86,7 @@ class KafkaConf(_Strict):
     confluent-kafka producer/admin and Spark's Kafka source: connectors/kafka.py)."""
 
     bootstrap_servers: str
-    topic: str
+    topic: Topic
     partitions: PositiveInt
     security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
@@ -89,6 +94,17 @@ class KafkaConf(_Strict):
     password: SecretStr | None = None  # environment only (SENSORWATCH_KAFKA_PASSWORD)
     # PEM file of the CA that signed the brokers' certificates (None: the system's trust store).
     ssl_ca_location: str | None = None
+
+    @model_validator(mode="after")
+    def _brokers_have_ports(self) -> KafkaConf:
+        for broker in self.bootstrap_servers.split(","):
+            try:
+                port = urlparse(f"tcp://{broker.strip()}").port
+            except ValueError:
+                port = None
+            if port is None or not broker.strip():
+                raise ValueError(f"bootstrap_servers: '{broker}' is not host:port (port 1-65535)")
+        return self
 
     @model_validator(mode="after")
     def _sasl_needs_a_user(self) -> KafkaConf:
@@ -121,7 +137,7 @@ class StorageConf(_Strict):
 class SqlConf(_Strict):
     dialect: Literal["postgresql", "cratedb"]
     host: str
-    port: PositiveInt
+    port: Port
     database: str
     schema_: str = Field(alias="schema")  # tables live in this schema (CrateDB: "doc")
     user: str
@@ -158,6 +174,9 @@ class IngestConf(_Strict):
     watermark_delay: str
     min_event_time: datetime
     max_future_skew_s: PositiveInt
+    # A sensor event is ~300 bytes; anything much larger is quarantined (its extras would
+    # bloat every landing file and query).
+    max_payload_bytes: PositiveInt = 65_536
 
 
 class FeaturesConf(_Strict):
@@ -227,7 +246,7 @@ class AlertsConf(_Strict):
     """Alerts on Kafka (``sensorwatch.alerts``): the topic (compacted: it holds each event's
     latest state) and the severity levels (peak score / threshold) whose crossing re-alerts."""
 
-    topic: str
+    topic: Topic
     partitions: PositiveInt = 1
     severity_levels: list[PositiveFloat] = [2.0, 4.0]
 
@@ -243,8 +262,8 @@ class HistoryConf(_Strict):
     Server): where its external tables live and whether ingest registers new partitions."""
 
     host: str
-    port: PositiveInt
-    database: str = "sensorwatch"
+    port: Port
+    database: str = Field(default="sensorwatch", pattern=r"^[A-Za-z0-9_]{1,128}$")  # pasted into HiveQL
     engine: Literal["hive", "impala"] = "hive"  # MSCK REPAIR TABLE vs ALTER TABLE ... RECOVER PARTITIONS
     auth_mechanism: Literal["NOSASL", "PLAIN", "GSSAPI", "LDAP"] = "PLAIN"
     user: str = "sensorwatch"
@@ -299,9 +318,13 @@ def endpoint_port(url_or_hostport: str) -> int:
     """Port of ``hdfs://h:p/x``, ``http://h:p`` or ``h:p`` (first of a comma list)."""
     first = url_or_hostport.split(",")[0]
     parsed = urlparse(first if "://" in first else f"tcp://{first}")
-    if parsed.port is None:
+    try:
+        port = parsed.port
+    except ValueError:  # not a number, or beyond 65535
+        raise ConfigError(f"endpoint '{url_or_hostport}' has no valid port") from None
+    if port is None:
         raise ConfigError(f"endpoint '{url_or_hostport}' has no port")
-    return parsed.port
+    return port
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

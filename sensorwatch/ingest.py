@@ -41,7 +41,8 @@ _PARSED_SPARK_SCHEMA = from_arrow_schema(PARSED_SCHEMA)
 
 
 def rules_from_settings(settings: Settings) -> EventRules:
-    return EventRules(settings.ingest.min_event_time, settings.ingest.max_future_skew_s)
+    return EventRules(settings.ingest.min_event_time, settings.ingest.max_future_skew_s,
+                      settings.ingest.max_payload_bytes)
 
 
 def parse_events(raw: DataFrame, rules: EventRules) -> DataFrame:

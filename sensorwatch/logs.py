@@ -14,6 +14,10 @@ import sys
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OURS = ("sensorwatch", "models", "features", "schemas")
+# Never below WARNING, whatever the root logger's level: py4j logs at DEBUG every command it
+# sends to the JVM, option values included, so a JDBC password would reach the logs (found
+# by tests/test_predict_job.py's secrets test with the root logger at DEBUG).
+QUIET = ("py4j",)
 _configured = False
 
 
@@ -42,5 +46,13 @@ def configure(level: str | None = None) -> None:
     root.setLevel(logging.WARNING)
     for name in OURS:
         logging.getLogger(name).setLevel((level or os.environ.get("SENSORWATCH_LOG_LEVEL", "INFO")).upper())
+    quiet_libraries()
     logging.captureWarnings(True)
     _configured = True
+
+
+def quiet_libraries() -> None:
+    """``QUIET`` at WARNING (also where the CLI did not configure logging: a notebook, a
+    test); ``sensorwatch.spark.get_spark`` calls it."""
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)

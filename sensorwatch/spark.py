@@ -8,7 +8,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from sensorwatch import jvm
+from sensorwatch import jvm, logs
 from sensorwatch.config import Settings
 
 DAEMON_MODULE = "spark.python.daemon.module"
@@ -31,6 +31,7 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: 
         builder = builder.master(settings.spark.master)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it
         builder = builder.config("spark.jars", jvm.job_jars(settings))
+    logs.quiet_libraries()  # py4j's DEBUG records carry option values: the JDBC password
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark

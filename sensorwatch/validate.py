@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ WIRE_TYPES: dict[Kind, tuple[tuple[type, ...], str]] = {
     Kind.TIMESTAMP: ((int,), "integer epoch milliseconds"),
     Kind.DOUBLE: ((int, float), "number"),
 }
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_QUOTED_NAMES = tuple(f'"{f.name}"'.encode() for f in SENSOR_EVENT.fields)
 _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
 KNOWN = frozenset(f.name for f in SENSOR_EVENT.fields)
 LINEAGE = ("key", "payload", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
@@ -64,6 +67,7 @@ class EventRules:
 
     min_event_time: datetime
     max_future_skew_s: int
+    max_payload_bytes: int = 65_536
 
     @property
     def min_ms(self) -> int:
@@ -76,6 +80,50 @@ def _reject_constant(token: str) -> Any:
 
 class MalformedJson(DataError):
     """A payload that is not JSON we can read; the message is the quarantine reason."""
+
+
+class _Pairs(list):
+    """An object's (key, value) pairs, as the stdlib parser read them (duplicates kept)."""
+
+
+def duplicate_keys(payload: bytes) -> list[str]:
+    """The keys that occur more than once in one object of ``payload`` (valid JSON), in
+    the order found; JSON leaves duplicates undefined and parsers keep the last, so an
+    event with them is ambiguous and quarantined."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> _Pairs:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and key not in found:
+                found.append(key)
+            seen.add(key)
+        return _Pairs(items)
+
+    try:
+        json.loads(payload, object_pairs_hook=pairs, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return []  # not for this check to judge: _decode reports it
+    return found
+
+
+def _maybe_duplicates(payload: bytes) -> bool:
+    """For the column-wise path (rows with known fields only), cheap and never wrong in the
+    safe direction: False only if ``payload`` cannot hold a duplicate of a known field (each
+    known name at most once, and no escape that could spell one)."""
+    return b"\\u" in payload or any(payload.count(name) > 1 for name in _QUOTED_NAMES)
+
+
+def _bad_text(value: str) -> str | None:
+    """Why a string cannot be stored as it is: a lone surrogate (not encodable as UTF-8),
+    or a control character (PostgreSQL's text refuses NUL; the rest breaks logs and CSV)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "not valid UTF-8: a lone surrogate"
+    if _CONTROL.search(value):
+        return "control characters"
+    return None
 
 
 def _decode(payload: bytes) -> Any:
@@ -119,7 +167,10 @@ def check_event(body: Any, kafka_ts_ms: int | None, rules: EventRules) -> tuple[
         reasons.append("no_sensor_readings")
     extras = None
     if any(k not in KNOWN for k in body):
-        extras = {k: orjson.dumps(v).decode() for k, v in body.items() if k not in KNOWN} or None
+        try:
+            extras = {k: orjson.dumps(v).decode() for k, v in body.items() if k not in KNOWN} or None
+        except orjson.JSONEncodeError:  # deeper than orjson writes (1024): what it did not read either
+            raise MalformedJson("malformed_json (nesting too deep)") from None
     return values, extras, reasons
 
 
@@ -149,8 +200,12 @@ def _check_field(f: Field, value: Any, kafka_ts_ms: int | None, rules: EventRule
         if not math.isfinite(value):
             reasons.append(f"out_of_range:{f.name} (not finite)")
             return None
-    elif f.name == "asset_id" and not 1 <= len(value) <= ASSET_ID_MAX_LEN:
-        reasons.append(f"invalid_value:asset_id (must be 1-{ASSET_ID_MAX_LEN} characters)")
+    elif f.kind == Kind.STRING:
+        if f.name == "asset_id" and not 1 <= len(value) <= ASSET_ID_MAX_LEN:
+            reasons.append(f"invalid_value:asset_id (must be 1-{ASSET_ID_MAX_LEN} characters)")
+        if (why := _bad_text(value)) is not None:
+            reasons.append(f"invalid_value:{f.name} ({why})")
+            return _WRONG
     return value
 
 
@@ -160,8 +215,13 @@ def _validate_one(payload: bytes | None, kafka_ts_ms: int | None, rules: EventRu
     checks ends as a reason, so the batch (and every retry of it) goes on."""
     if not payload:
         return [None] * width, None, ["empty_payload"]
+    if len(payload) > rules.max_payload_bytes:
+        return [None] * width, None, [f"payload_too_large ({len(payload)} bytes > {rules.max_payload_bytes})"]
     try:
-        return check_event(_decode(payload), kafka_ts_ms, rules)
+        values, extras, reasons = check_event(_decode(payload), kafka_ts_ms, rules)
+        # Rows here are rare (invalid, or with extras): the exact check on every one.
+        reasons += [f"duplicate_key:{key}" for key in duplicate_keys(payload)]
+        return values, extras, reasons
     except MalformedJson as exc:
         return [None] * width, None, [str(exc)]
     except Exception as exc:  # noqa: BLE001 - the contract: no message stops ingest
@@ -218,7 +278,7 @@ def _proven_valid(payloads: list[bytes | None], kafka_ms: pa.Array,
     rows: list[int] = []
     bodies: list[dict] = []
     for i, payload in enumerate(payloads):
-        if payload is None:
+        if payload is None or len(payload) > rules.max_payload_bytes or _maybe_duplicates(payload):
             continue
         try:
             body = loads(payload)
@@ -248,9 +308,10 @@ def _proven_valid(payloads: list[bytes | None], kafka_ms: pa.Array,
     event_ms = pa.array(columns[_EVENT_TIME], pa.int64())  # epoch ms, as on the wire
     skew_ms = pc.add(kafka_ms.take(pa.array(rows)), rules.max_future_skew_s * 1000)
     length = pc.utf8_length(by_name["asset_id"])
+    clean = pc.invert(pc.match_substring_regex(by_name["asset_id"], _CONTROL.pattern))
     ok = [pc.is_valid(by_name[f.name]) for f in SENSOR_EVENT.fields if not f.nullable]
     ok += [pc.greater_equal(event_ms, rules.min_ms), pc.less_equal(event_ms, skew_ms),
-           pc.greater_equal(length, 1), pc.less_equal(length, ASSET_ID_MAX_LEN)]
+           pc.greater_equal(length, 1), pc.less_equal(length, ASSET_ID_MAX_LEN), clean]
     readings = [pc.is_valid(by_name[name]) for name in SENSOR_NAMES]
     any_reading = readings[0]
     for r in readings[1:]:

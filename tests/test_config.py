@@ -1,9 +1,12 @@
 """Config profiles: validated on load, one clear error naming the key, env overrides, secrets."""
 
+import copy
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sensorwatch.cli import main as cli_main
 from sensorwatch.config import DEFAULT_CONF_DIR, ConfigError, endpoint_port, load_settings
@@ -137,3 +140,43 @@ def test_a_cluster_submission_carries_the_overrides_and_hides_the_secrets(monkey
     # both profile files travel (yarn-local extends yarn); the Hadoop client conf is the embedded one
     assert [Path(f).name for f in sub.files.split(",")] == ["yarn.yaml", "yarn-local.yaml"]
     assert sub.env["HADOOP_CONF_DIR"].endswith("var/yarn/conf") and shell.startswith("HADOOP_CONF_DIR=")
+
+
+def _leaves(data, prefix=()):
+    """Every key path of a profile down to its values (a list is a value)."""
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
+
+
+LOCAL = yaml.safe_load((DEFAULT_CONF_DIR / "local.yaml").read_text())
+EXTREMES = [None, "", "x" * 10_000, -1, 0, 10**30, -(10**30), 1e308, float("nan"), float("inf"), True, [], {},
+            ["a", 1, None], {"nested": {"deeper": 1}}, "127.0.0.1:99999", "'; DROP TABLE x; --", "../../../etc"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(sorted(_leaves(LOCAL))), st.sampled_from(["remove", *range(len(EXTREMES))]))
+def test_any_key_removed_mistyped_or_extreme_loads_or_is_one_error_naming_it(tmp_path_factory, path, change):
+    """Fuzz of the config loader: every leaf key of the local profile removed or given
+    a wrong type or an extreme value: the profile loads (a default, or a value that is
+    valid), or one ConfigError names the key; never another exception."""
+    data = copy.deepcopy(LOCAL)
+    parent = data
+    for key in path[:-1]:
+        parent = parent[key]
+    if change == "remove":
+        parent.pop(path[-1])
+    else:
+        parent[path[-1]] = EXTREMES[change]
+    conf = tmp_path_factory.mktemp("conf")
+    (conf / "local.yaml").write_text(yaml.safe_dump(data))
+    try:
+        loaded = load_settings("local", conf, environ={})
+    except ConfigError as exc:
+        assert ".".join(path) in str(exc) or path[-1] in str(exc), (path, change, str(exc))
+        assert "\n" not in str(exc) and "Traceback" not in str(exc)
+        return
+    if change != "remove":  # accepted: the value is what was given (or its sensible reading)
+        assert loaded.profile == "local"

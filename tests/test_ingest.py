@@ -183,3 +183,51 @@ def test_an_unreachable_history_endpoint_warns_and_loses_nothing(isolated, spark
     monkeypatch.setenv("SENSORWATCH__HISTORY__PORT", "19999")
     assert main(["history", "sync"]) == 1
     assert "HistoryUnavailable: HiveServer2 at 127.0.0.1:19999 unreachable" in capsys.readouterr().err
+
+
+def test_ten_thousand_adversarial_messages_among_valid_traffic(isolated, spark):
+    """Bad input at volume through the real broker and ingest job: ~10,000 malformed and
+    adversarial messages (tests/adversarial.py: broken UTF-8, payloads past the size limit,
+    deep JSON, NaN, duplicate keys, unicode and SQL/path metacharacters, timestamps at
+    every edge) mixed with valid ones and a simulator's plain traffic. Every bad one is in
+    quarantine with its reason and its bytes, every good one landed exactly once with its
+    asset id as sent, and the job finishes."""
+    import random
+
+    from sensorwatch.connectors.kafka import ensure_topic, make_producer
+    from tests.adversarial import Limits, case
+
+    rules = isolated.ingest
+    now_ms = int(time.time() * 1000)
+    limits = Limits(now_ms, int(rules.min_event_time.timestamp() * 1000), rules.max_future_skew_s,
+                    rules.max_payload_bytes)
+    rng = random.Random(20261202)
+    cases = [case(rng, limits, 1_000_000 + i, bad_share=0.5) for i in range(20_000)]
+    bad = [c for c in cases if c.reason is not None]
+    ensure_topic(isolated.kafka, isolated.kafka.topic, isolated.kafka.partitions)
+    producer = make_producer(isolated.kafka, **{"message.max.bytes": 1_000_000})
+    for i, c in enumerate(cases):
+        while True:
+            try:  # the Kafka timestamp is the one the cases' time edges were built against
+                producer.produce(isolated.kafka.topic, value=c.payload, key=b"k%d" % i, timestamp=now_ms)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(120) == 0
+    plain = simulate_to_kafka(isolated, assets=2, seconds=600, anomalies_per_asset=0)
+
+    summary = run_ingest(spark, isolated)
+    good = [c for c in cases if c.reason is None]
+    assert len(bad) > 9_500 and summary.quarantined == len(bad)
+    assert summary.landed == len(good) + plain["valid_events"]
+    landed = spark.read.parquet(isolated.storage.landing).where(F.col("seq") >= 1_000_000)
+    assert Counter((r["asset_id"], r["seq"]) for r in landed.select("asset_id", "seq").collect()) == \
+        Counter((c.asset_id, c.seq) for c in good)
+    rows = spark.read.parquet(isolated.storage.quarantine).select("payload", "reason").collect()
+    reasons: dict[bytes, list[str]] = {}
+    for r in rows:
+        reasons.setdefault(bytes(r["payload"] or b""), []).append(r["reason"])
+    assert Counter(bytes(c.payload) for c in bad) == Counter({p: len(v) for p, v in reasons.items()})
+    for c in bad:
+        assert any(any(part.startswith(c.reason) for part in reason.split("; ")) for reason in reasons[c.payload]), \
+            (c.kind, c.reason, reasons[c.payload])

@@ -49,7 +49,7 @@ from sensorwatch.predict_job import run_predict
 from sensorwatch.sources.landing import seed_landing
 from sensorwatch.thresholds import active as active_thresholds
 from tests.conftest import doc_sql_blocks
-from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train, with_schema
+from tests.scoring_setup import END, SMALL, WARMUP, at, isolated, land_and_train, with_schema
 from tests.test_features_job import RecordingConnection
 
 LINEAGE = ["run_id"]  # the only columns a re-run may change: which run wrote the row last
@@ -237,6 +237,8 @@ def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
 
 
 def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark, monkeypatch, capsys):
+    """Security: the BI login reads its schema's tables and views, may add labels, and can
+    do nothing else: no other write, nothing outside its schema, nothing created."""
     settings = pipeline["settings"]
     run_features(spark, settings, TimeRange(at(0), at(END)))  # v_features_hourly reads sensor_features
     role = f"bi_{uuid.uuid4().hex[:8]}"
@@ -244,6 +246,8 @@ def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark,
     assert main(["bi", "setup", "--role", role]) == 0
     assert f"BI login '{role}': read-only" in capsys.readouterr().out
     schema, conf = settings.sql.schema_, settings.sql
+    other = with_schema(pipeline["base"])  # another schema of the same database, with a table
+    SqlStore(other).create_tables((JOB_RUNS,))
     try:
         with psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user=role, autocommit=True) as bi:
             health = bi.execute(f'SELECT asset_id, status, events FROM "{schema}".v_asset_health ORDER BY 1').fetchall()
@@ -271,7 +275,10 @@ def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark,
                               "VALUES ('x', 'x', now(), 'x')",
                               f'DELETE FROM "{schema}".anomaly_events', f'CREATE TABLE "{schema}".mine (a int)',
                               f'DROP VIEW "{schema}".v_asset_health', f"UPDATE \"{schema}\".anomaly_feedback SET label = 'x'",
-                              f'DELETE FROM "{schema}".anomaly_feedback'):
+                              f'DELETE FROM "{schema}".anomaly_feedback',
+                              # nothing outside its schema, and nothing created anywhere
+                              f'SELECT * FROM "{other.sql.schema_}".job_runs', "CREATE TABLE public.mine (a int)",
+                              "CREATE SCHEMA mine", "SELECT * FROM pg_catalog.pg_authid"):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     bi.execute(statement)
     finally:
@@ -558,3 +565,39 @@ def test_the_superset_dashboard_shows_the_results_in_a_browser(pipeline, tmp_pat
     again = provision(settings)
     assert again.charts == board.charts
     assert [d["slug"] for d in api.get("/api/v1/dashboard/")["result"]].count(SLUG) == 1
+
+
+def test_secrets_never_reach_logs_run_records_mlflow_or_printed_commands(pipeline, monkeypatch, capsys, caplog,
+                                                                        tmp_path):
+    """With known secret values in the environment (the store's and Kafka's passwords),
+    features, training, prediction and a printed spark-submit command run; the values are
+    nowhere in what they print or log, in job_runs or prediction_runs, in the MLflow store
+    (every file: parameters, tags, artifacts) or in the services' logs."""
+    import logging
+
+    settings = with_schema(pipeline["base"])
+    secrets = [f"sql-{uuid.uuid4().hex}", f"kafka-{uuid.uuid4().hex}"]
+    env = {"SENSORWATCH_SQL_PASSWORD": secrets[0], "SENSORWATCH_KAFKA_PASSWORD": secrets[1],
+           "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
+           "SENSORWATCH__MODEL__TRACKING_URI": str(tmp_path / "mlflow"), "SENSORWATCH__ALERTS__TOPIC": f"s-{uuid.uuid4().hex[:8]}",
+           **{f"SENSORWATCH__MODEL__DETECTOR__{k.upper()}": str(v) for k, v in SMALL.items()}}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    caplog.set_level(logging.DEBUG)
+    assert main(["features", "--from", at(0).isoformat(), "--to", at(END).isoformat()]) == 0
+    assert main(["train", "--from", at(0).isoformat(), "--to", at(WARMUP).isoformat()]) == 0
+    assert main(["predict", "--from", at(WARMUP).isoformat(), "--to", at(END).isoformat()]) == 0
+    assert main(["submit", "predict", "--at", at(END).isoformat()]) == 0
+    printed = capsys.readouterr()
+    texts = {"stdout": printed.out, "stderr": printed.err, "logs": caplog.text}
+    for t in (JOB_RUNS, PREDICTION_RUNS):
+        texts[t.name] = table(settings, t).to_csv()
+    assert "spark-submit" in texts["stdout"] and len(table(settings, JOB_RUNS)) >= 3
+    files = [p for p in (tmp_path / "mlflow").rglob("*") if p.is_file()]
+    files += [p for p in (settings.home / "log").glob("*.log")]
+    assert any(p.name == "mlflow.db" for p in files)
+    for secret in secrets:
+        leaks = {name: text[max(0, text.find(secret) - 300):text.find(secret) + 100]
+                 for name, text in texts.items() if secret in text}
+        assert not leaks
+        assert not [p for p in files if secret.encode() in p.read_bytes()]

@@ -13,7 +13,7 @@ from sensorwatch.validate import ARROW_COLUMNS, EventRules, validate_batch
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
-RULES = EventRules(datetime(2000, 1, 1, tzinfo=UTC), 3600)
+RULES = EventRules(datetime(2000, 1, 1, tzinfo=UTC), 3600, 10_000_000)  # size: test_fuzz checks the limit
 
 
 def _kafka_batch(payloads) -> pa.RecordBatch:

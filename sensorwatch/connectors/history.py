@@ -10,11 +10,14 @@ profile's storage locations; ``register_partitions`` makes partitions that lande
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import closing
 
 from schemas import LAKE_TABLES, ddl
 from schemas.errors import Unavailable
 from sensorwatch.config import HistoryConf, Settings
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 log = logging.getLogger(__name__)
 
@@ -81,5 +84,8 @@ def add_partitions(settings: Settings, table: str, partitions: list[tuple[str, i
     """``ALTER TABLE t ADD IF NOT EXISTS PARTITION (date=.., hour=..) ...``: the partitions one
     ingest batch wrote (at the table's location, ``date=D/hour=H``: Hive's own layout)."""
     conf = _conf(settings)
+    for d, _ in partitions:  # HiveQL takes no parameters: the values go into the text, so check them
+        if not _DATE.fullmatch(str(d)):
+            raise ValueError(f"not a partition date (yyyy-MM-dd): {d!r}")
     specs = " ".join(f"PARTITION (`date`='{d}', `hour`={int(h)})" for d, h in partitions)
     query(settings, f"ALTER TABLE `{table}` ADD IF NOT EXISTS {specs}", database=conf.database)

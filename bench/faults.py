@@ -1,0 +1,461 @@
+"""Faults, measured (not a test): each scenario injects a fault into the real services with
+a known input and counts what landed, what was lost, what was duplicated, how long
+recovery took, and whether a BI query polling during the fault ever saw partial rows.
+
+    .venv/bin/python bench/faults.py [--only NAME ...] [--list]
+
+Ingest (a simulator's events plus malformed ones into a topic of their own; the invariant:
+every produced offset is in landing or quarantine exactly once, no gaps):
+* ``ingest_kill9_x5``: the ingest driver's process group SIGKILLed 5 times mid-batch, then
+  a clean run;
+* ``ingest_broker_restart``: the Kafka broker stopped and started under a running stream;
+* ``ingest_namenode_restart``: the HDFS NameNode SIGKILLed mid-write and started again;
+* ``ingest_datanode_restart``: the DataNode SIGKILLed mid-write and started again.
+
+Prediction (4 simulated pumps with injected anomalies and a champion: tests/scoring_setup;
+the invariant: the stored scores and events equal a clean run's, and a BI query polling
+every 50 ms sees either none or all of a table's rows):
+* ``predict_sql_stop_mid_write``: PostgreSQL stopped (immediate) while the run's scores
+  are being staged, started 5 s later;
+* ``predict_kill9_before_events``: the run SIGKILLed once its scores are stored and
+  before its events are (re-run afterwards);
+* ``predict_two_runs_at_once``: two runs for the same interval started together (a
+  retried Airflow task);
+* ``model_artifact_deleted`` / ``model_artifact_corrupted``: the champion's network file
+  removed from, or overwritten in, the registry's artifact store: a clear error, nothing
+  written.
+
+The last line is one JSON object: per scenario its counts and seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import pandas as pd
+
+from schemas import ANOMALY_EVENTS, ANOMALY_SCORES
+from schemas.time import TimeRange
+from sensorwatch import services
+from sensorwatch.config import Settings, load_settings
+from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import statements as q
+from sensorwatch.sources.produce import simulate_to_kafka
+
+
+@dataclass
+class Result:
+    scenario: str
+    produced: int = 0
+    landed: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    partial_reads: int | None = None  # None: no BI poller for this scenario
+    polls: int = 0
+    recovery_s: float | None = None
+    equal_to_clean_run: bool | None = None
+    outcome: str = ""
+    details: dict = field(default_factory=dict)
+
+
+# -- ingest ---------------------------------------------------------------------------
+def _ingest_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "PYTHONUNBUFFERED": "1",
+            "SENSORWATCH__KAFKA__TOPIC": settings.kafka.topic,
+            "SENSORWATCH__KAFKA__PARTITIONS": str(settings.kafka.partitions),
+            "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
+            "SENSORWATCH__INGEST__MAX_OFFSETS_PER_TRIGGER": str(settings.ingest.max_offsets_per_trigger),
+            "SENSORWATCH__INGEST__PROCESSING_TIME": settings.ingest.processing_time}
+
+
+def _ingest(settings: Settings, *trigger: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(REPO / "jobs" / "ingest_stream.py"),
+                             *(trigger or ("--trigger", "availableNow"))], cwd=REPO, env=_ingest_env(settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _wait_for_batch(proc: subprocess.Popen, nth: int, log: list[str], timeout_s: float = 240) -> bool:
+    seen, deadline = 0, time.monotonic() + timeout_s
+    for line in proc.stdout:  # type: ignore[union-attr]
+        log.append(line.rstrip())
+        if "ingest batch" in line and "started" in line:
+            seen += 1
+            if seen >= nth:
+                return True
+        if time.monotonic() > deadline:
+            break
+    return False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=30)
+
+
+def _offsets(spark, settings: Settings, produced: int, result: Result) -> None:
+    """Every produced offset in landing or quarantine exactly once."""
+    landing = spark.read.parquet(settings.storage.landing).select("kafka_partition", "kafka_offset")
+    quarantine = spark.read.parquet(settings.storage.quarantine).select("kafka_partition", "kafka_offset")
+    rows = [(r[0], r[1]) for r in landing.union(quarantine).collect()]
+    distinct = set(rows)
+    result.produced, result.landed = produced, len(distinct)
+    result.duplicated, result.lost = len(rows) - len(distinct), produced - len(distinct)
+    result.details["quarantined"] = quarantine.count()
+
+
+def _ingest_setting(base: Settings, name: str, **ingest) -> Settings:
+    topic = f"faults-{name}-{uuid.uuid4().hex[:6]}".replace("_", "-")
+    return base.with_overrides(kafka={"topic": topic, "partitions": 3},
+                               storage={"root": f"{base.storage.root}/bench/faults/{topic}"},
+                               ingest={"max_offsets_per_trigger": 6000, **ingest})
+
+
+def ingest_kill9_x5(ctx: dict) -> Result:
+    settings, result = _ingest_setting(ctx["base"], "kill9"), Result("ingest_kill9_x5")
+    produced = simulate_to_kafka(settings, assets=12, seconds=3000, anomalies_per_asset=0, bad_events=40)["messages"]
+    rng, log = random.Random(2026), []
+    for kill in range(5):
+        proc = _ingest(settings)
+        if _wait_for_batch(proc, 2 if kill else 1, log):
+            time.sleep(rng.uniform(0.0, 2.5))
+        _kill(proc)
+    started = time.monotonic()
+    final = _ingest(settings)
+    out, _ = final.communicate(timeout=900)
+    result.recovery_s = round(time.monotonic() - started, 1)
+    result.outcome = f"5 SIGKILLs mid-batch, then a clean run (exit {final.returncode})"
+    _offsets(ctx["spark"], settings, produced, result)
+    return result
+
+
+def ingest_broker_restart(ctx: dict) -> Result:
+    settings = _ingest_setting(ctx["base"], "broker", trigger="processingTime", processing_time="2 seconds",
+                               max_offsets_per_trigger=3000)
+    result = Result("ingest_broker_restart")
+    produced = simulate_to_kafka(settings, assets=12, seconds=1500, anomalies_per_asset=0, bad_events=20)["messages"]
+    proc = _ingest(settings, "--trigger", "processingTime", "--timeout", "600")
+    log: list[str] = []
+    committed, restarted_at = 0, None
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            log.append(line.rstrip())
+            if "committed:" in line:
+                stat = json.loads(line.split("committed:", 1)[1])
+                committed += stat["landed"] + stat["quarantined"]
+            if "ingest batch" in line and "started" in line and restarted_at is None and len(log) > 2:
+                services.down(settings, ["kafka"])
+                time.sleep(3)
+                restarted_at = time.monotonic()
+                services.up(settings, ["kafka"])
+            if restarted_at is not None and committed >= produced:
+                break
+    finally:
+        _kill(proc)
+    result.recovery_s = round(time.monotonic() - restarted_at, 1) if restarted_at else None
+    result.outcome = "broker down 3 s under a running stream; the stream went on by itself"
+    _offsets(ctx["spark"], settings, produced, result)
+    return result
+
+
+def _hdfs_fault(ctx: dict, role: str) -> Result:
+    """SIGKILL one HDFS daemon mid-batch, start it again; the run that was writing fails or
+    waits; a clean run afterwards finishes the topic."""
+    settings = _ingest_setting(ctx["base"], role)
+    result = Result(f"ingest_{role}_restart")
+    produced = simulate_to_kafka(settings, assets=12, seconds=2000, anomalies_per_asset=0, bad_events=20)["messages"]
+    proc, log = _ingest(settings), []
+    _wait_for_batch(proc, 2, log)
+    time.sleep(1.0)
+    pid = int((settings.home / "run" / f"hdfs-{role}.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    time.sleep(3)
+    services.up(settings, ["hdfs"])
+    try:
+        out, _ = proc.communicate(timeout=300)
+        first_exit = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        first_exit = "killed after 300 s"
+    final = _ingest(settings)
+    out, _ = final.communicate(timeout=900)
+    result.recovery_s = round(time.monotonic() - killed, 1)
+    result.outcome = (f"{role} SIGKILLed mid-batch, restarted after 3 s; the running job exited {first_exit}, "
+                      f"a new run exited {final.returncode}")
+    _offsets(ctx["spark"], settings, produced, result)
+    return result
+
+
+def ingest_namenode_restart(ctx: dict) -> Result:
+    return _hdfs_fault(ctx, "namenode")
+
+
+def ingest_datanode_restart(ctx: dict) -> Result:
+    return _hdfs_fault(ctx, "datanode")
+
+
+# -- prediction -----------------------------------------------------------------------
+class Poller(threading.Thread):
+    """A BI query, every 50 ms: the row counts of the scores and events of one schema. A
+    count other than none or all of a table's rows is a partial read."""
+
+    def __init__(self, settings: Settings, expected: dict[str, int]) -> None:
+        super().__init__(daemon=True)
+        self.settings, self.expected = settings, expected
+        self.polls, self.partial, self.seen = 0, 0, set()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        conf = self.settings.sql
+        while not self._halt.is_set():
+            try:
+                with psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user=conf.user,
+                                     connect_timeout=2, autocommit=True) as c:
+                    while not self._halt.is_set():
+                        for table, total in self.expected.items():
+                            n = c.execute(f'SELECT count(*) FROM "{conf.schema_}"."{table}"').fetchone()[0]
+                            self.polls += 1
+                            self.seen.add((table, n))
+                            if n not in (0, total):
+                                self.partial += 1
+                        time.sleep(0.05)
+            except Exception:  # noqa: BLE001 - the store is down during the fault: poll again when it is back
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=10)
+
+
+def _predict_env(settings: Settings) -> dict[str, str]:
+    from tests.scoring_setup import _overrides
+
+    return {**os.environ, **_overrides(settings), "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
+            **{f"SENSORWATCH__MODEL__DETECTOR__{k.upper()}": str(v) for k, v in settings.model.detector.items()}}
+
+
+def _predict(settings: Settings) -> subprocess.Popen:
+    from tests.scoring_setup import END, WARMUP, at
+
+    return subprocess.Popen([str(REPO / ".venv" / "bin" / "sensorwatch"), "predict", "--from", at(WARMUP).isoformat(),
+                             "--to", at(END).isoformat()], cwd=REPO, env=_predict_env(settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def _rows(settings: Settings, table) -> pd.DataFrame:
+    store = SqlStore(settings)
+    rows = store.query(f"SELECT {q.columns(table.column_names).as_string()} FROM {store.name(table)} "
+                       f"ORDER BY {', '.join(table.primary_key)}")
+    return pd.DataFrame(rows, columns=table.column_names).drop(columns=["run_id"])
+
+
+def _same_as_clean(ctx: dict, settings: Settings) -> bool:
+    return all(_rows(settings, t).equals(ctx["clean"][t.name]) for t in (ANOMALY_SCORES, ANOMALY_EVENTS))
+
+
+def _fresh(ctx: dict) -> Settings:
+    from tests.scoring_setup import with_schema
+
+    return with_schema(ctx["predict_base"])
+
+
+def _count(settings: Settings, table) -> int:
+    store = SqlStore(settings)
+    try:
+        return int(store.query(f"SELECT count(*) FROM {store.name(table)}")[0][0])
+    except Exception:  # noqa: BLE001 - not created yet
+        return 0
+
+
+def _stage_rows(settings: Settings) -> int:
+    store = SqlStore(settings)
+    found = store.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                        "AND table_name LIKE 'anomaly_scores_stage_%%'", (settings.sql.schema_,))
+    return sum(int(store.query(f'SELECT count(*) FROM "{settings.sql.schema_}"."{t}"')[0][0]) for (t,) in found)
+
+
+def _poll(ctx: dict, settings: Settings) -> Poller:
+    scores, events = ctx["clean_counts"]
+    poller = Poller(settings, {ANOMALY_SCORES.name: scores, ANOMALY_EVENTS.name: events})
+    poller.start()
+    return poller
+
+
+def _finish(ctx: dict, settings: Settings, result: Result, poller: Poller, started: float) -> Result:
+    result.recovery_s = round(time.monotonic() - started, 1)
+    poller.stop()
+    result.partial_reads, result.polls = poller.partial, poller.polls
+    result.produced = ctx["clean_counts"][0]
+    result.landed = _count(settings, ANOMALY_SCORES)
+    result.lost = max(0, result.produced - result.landed)
+    result.equal_to_clean_run = _same_as_clean(ctx, settings)
+    return result
+
+
+def predict_sql_stop_mid_write(ctx: dict) -> Result:
+    settings, result = _fresh(ctx), Result("predict_sql_stop_mid_write")
+    poller = _poll(ctx, settings)
+    proc = _predict(settings)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if _stage_rows(settings) > 0:
+                break
+        except Exception:  # noqa: BLE001
+            pass
+        time.sleep(0.05)
+    started = time.monotonic()
+    services.down(settings, ["postgres"])
+    time.sleep(5)
+    services.up(settings, ["postgres"])
+    out, _ = proc.communicate(timeout=600)
+    first = proc.returncode
+    rerun = None
+    if first != 0:
+        again = _predict(settings)
+        again.communicate(timeout=600)
+        rerun = again.returncode
+    result.outcome = (f"store stopped while scores were staged, back after 5 s: the run exited {first}"
+                      + (f" ({_last_error(out)}); the re-run exited {rerun}" if rerun is not None else
+                         " (its JDBC retries waited for the store)"))
+    return _finish(ctx, settings, result, poller, started)
+
+
+def _last_error(out: str) -> str:
+    lines = [line for line in out.splitlines() if line.startswith("sensorwatch:")]
+    return lines[-1][:200] if lines else "no error line"
+
+
+def predict_kill9_before_events(ctx: dict) -> Result:
+    settings, result = _fresh(ctx), Result("predict_kill9_before_events")
+    poller = _poll(ctx, settings)
+    proc = _predict(settings)
+    total = ctx["clean_counts"][0]
+    state = "never saw the scores stored"
+    while proc.poll() is None:
+        if _count(settings, ANOMALY_SCORES) == total:
+            events = _count(settings, ANOMALY_EVENTS)
+            _kill(proc)
+            state = f"killed with {total} scores and {events} events stored"
+            break
+        time.sleep(0.02)
+    started = time.monotonic()
+    again = _predict(settings)
+    again.communicate(timeout=600)
+    result.outcome = f"{state}; the re-run exited {again.returncode}"
+    return _finish(ctx, settings, result, poller, started)
+
+
+def predict_two_runs_at_once(ctx: dict) -> Result:
+    settings, result = _fresh(ctx), Result("predict_two_runs_at_once")
+    poller = _poll(ctx, settings)
+    started = time.monotonic()
+    first, second = _predict(settings), _predict(settings)
+    outs = [p.communicate(timeout=600)[0] for p in (first, second)]
+    codes = [first.returncode, second.returncode]
+    result.outcome = f"both started together: exits {codes}" + "".join(
+        f"; {_last_error(o)}" for o, c in zip(outs, codes) if c)
+    if any(codes):
+        again = _predict(settings)
+        again.communicate(timeout=600)
+        result.outcome += f"; a re-run exited {again.returncode}"
+    return _finish(ctx, settings, result, poller, started)
+
+
+def _model_fault(ctx: dict, name: str, damage: Callable[[Path], None]) -> Result:
+    """Break the champion's network file in a copy of the registry's store; predict must
+    fail with a clear error and write nothing."""
+    import shutil
+
+    settings, result = _fresh(ctx), Result(name)
+    store_copy = Path(tempfile.mkdtemp(prefix="faults-mlflow-"))
+    shutil.copytree(Path(ctx["predict_base"].model.tracking_uri), store_copy, dirs_exist_ok=True)
+    settings = settings.with_overrides(model={"tracking_uri": str(store_copy)})
+    files = sorted(store_copy.rglob("model.keras"))
+    for f in files:
+        damage(f)
+    started = time.monotonic()
+    proc = _predict(settings)
+    out, _ = proc.communicate(timeout=600)
+    result.recovery_s = round(time.monotonic() - started, 1)
+    result.outcome = f"{len(files)} artifact(s) damaged: exit {proc.returncode}: {_last_error(out)}"
+    result.landed = _count(settings, ANOMALY_SCORES)
+    result.details = {"traceback": "Traceback" in out}
+    shutil.rmtree(store_copy, ignore_errors=True)
+    return result
+
+
+def model_artifact_deleted(ctx: dict) -> Result:
+    return _model_fault(ctx, "model_artifact_deleted", lambda p: p.unlink())
+
+
+def model_artifact_corrupted(ctx: dict) -> Result:
+    return _model_fault(ctx, "model_artifact_corrupted", lambda p: p.write_bytes(b"PK\x03\x04 not a keras archive"))
+
+
+INGEST = {f.__name__: f for f in (ingest_kill9_x5, ingest_broker_restart, ingest_namenode_restart,
+                                  ingest_datanode_restart)}
+PREDICT = {f.__name__: f for f in (predict_sql_stop_mid_write, predict_kill9_before_events, predict_two_runs_at_once,
+                                   model_artifact_deleted, model_artifact_corrupted)}
+
+
+def _prepare_predict(ctx: dict, workdir: Path) -> None:
+    """The pumps, a champion, and a clean run's rows to compare with."""
+    from sensorwatch.predict_job import run_predict
+    from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train
+
+    base, settings = isolated(ctx["base"], workdir)
+    land_and_train(ctx["spark"], settings, workdir)
+    run_predict(ctx["spark"], settings, span=TimeRange(at(WARMUP), at(END)))
+    ctx["predict_base"] = base
+    ctx["clean"] = {t.name: _rows(settings, t) for t in (ANOMALY_SCORES, ANOMALY_EVENTS)}
+    ctx["clean_counts"] = (len(ctx["clean"][ANOMALY_SCORES.name]), len(ctx["clean"][ANOMALY_EVENTS.name]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="+", choices=[*INGEST, *PREDICT])
+    args = parser.parse_args()
+    from sensorwatch.spark import get_spark
+
+    base = load_settings("local")
+    services.up(base)
+    ctx: dict = {"base": base, "spark": get_spark(base, "bench-faults", model_runtime=True)}
+    chosen = args.only or [*INGEST, *PREDICT]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
+        if any(name in PREDICT for name in chosen):
+            _prepare_predict(ctx, Path(tmp))
+        for name in chosen:
+            t0 = time.monotonic()
+            result = {**INGEST, **PREDICT}[name](ctx)
+            result.details["scenario_s"] = round(time.monotonic() - t0, 1)
+            print(f"{name}: {json.dumps(asdict(result), default=str)}", flush=True)
+            results.append(result)
+    print(json.dumps({r.scenario: {k: v for k, v in asdict(r).items() if k != "scenario"} for r in results},
+                     default=str))
+
+
+if __name__ == "__main__":
+    main()
