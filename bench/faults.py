@@ -384,15 +384,25 @@ def predict_two_runs_at_once(ctx: dict) -> Result:
 
 
 def _model_fault(ctx: dict, name: str, damage: Callable[[Path], None]) -> Result:
-    """Break the champion's network file in a copy of the registry's store; predict must
-    fail with a clear error and write nothing."""
+    """Register the champion in a registry of its own, break its network file in the
+    registry's artifact store; predict must fail with a clear error and write nothing."""
     import shutil
 
+    import mlflow
+
+    from features.compute import features_frame
+    from models import registry
+
     settings, result = _fresh(ctx), Result(name)
-    store_copy = Path(tempfile.mkdtemp(prefix="faults-mlflow-"))
-    shutil.copytree(Path(ctx["predict_base"].model.tracking_uri), store_copy, dirs_exist_ok=True)
-    settings = settings.with_overrides(model={"tracking_uri": str(store_copy)})
-    files = sorted(store_copy.rglob("model.keras"))
+    store_dir = Path(tempfile.mkdtemp(prefix="faults-mlflow-"))
+    settings = settings.with_overrides(model={"tracking_uri": str(store_dir)})
+    champion = registry.load(ctx["predict_base"].model).detector
+    example = features_frame(ctx["events"].head(60), settings.features.spec()).head(40)
+    registry.client(settings.model)
+    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
+        version = registry.log_detector(settings.model, champion, example, store_dir / "work")
+    registry.promote(settings.model, version)
+    files = sorted((store_dir / "artifacts").rglob("model.keras"))
     for f in files:
         damage(f)
     started = time.monotonic()
@@ -402,7 +412,7 @@ def _model_fault(ctx: dict, name: str, damage: Callable[[Path], None]) -> Result
     result.outcome = f"{len(files)} artifact(s) damaged: exit {proc.returncode}: {_last_error(out)}"
     result.landed = _count(settings, ANOMALY_SCORES)
     result.details = {"traceback": "Traceback" in out}
-    shutil.rmtree(store_copy, ignore_errors=True)
+    shutil.rmtree(store_dir, ignore_errors=True)
     return result
 
 
@@ -426,7 +436,7 @@ def _prepare_predict(ctx: dict, workdir: Path) -> None:
     from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train
 
     base, settings = isolated(ctx["base"], workdir)
-    land_and_train(ctx["spark"], settings, workdir)
+    _, ctx["events"] = land_and_train(ctx["spark"], settings, workdir)
     run_predict(ctx["spark"], settings, span=TimeRange(at(WARMUP), at(END)))
     ctx["predict_base"] = base
     ctx["clean"] = {t.name: _rows(settings, t) for t in (ANOMALY_SCORES, ANOMALY_EVENTS)}

@@ -55,24 +55,22 @@ fi
 # pom; a second run runs no mvn at all).
 .venv/bin/python -m sensorwatch.jvm
 
+# An environment of its own for a dependency group of pyproject.toml (pinned by its
+# constraints file), reinstalled when either changes: group_env DIR GROUP CONSTRAINTS [--with-project].
+group_env() {
+  local dir=$1 group=$2 constraints=$3 stamp=$1/.installed
+  if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt "$constraints" ]; }; then
+    [ -x "$dir/bin/python" ] || python3.11 -m venv --without-pip "$dir" 2>/dev/null || python3 -m venv --without-pip "$dir"
+    echo "setup: installing the '$group' group into $dir"
+    .venv/bin/uv pip install --python "$dir/bin/python" -q -c "$constraints" --group "$group"
+    [ "${4:-}" != --with-project ] || .venv/bin/uv pip install --python "$dir/bin/python" -q --no-deps -e .
+    touch "$stamp"
+  fi
+}
+
 # .venv-airflow: Airflow + the Spark provider (its own environment: see pyproject.toml), with
 # this project's light modules (config, submit, scheduling) installed without dependencies.
-stamp=.venv-airflow/.installed
-if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt constraints-airflow.txt ]; }; then
-  [ -x .venv-airflow/bin/python ] || python3.11 -m venv --without-pip .venv-airflow 2>/dev/null \
-    || python3 -m venv --without-pip .venv-airflow
-  echo "setup: installing Airflow into .venv-airflow"
-  .venv/bin/uv pip install --python .venv-airflow/bin/python -q -c constraints-airflow.txt --group airflow
-  .venv/bin/uv pip install --python .venv-airflow/bin/python -q --no-deps -e .
-  touch "$stamp"
-fi
+group_env .venv-airflow airflow constraints-airflow.txt --with-project
 
 # .venv-superset: Apache Superset (the BI tool of `sensorwatch dashboard up`), on its own.
-stamp=.venv-superset/.installed
-if ! { [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt constraints-superset.txt ]; }; then
-  [ -x .venv-superset/bin/python ] || python3.11 -m venv --without-pip .venv-superset 2>/dev/null \
-    || python3 -m venv --without-pip .venv-superset
-  echo "setup: installing Apache Superset into .venv-superset"
-  .venv/bin/uv pip install --python .venv-superset/bin/python -q -c constraints-superset.txt --group superset
-  touch "$stamp"
-fi
+group_env .venv-superset superset constraints-superset.txt
