@@ -38,7 +38,6 @@ WIRE_TYPES: dict[Kind, tuple[tuple[type, ...], str]] = {
     Kind.DOUBLE: ((int, float), "number"),
 }
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
-_QUOTED_NAMES = tuple(f'"{f.name}"'.encode() for f in SENSOR_EVENT.fields)
 _JSON_TYPE = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
 KNOWN = frozenset(f.name for f in SENSOR_EVENT.fields)
 LINEAGE = ("key", "payload", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
@@ -107,11 +106,12 @@ def duplicate_keys(payload: bytes) -> list[str]:
     return found
 
 
-def _maybe_duplicates(payload: bytes) -> bool:
-    """For the column-wise path (rows with known fields only), cheap and never wrong in the
-    safe direction: False only if ``payload`` cannot hold a duplicate of a known field (each
-    known name at most once, and no escape that could spell one)."""
-    return b"\\u" in payload or any(payload.count(name) > 1 for name in _QUOTED_NAMES)
+def _one_key_each(payload: bytes, body: dict) -> bool:
+    """For the column-wise path: True only if ``payload`` cannot hold a duplicate key. Every
+    key in the text is followed by one colon; a duplicate (also one spelled with escapes)
+    adds a colon without adding to ``body``, and so does a string value with a colon in it:
+    as many colons as keys proves there is none (else the per-row path decides exactly)."""
+    return payload.count(b":") == len(body)
 
 
 def _bad_text(value: str) -> str | None:
@@ -278,13 +278,13 @@ def _proven_valid(payloads: list[bytes | None], kafka_ms: pa.Array,
     rows: list[int] = []
     bodies: list[dict] = []
     for i, payload in enumerate(payloads):
-        if payload is None or len(payload) > rules.max_payload_bytes or _maybe_duplicates(payload):
+        if payload is None or len(payload) > rules.max_payload_bytes:
             continue
         try:
             body = loads(payload)
         except Exception:  # noqa: BLE001 - malformed, too deep: the per-row path says which
             continue
-        if type(body) is dict and known(body):
+        if type(body) is dict and known(body) and _one_key_each(payload, body):
             rows.append(i)
             bodies.append(body)
     columns: list = []
