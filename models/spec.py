@@ -101,8 +101,6 @@ class DetectorSpec:
         return self.window + self.smoothing + self.min_duration - 2
 
 
-
-
 def _check_type(name: str, value: Any, default: Any) -> None:
     """A setting has its default's type (an int where a float is expected is fine; a bool
     is not a number); a tuple setting is a list of strings."""

@@ -564,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("bi", help="the BI layer: views and a read-only login (password: $SENSORWATCH_BI_PASSWORD)")
     p.add_argument("action", choices=["setup"])
-    p.add_argument("--role", default="sensorwatch_bi")
+    p.add_argument("--role", default=q.BI_ROLE)
     p.set_defaults(func=cmd_bi)
 
     p = add("evaluate", help="the SKAB outlier-detection benchmark with the production model code")

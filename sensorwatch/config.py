@@ -99,11 +99,9 @@ class KafkaConf(_Strict):
     def _brokers_have_ports(self) -> KafkaConf:
         for broker in self.bootstrap_servers.split(","):
             try:
-                port = urlparse(f"tcp://{broker.strip()}").port
-            except ValueError:
-                port = None
-            if port is None or not broker.strip():
-                raise ValueError(f"bootstrap_servers: '{broker}' is not host:port (port 1-65535)")
+                endpoint_port(broker.strip())
+            except ConfigError as exc:  # pydantic names the key for a ValueError only
+                raise ValueError(f"bootstrap_servers: {exc}") from None
         return self
 
     @model_validator(mode="after")

@@ -34,7 +34,7 @@ from sensorwatch.services.process import ServiceError
 log = logging.getLogger(__name__)
 BUNDLE = DEFAULT_CONF_DIR / "superset"
 SLUG = "sensorwatch"
-BI_ROLE = "sensorwatch_bi"
+BI_ROLE = q.BI_ROLE
 MASK = "XXXXXXXXXX"  # Superset's placeholder for a password that is given separately
 DATABASE_FILE = "databases/sensorwatch.yaml"
 
@@ -132,25 +132,23 @@ class Api:
     def __init__(self, settings: Settings) -> None:
         self.base = superset.url(settings)
         self.session = requests.Session()
-        answer = self.session.post(f"{self.base}/api/v1/security/login", timeout=30, json={
+        token = self.post("/api/v1/security/login", json={
             "username": superset.ADMIN, "password": superset.admin_password(settings), "provider": "db"})
-        answer.raise_for_status()
-        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        self.session.headers["Authorization"] = f"Bearer {token['access_token']}"
         token = self.get("/api/v1/security/csrf_token/")["result"]
         self.session.headers.update({"X-CSRFToken": token, "Referer": self.base})
 
     def get(self, path: str) -> Any:
-        answer = self.session.get(f"{self.base}{path}", timeout=60)
-        answer.raise_for_status()
-        return answer.json()
+        return self._call("GET", path)
 
     def post(self, path: str, **kw: Any) -> Any:
-        answer = self.session.post(f"{self.base}{path}", timeout=120, **kw)
-        if answer.status_code >= 400:
-            raise ServiceError(f"Superset answered {answer.status_code} to POST {path}: {answer.text[:2000]}")
-        return answer.json()
+        return self._call("POST", path, **kw)
 
     def put(self, path: str) -> Any:
-        answer = self.session.put(f"{self.base}{path}", timeout=60)
-        answer.raise_for_status()
+        return self._call("PUT", path)
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        answer = self.session.request(method, f"{self.base}{path}", timeout=120, **kw)
+        if answer.status_code >= 400:
+            raise ServiceError(f"Superset answered {answer.status_code} to {method} {path}: {answer.text[:2000]}")
         return answer.json()

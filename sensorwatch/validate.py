@@ -81,23 +81,19 @@ class MalformedJson(DataError):
     """A payload that is not JSON we can read; the message is the quarantine reason."""
 
 
-class _Pairs(list):
-    """An object's (key, value) pairs, as the stdlib parser read them (duplicates kept)."""
-
-
 def duplicate_keys(payload: bytes) -> list[str]:
     """The keys that occur more than once in one object of ``payload`` (valid JSON), in
     the order found; JSON leaves duplicates undefined and parsers keep the last, so an
     event with them is ambiguous and quarantined."""
     found: list[str] = []
 
-    def pairs(items: list[tuple[str, Any]]) -> _Pairs:
+    def pairs(items: list[tuple[str, Any]]) -> list[tuple[str, Any]]:  # the object as its pairs
         seen: set[str] = set()
         for key, _ in items:
             if key in seen and key not in found:
                 found.append(key)
             seen.add(key)
-        return _Pairs(items)
+        return items
 
     try:
         json.loads(payload, object_pairs_hook=pairs, parse_constant=_reject_constant)

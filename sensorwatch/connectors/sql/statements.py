@@ -339,6 +339,9 @@ def login_exists(t: Target, role: str) -> Statement:
     return Statement(sql.SQL(query), (role,))
 
 
+BI_ROLE = "sensorwatch_bi"  # the BI login's default name (sensorwatch bi setup, the Superset dashboard)
+
+
 def read_only_login(t: Target, role: str, password: str | None, exists: bool) -> list[Statement]:
     """Give ``role`` (a login) read access to every table and view of the schema, and
     the right to add rows to ``anomaly_feedback`` (labels from a BI tool), nothing else:
