@@ -1,6 +1,7 @@
-"""sensor_predict: every ``predict.interval_s`` (3 min), score the interval that just ended.
+"""sensor_predict: every ``predict.interval_s`` (3 min), score the interval that ended
+``predict.lateness_s`` ago (by then the ingest stream has landed its events).
 
-``--at`` is the run's time (the end of its interval), so a retry or a re-run scores the same
+``--at`` is the run's time (the end of its data interval), so a retry or a re-run scores the same
 intervals and writes the same rows (replay-safe). Runs never overlap; a run that misses its
 slot is skipped, not queued (catchup off): score a gap with sensor_backfill.
 """

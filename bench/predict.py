@@ -112,7 +112,8 @@ def fleet(spark, base, scratch: Path, assets: int, seconds: int, tag: str):
     schema = f"bench_predict_{tag}"
     settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/predict-{scratch.name}-{tag}"},
                                    sql={"schema": schema}, model={"tracking_uri": str(scratch / "mlflow")},
-                                   alerts={"topic": f"bench-anomalies-{scratch.name}-{tag}"})
+                                   alerts={"topic": f"bench-anomalies-{scratch.name}-{tag}"},
+                                   predict={"lateness_s": 0})  # the cycle ending at END: the data is all landed
     store = SqlStore(settings)
     store.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     store.execute(f'CREATE SCHEMA "{schema}"')
@@ -141,7 +142,8 @@ def end_to_end(settings) -> float:
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
            "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri),
-           "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic}
+           "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
+           "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s)}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "submit", "--run", "predict",
                            "--at", END.isoformat()], env=env, capture_output=True, text=True)

@@ -88,7 +88,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
             settings, assets=args.assets, seconds=args.seconds, start=parse_time(args.start) if args.start else None,
             seed=args.seed, anomalies_per_asset=args.anomalies, bad_events=args.bad_events,
             warmup_s=simulator.WARMUP_S if args.anomaly_free_s is None else args.anomaly_free_s,
-            ground_truth=Path(args.ground_truth) if args.ground_truth else None)
+            ground_truth=Path(args.ground_truth) if args.ground_truth else None, speedup=args.speedup)
     else:
         report = produce.replay_skab_to_kafka(
             settings, data_dir=Path(args.data) if args.data else skab.default_data_dir(), files=args.files,
@@ -468,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no anomalies in the first N seconds of each asset: a clean period to train on "
                         "(default: the simulator's 10-minute warm-up)")
     s.add_argument("--bad-events", type=int, default=0, help="malformed events mixed in (for quarantine)")
+    s.add_argument("--speedup", type=float, default=0.0,
+                   help="x real time; 0 = as fast as possible (1 with --start now: a live fleet)")
     s.add_argument("--ground-truth", help="where to write the ground truth (default: var/ground_truth/...)")
     s = psub.add_parser("skab", help="replay SKAB CSV files, one asset per file")
     s.add_argument("--data", help="SKAB-format folder (default: $SENSORWATCH_SKAB_DIR or ../shared/data/skab)")

@@ -234,6 +234,10 @@ class PredictConf(_Strict):
     """The prediction job and its monitoring."""
 
     interval_s: PositiveInt  # a run scores the feature intervals of the last interval_s seconds
+    # A run at T scores the interval that ended lateness_s before T: by then the ingest stream
+    # (one trigger, ingest.processing_time, plus its batch) has landed that interval's events.
+    # 0 scores up to T itself, whatever has landed by then (the newest intervals partly empty).
+    lateness_s: NonNegativeInt = 0
     # rows per Arrow batch into the scoring UDF (spark.sql.execution.arrow.maxRecordsPerBatch)
     arrow_batch_rows: PositiveInt
     stale_after_h: PositiveFloat  # warn when the champion, or the end of its training data, is older than this

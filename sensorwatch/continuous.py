@@ -10,9 +10,10 @@ TensorFlow (``sensorwatch.worker_daemon``) and only unpack the champion
 (``models.shipped.detector_for`` caches it per process and version; a promoted version is
 used from the next cycle), so a cycle after idle costs what a warm one does.
 
-Each trigger scores every whole interval from where the previous cycle stopped up to the
-clock (a slow cycle is caught up, never skipped); the first scores the last
-``predict.interval_s``, as a scheduled run does. Each cycle is a ``job_runs`` row of its own.
+Each trigger scores every whole interval from where the previous cycle stopped up to
+``predict.lateness_s`` before the clock, what the ingest stream has landed by then (a slow
+cycle is caught up, never skipped); the first scores the last ``predict.interval_s`` before
+that, as a scheduled run does. Each cycle is a ``job_runs`` row of its own.
 A cycle that fails for a reason the project explains (the store unreachable, no champion)
 is logged and its span scored again by the next trigger; anything else stops the query.
 """
@@ -29,9 +30,9 @@ from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
 from schemas.errors import OperationFailed, SensorwatchError
-from schemas.time import TimeRange, interval_floor, now
+from schemas.time import TimeRange, now
 from sensorwatch.config import Settings
-from sensorwatch.predict_job import PredictSummary, run_predict
+from sensorwatch.predict_job import PredictSummary, landed_until, run_predict
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ class Cycles:
     done: list[PredictSummary] = field(default_factory=list)
 
     def next_span(self) -> TimeRange | None:
-        """[where the last cycle stopped, the clock's interval start); None: nothing new."""
-        end = interval_floor(self.clock(), self.settings.features.interval_s)
+        """[where the last cycle stopped, the end of what has landed by the clock); None: nothing new."""
+        end = landed_until(self.settings, self.clock())
         start = self.scored_until or end - timedelta(seconds=self.settings.predict.interval_s)
         return TimeRange(start, end) if start < end else None
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -67,11 +67,17 @@ STAGES = ("read", "features", "scoring", "write")
 
 def scored_range(settings: Settings, at: datetime | None = None, span: TimeRange | None = None) -> TimeRange:
     """The intervals to score, on the feature grid: a backfill ``span``, or the last
-    ``predict.interval_s`` before ``at`` (default: now)."""
+    ``predict.interval_s`` that ended ``predict.lateness_s`` before ``at`` (default: now)."""
     interval_s = settings.features.interval_s
     if span is not None:
         return span.on_grid(interval_s)
-    return TimeRange.last(settings.predict.interval_s, interval_floor(at or now(), interval_s))
+    return TimeRange.last(settings.predict.interval_s, landed_until(settings, at or now()))
+
+
+def landed_until(settings: Settings, clock: datetime) -> datetime:
+    """The end of the newest interval a run at ``clock`` scores: ``predict.lateness_s``
+    earlier, on the feature grid (the stream has landed what came before it)."""
+    return interval_floor(clock - timedelta(seconds=settings.predict.lateness_s), settings.features.interval_s)
 
 
 @dataclass

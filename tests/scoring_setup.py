@@ -42,7 +42,8 @@ def isolated(settings, workdir: Path):
     """Own HDFS root, MLflow store (with the small detector) and SQL schema."""
     base = settings.with_overrides(
         storage={"root": f"{settings.storage.root}/tests/predict-{uuid.uuid4().hex[:8]}"},
-        model={"tracking_uri": str(workdir / "mlflow"), "detector": SMALL})
+        model={"tracking_uri": str(workdir / "mlflow"), "detector": SMALL},
+        predict={"lateness_s": 0})  # the tests name each run's span exactly (lateness: test_predict_job)
     return base, with_schema(base)
 
 

@@ -180,3 +180,32 @@ def test_any_key_removed_mistyped_or_extreme_loads_or_is_one_error_naming_it(tmp
         return
     if change != "remove":  # accepted: the value is what was given (or its sensible reading)
         assert loaded.profile == "local"
+
+
+@pytest.mark.parametrize("profile", ["local", "yarn"])
+def test_a_live_run_scores_only_what_the_stream_has_had_time_to_land(profile):
+    """A run at T (scheduled ``--at T``, or a continuous cycle whose clock says T) scores the
+    interval that ended ``predict.lateness_s`` before T, and each shipped profile allows the
+    ingest stream more than one trigger for it (measured by bench/load.py: with no lateness,
+    the newest ~25 s of every cycle had not landed and stayed unscored)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sensorwatch.continuous import Cycles
+    from sensorwatch.predict_job import scored_range
+
+    settings = load_settings(profile, environ={})
+    trigger = settings.ingest.processing_time.split()
+    trigger_s = float(trigger[0]) * {"second": 1, "minute": 60}[trigger[1].rstrip("s")]
+    lateness = timedelta(seconds=settings.predict.lateness_s)
+    assert lateness.total_seconds() > trigger_s
+    at = datetime(2026, 12, 2, 10, 0, 7, tzinfo=UTC)
+    span = scored_range(settings, at=at)
+    assert span.end <= at - lateness < span.end + timedelta(seconds=settings.features.interval_s)
+    assert span.end - span.start == timedelta(seconds=settings.predict.interval_s)
+    clock = iter([at, at + timedelta(seconds=30)])
+    cycles = Cycles(settings, clock=lambda: next(clock))
+    first = cycles.next_span()
+    assert first == span
+    cycles.scored_until = first.end
+    second = cycles.next_span()  # 30 s later: the 30 s that have landed since, no more
+    assert second.start == first.end and second.end - first.end == timedelta(seconds=30)

@@ -135,9 +135,10 @@ def _send(settings: Settings, source: str, series: list[AssetSeries], bad: list[
 
 def simulate_to_kafka(settings: Settings, *, assets: int, seconds: int, start: datetime | None = None,
                       seed: int = 7, anomalies_per_asset: int = 3, warmup_s: int = simulator.WARMUP_S,
-                      bad_events: int = 0, ground_truth: Path | None = None) -> dict:
+                      bad_events: int = 0, ground_truth: Path | None = None, speedup: float = 0.0) -> dict:
+    """``speedup`` 1 with ``start`` now: a live fleet, each reading sent when it happens."""
     series = simulator.simulate(assets, seconds, start, seed, anomalies_per_asset, warmup_s)
-    return _send(settings, "simulator", series, bad_payloads(bad_events), 0.0, ground_truth)
+    return _send(settings, "simulator", series, bad_payloads(bad_events), speedup, ground_truth)
 
 
 def replay_skab_to_kafka(settings: Settings, *, data_dir: Path, files: list[str] | None = None,

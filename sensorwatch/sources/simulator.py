@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from schemas import SENSOR_NAMES
+from schemas.errors import UsageError
 
 ANOMALY_KINDS = ("spike", "drift", "stuck", "correlated")
 CORRELATED_SENSORS = ("accelerometer1_rms", "accelerometer2_rms", "current", "pressure", "volume_flow_rate_rms")
@@ -135,7 +136,7 @@ def simulate_asset(asset_id: str, start: datetime, seconds: int, rng: np.random.
             anomalies.append(Anomaly(asset_id, kind, sensors, start + timedelta(seconds=lo),
                                      start + timedelta(seconds=hi - 1)))
     elif n_anomalies:
-        raise ValueError(f"{seconds}s per asset is too short for {n_anomalies} anomalies "
+        raise UsageError(f"{seconds}s per asset is too short for {n_anomalies} anomalies "
                          f"after a {warmup_s}s anomaly-free lead-in (needs > {warmup_s + 700 * n_anomalies}s)")
     times_ms = int(start.timestamp() * 1000) + 1000 * np.arange(seconds, dtype=np.int64)
     return AssetSeries(asset_id, times_ms, values, anomalies)

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.dags.conftest import DAGS, JOBS_BIN, REPO, scoring_setup
 
@@ -111,9 +112,12 @@ def test_a_predict_dag_run_spark_submits_the_job_in_local_mode(airflow_db, dagba
     assert run.state == "success", run
     runs = json.loads(scoring_setup("runs", str(scoring_data)).stdout)
     assert [r["status"] for r in runs] == ["succeeded"]
-    # the run scored the 3 minutes before its logical date: 4 pumps x 180 one-second intervals
+    # the run scored the 3 minutes that ended predict.lateness_s (the profile's: the job runs
+    # with it) before its logical date: 4 pumps x 180 one-second intervals
+    lateness = timedelta(seconds=yaml.safe_load((REPO / "conf" / "local.yaml").read_text())["predict"]["lateness_s"])
+    assert lateness.total_seconds() > 0
     assert runs[0]["rows_out"] == 4 * 180
-    assert runs[0]["range_end"].startswith(end.strftime("%Y-%m-%d %H:%M:%S"))
+    assert runs[0]["range_end"].startswith((end - lateness).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _sensorwatch(*args: str) -> subprocess.CompletedProcess:
