@@ -10,7 +10,9 @@ every produced offset is in landing or quarantine exactly once, no gaps):
   a clean run;
 * ``ingest_broker_restart``: the Kafka broker stopped and started under a running stream;
 * ``ingest_namenode_restart``: the HDFS NameNode SIGKILLed mid-write and started again;
-* ``ingest_datanode_restart``: the DataNode SIGKILLed mid-write and started again.
+* ``ingest_datanode_restart``: the DataNode SIGKILLed mid-write and started again;
+* ``ingest_disk_nearly_full``: the NameNode restarted mid-stream needing more free disk than
+  there is: low-resource safe mode (every write refused) until the space is "freed".
 
 Prediction (4 simulated pumps with injected anomalies and a champion: tests/scoring_setup;
 the invariant: the stored scores and events equal a clean run's, and a BI query polling
@@ -21,6 +23,9 @@ every 50 ms sees either none or all of a table's rows):
   before its events are (re-run afterwards);
 * ``predict_two_runs_at_once``: two runs for the same interval started together (a
   retried Airflow task);
+* ``model_foreign_signature_promoted``: a version whose input signature names a column the
+  features lack, promoted by hand: refused by name, nothing written; the rollback restores
+  the clean run's rows;
 * ``model_artifact_deleted`` / ``model_artifact_corrupted``: the champion's network file
   removed from, or overwritten in, the registry's artifact store: a clear error, nothing
   written.
@@ -44,6 +49,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -57,6 +63,9 @@ from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.sources.produce import simulate_to_kafka
+
+if TYPE_CHECKING:
+    from models.detector import Detector
 
 
 @dataclass
@@ -201,6 +210,52 @@ def _hdfs_fault(ctx: dict, role: str) -> Result:
     result.recovery_s = round(time.monotonic() - killed, 1)
     result.outcome = (f"{role} SIGKILLed mid-batch, restarted after 3 s; the running job exited {first_exit}, "
                       f"a new run exited {final.returncode}")
+    _offsets(ctx["spark"], settings, produced, result)
+    return result
+
+
+def ingest_disk_nearly_full(ctx: dict) -> Result:
+    """The NameNode's disk runs low mid-stream: it is restarted needing more free space than
+    the volume has (``dfs.namenode.resource.du.reserved``: what its resource checker compares
+    with the free space; filling the shared disk for real is not an option), so it comes up
+    in safe mode for low resources and refuses every write, as Hadoop does when the disk
+    fills. Measured: what the running job and ``services up`` say; then the space is
+    "freed" (the NameNode restarted with its normal reservation) and a new run finishes."""
+    import shutil
+
+    from sensorwatch.services import ServiceError, hdfs
+
+    settings, result = _ingest_setting(ctx["base"], "diskfull"), Result("ingest_disk_nearly_full")
+    produced = simulate_to_kafka(settings, assets=12, seconds=2000, anomalies_per_asset=0, bad_events=20)["messages"]
+    proc, log = _ingest(settings), []
+    _wait_for_batch(proc, 2, log)
+    services.down(settings, ["hdfs"])
+    normal = hdfs.RESERVED_BYTES
+    hdfs.RESERVED_BYTES = shutil.disk_usage(settings.home / "hdfs").free + 2**40
+    up_error = "services up succeeded"
+    try:
+        services.up(settings, ["hdfs"])
+    except ServiceError as exc:
+        up_error = str(exc)
+    finally:
+        hdfs.RESERVED_BYTES = normal
+    low_since = time.monotonic()
+    try:
+        out, _ = proc.communicate(timeout=300)
+        first_exit = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill(proc)
+        out, first_exit = "", "killed after 300 s"
+    job_said = next((line for line in reversed((out or "").splitlines())
+                     if "afe mode" in line or line.startswith("sensorwatch:")), "no error line")
+    services.down(settings, ["hdfs"])
+    services.up(settings, ["hdfs"])  # the disk freed: the normal reservation, out of safe mode
+    final = _ingest(settings)
+    final.communicate(timeout=900)
+    result.recovery_s = round(time.monotonic() - low_since, 1)
+    result.outcome = (f"NameNode back in low-resource safe mode under a running stream: the running job exited "
+                      f"{first_exit}; space freed, a new run exited {final.returncode}")
+    result.details = {"services_up": up_error[:300], "running_job": job_said[:300]}
     _offsets(ctx["spark"], settings, produced, result)
     return result
 
@@ -383,25 +438,32 @@ def predict_two_runs_at_once(ctx: dict) -> Result:
     return _finish(ctx, settings, result, poller, started)
 
 
-def _model_fault(ctx: dict, name: str, damage: Callable[[Path], None]) -> Result:
-    """Register the champion in a registry of its own, break its network file in the
-    registry's artifact store; predict must fail with a clear error and write nothing."""
-    import shutil
-
+def _own_registry(ctx: dict) -> tuple[Settings, Path, Detector, int]:
+    """A fresh schema and an MLflow store of its own holding the champion (registered and
+    promoted there): (settings, store folder, the champion's detector, its version)."""
     import mlflow
 
     from features.compute import features_frame
     from models import registry
 
-    settings, result = _fresh(ctx), Result(name)
     store_dir = Path(tempfile.mkdtemp(prefix="faults-mlflow-"))
-    settings = settings.with_overrides(model={"tracking_uri": str(store_dir)})
+    settings = _fresh(ctx).with_overrides(model={"tracking_uri": str(store_dir)})
     champion = registry.load(ctx["predict_base"].model).detector
     example = features_frame(ctx["events"].head(60), settings.features.spec()).head(40)
     registry.client(settings.model)
     with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
         version = registry.log_detector(settings.model, champion, example, store_dir / "work")
     registry.promote(settings.model, version)
+    return settings, store_dir, champion, version
+
+
+def _model_fault(ctx: dict, name: str, damage: Callable[[Path], None]) -> Result:
+    """Register the champion in a registry of its own, break its network file in the
+    registry's artifact store; predict must fail with a clear error and write nothing."""
+    import shutil
+
+    result = Result(name)
+    settings, store_dir, _, _ = _own_registry(ctx)
     files = sorted((store_dir / "artifacts").rglob("model.keras"))
     for f in files:
         damage(f)
@@ -416,6 +478,48 @@ def _model_fault(ctx: dict, name: str, damage: Callable[[Path], None]) -> Result
     return result
 
 
+def model_foreign_signature_promoted(ctx: dict) -> Result:
+    """A version whose input signature names a column the features do not have, promoted
+    by hand (``sensorwatch model promote``): predict refuses it by name and writes nothing;
+    promoting the previous champion again (the rollback) restores the clean run's rows."""
+    import shutil
+
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from models import registry
+
+    result = Result("model_foreign_signature_promoted")
+    settings, store_dir, champion, good = _own_registry(ctx)
+    columns = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
+               *[ColSpec("double", c) for c in champion.spec.columns], ColSpec("double", "pressure__kurtosis")]
+    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
+        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
+                                artifacts={registry.ARTIFACT: str(champion.saved_in)},
+                                signature=ModelSignature(inputs=Schema(columns)),
+                                registered_model_name=settings.model.name, pip_requirements=["sensorwatch"])
+    env = _predict_env(settings)
+    cli = [str(REPO / ".venv" / "bin" / "sensorwatch"), "model"]
+    promoted = subprocess.run([*cli, "promote", str(good + 1)], cwd=REPO, env=env, capture_output=True, text=True)
+    poller = _poll(ctx, settings)
+    started = time.monotonic()
+    proc = _predict(settings)
+    out, _ = proc.communicate(timeout=600)
+    refused = f"exit {proc.returncode}: {_last_error(out)}"
+    written = _count(settings, ANOMALY_SCORES)
+    rollback = subprocess.run([*cli, "promote", str(good)], cwd=REPO, env=env, capture_output=True, text=True)
+    again = _predict(settings)
+    again.communicate(timeout=600)
+    result.outcome = (f"v{good + 1} promoted by hand (exit {promoted.returncode}); predict {refused}; "
+                      f"{written} rows written by it; v{good} promoted again (exit {rollback.returncode}), "
+                      f"the re-run exited {again.returncode}")
+    result.details = {"traceback": "Traceback" in out}
+    _finish(ctx, settings, result, poller, started)
+    shutil.rmtree(store_dir, ignore_errors=True)
+    return result
+
+
 def model_artifact_deleted(ctx: dict) -> Result:
     return _model_fault(ctx, "model_artifact_deleted", lambda p: p.unlink())
 
@@ -425,9 +529,10 @@ def model_artifact_corrupted(ctx: dict) -> Result:
 
 
 INGEST = {f.__name__: f for f in (ingest_kill9_x5, ingest_broker_restart, ingest_namenode_restart,
-                                  ingest_datanode_restart)}
+                                  ingest_datanode_restart, ingest_disk_nearly_full)}
 PREDICT = {f.__name__: f for f in (predict_sql_stop_mid_write, predict_kill9_before_events, predict_two_runs_at_once,
-                                   model_artifact_deleted, model_artifact_corrupted)}
+                                   model_foreign_signature_promoted, model_artifact_deleted,
+                                   model_artifact_corrupted)}
 
 
 def _prepare_predict(ctx: dict, workdir: Path) -> None:

@@ -158,23 +158,36 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def _parents() -> dict[int, int]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                found[int(entry)] = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
 def memory_sample(jobs: dict[str, int], daemons: dict[str, int]) -> dict[str, float]:
-    """MiB per process kind: the largest process of each kind (workers: also their count)."""
+    """MiB per process kind: the largest process of each kind (workers: also their count).
+    A job's processes are its launcher's descendants (PySpark's daemon, which forks the
+    Python workers, leads a process group of its own)."""
     kinds: dict[str, list[int]] = {}
     for name, pid in daemons.items():
         if (kib := rss_kib(pid)) is not None:
             kinds.setdefault(f"{name}_jvm", []).append(kib)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    parents, owner = _parents(), {pid: name for name, pid in jobs.items()}
+    for pid in parents:
+        ancestor = pid
+        while ancestor > 1 and ancestor not in owner:
+            ancestor = parents.get(ancestor, 0)
+        job = owner.get(ancestor)
+        if job is None:
             continue
-        pid = int(entry)
         try:
-            group = os.getpgid(pid)
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
-            continue
-        job = next((name for name, pgid in jobs.items() if pgid == group), None)
-        if job is None:
             continue
         kind = (f"{job}_jvm" if "java" in cmd.split(" ", 1)[0] else
                 f"{job}_python_worker" if "pyspark.daemon" in cmd or "pyspark.worker" in cmd

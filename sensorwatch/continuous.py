@@ -20,6 +20,8 @@ is logged and its span scored again by the next trigger; anything else stops the
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -63,10 +65,25 @@ class Cycles:
             log.error("predict cycle %d failed (%s: %s); the next cycle scores %s again", batch_id,
                       type(exc).__name__, exc, span)
             return
+        finally:
+            release_memory()
         self.scored_until = span.end
         self.done.append(summary)
         log.info("predict cycle %d: %s %s, %s intervals scored in %s s", batch_id, summary.status, span,
                  summary.rows_out, summary.duration_s)
+
+
+def release_memory() -> None:
+    """Hand the heap a cycle freed back to the OS. A cycle's pandas and Arrow buffers (the
+    scores and drift projections) are freed by then, but glibc keeps the pages in the
+    arena of the thread that used them, and each foreachBatch call may run on another of
+    py4j's callback threads: bench/load.py measured the driver's Python grow 303 -> 518 MiB
+    over 10 cycles without this (no Python objects accumulating)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def run_continuous(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None,
