@@ -112,9 +112,7 @@ class IngestFailed(OperationFailed):
 
 def _root_cause(text: str) -> str:
     """The most telling line of a streaming failure (Python errors arrive inside JVM ones)."""
-    # SafeModeException: HDFS refuses writes (its disk ran low, or it is starting up);
-    # bench/faults.py's ingest_disk_nearly_full found the reason buried under Spark's text.
-    for marker in ("KafkaUnavailable:", "Some data may have been lost", "OffsetOutOfRange", "SafeModeException"):
+    for marker in ("KafkaUnavailable:", "Some data may have been lost", "OffsetOutOfRange"):
         for line in text.splitlines():
             if marker in line:
                 return line.strip()

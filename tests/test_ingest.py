@@ -231,18 +231,3 @@ def test_ten_thousand_adversarial_messages_among_valid_traffic(isolated, spark):
     for c in bad:
         assert any(any(part.startswith(c.reason) for part in reason.split("; ")) for reason in reasons[c.payload]), \
             (c.kind, c.reason, reasons[c.payload])
-
-
-def test_a_stream_failure_is_reported_by_its_most_telling_line():
-    from sensorwatch.ingest import _root_cause
-
-    spark_text = (  # the shape of what Spark raised in bench/faults.py's ingest_disk_nearly_full
-        "[STREAM_FAILED] Query [id = 55e8, runId = b971] terminated with exception: "
-        "[FOREACH_BATCH_USER_FUNCTION_ERROR] An error occurred in the user provided function\n"
-        "py4j.protocol.Py4JJavaError: An error occurred while calling o123.parquet.\n"
-        ": org.apache.hadoop.ipc.RemoteException(org.apache.hadoop.hdfs.server.namenode.SafeModeException): "
-        "Cannot create directory /sensorwatch/landing/events/_temporary/0. Name node is in safe mode.\n"
-        "Resources are low on NN. Please add or free up more resources then turn off safe mode manually.\n"
-        "\tat org.apache.hadoop.hdfs.server.namenode.FSNamesystem.checkNameNodeSafeMode(FSNamesystem.java:1597)")
-    assert "Name node is in safe mode" in _root_cause(spark_text)
-    assert _root_cause("first line\nsecond") == "first line" and _root_cause("") == "unknown error"
