@@ -246,8 +246,11 @@ def ingest_disk_nearly_full(ctx: dict) -> Result:
     except subprocess.TimeoutExpired:
         _kill(proc)
         out, first_exit = "", "killed after 300 s"
-    job_said = next((line for line in reversed((out or "").splitlines())
-                     if "afe mode" in line or line.startswith("sensorwatch:")), "no error line")
+    job_said = _last_error(out or "")
+    # A run started while the NameNode is in safe mode: what it meets is the safe mode itself.
+    during = _ingest(settings)
+    during_out, _ = during.communicate(timeout=300)
+    during_said = f"exit {during.returncode}: {_last_error(during_out)}"
     services.down(settings, ["hdfs"])
     services.up(settings, ["hdfs"])  # the disk freed: the normal reservation, out of safe mode
     final = _ingest(settings)
@@ -255,7 +258,8 @@ def ingest_disk_nearly_full(ctx: dict) -> Result:
     result.recovery_s = round(time.monotonic() - low_since, 1)
     result.outcome = (f"NameNode back in low-resource safe mode under a running stream: the running job exited "
                       f"{first_exit}; space freed, a new run exited {final.returncode}")
-    result.details = {"services_up": up_error[:300], "running_job": job_said[:300]}
+    result.details = {"services_up": up_error[:300], "running_job (met the restart)": job_said[:300],
+                      "run started in safe mode": during_said[:400]}
     _offsets(ctx["spark"], settings, produced, result)
     return result
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -112,10 +113,10 @@ class IngestFailed(OperationFailed):
 
 def _root_cause(text: str) -> str:
     """The most telling line of a streaming failure (Python errors arrive inside JVM ones)."""
-    for marker in ("KafkaUnavailable:", "Some data may have been lost", "OffsetOutOfRange"):
+    for marker in ("KafkaUnavailable:", "Some data may have been lost", "OffsetOutOfRange", "SafeModeException:"):
         for line in text.splitlines():
             if marker in line:
-                return line.strip()
+                return line.strip().lstrip(": ")
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
@@ -328,7 +329,10 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     else:
         writer = writer.trigger(processingTime=settings.ingest.processing_time)
     started = time.monotonic()
-    query = writer.start()
+    try:
+        query = writer.start()
+    except Py4JJavaError as exc:  # e.g. the checkpoint cannot be created: HDFS in safe mode (bench/faults.py)
+        raise IngestFailed(f"the ingest stream could not start: {_root_cause(str(exc))}") from exc
     try:
         query.awaitTermination(timeout_s)  # type: ignore[arg-type]  # seconds; PySpark takes a float
     except StreamingQueryException as exc:

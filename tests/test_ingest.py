@@ -231,3 +231,18 @@ def test_ten_thousand_adversarial_messages_among_valid_traffic(isolated, spark):
     for c in bad:
         assert any(any(part.startswith(c.reason) for part in reason.split("; ")) for reason in reasons[c.payload]), \
             (c.kind, c.reason, reasons[c.payload])
+
+
+def test_a_stream_that_cannot_start_is_reported_by_its_cause():
+    """What a run started while HDFS is in low-resource safe mode printed (bench/faults.py,
+    ingest_disk_nearly_full) before: Py4JJavaError's traceback; now one IngestFailed line."""
+    from sensorwatch.ingest import _root_cause
+
+    py4j_text = (
+        "An error occurred while calling o100.start.\n"
+        ": org.apache.hadoop.hdfs.server.namenode.SafeModeException: Cannot create directory "
+        "/sensorwatch/checkpoints/ingest. Name node is in safe mode.\n"
+        "Resources are low on NN. Please add or free up more resources.\n"
+        "\tat org.apache.hadoop.hdfs.server.namenode.FSNamesystem.newSafemodeException(FSNamesystem.java:1687)\n")
+    assert _root_cause(py4j_text).startswith("org.apache.hadoop.hdfs.server.namenode.SafeModeException: Cannot create")
+    assert _root_cause("first line\nsecond") == "first line" and _root_cause("") == "unknown error"
