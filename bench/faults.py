@@ -488,21 +488,12 @@ def model_foreign_signature_promoted(ctx: dict) -> Result:
     promoting the previous champion again (the rollback) restores the clean run's rows."""
     import shutil
 
-    import mlflow
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    from models import registry
+    from tests.scoring_setup import register_foreign_signature
 
     result = Result("model_foreign_signature_promoted")
     settings, store_dir, champion, good = _own_registry(ctx)
-    columns = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
-               *[ColSpec("double", c) for c in champion.spec.columns], ColSpec("double", "pressure__kurtosis")]
-    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
-        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
-                                artifacts={registry.ARTIFACT: str(champion.saved_in)},
-                                signature=ModelSignature(inputs=Schema(columns)),
-                                registered_model_name=settings.model.name, pip_requirements=["sensorwatch"])
+    assert champion.saved_in is not None  # loaded from the registry: its files are on disk
+    register_foreign_signature(settings.model, champion.saved_in, champion.spec.columns)
     env = _predict_env(settings)
     cli = [str(REPO / ".venv" / "bin" / "sensorwatch"), "model"]
     promoted = subprocess.run([*cli, "promote", str(good + 1)], cwd=REPO, env=env, capture_output=True, text=True)

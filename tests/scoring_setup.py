@@ -74,6 +74,26 @@ def land_and_train(spark, settings, workdir: Path):
     return series, naive
 
 
+def register_foreign_signature(conf, model_dir: Path, columns: list[str], extra: str = "pressure__kurtosis") -> None:
+    """Register, as a new version of ``conf``'s model, the network in ``model_dir`` under an
+    input signature that also names ``extra``, a column the features do not have (as a model
+    trained on another feature set would)."""
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from models import registry
+
+    spec = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
+            *[ColSpec("double", c) for c in columns], ColSpec("double", extra)]
+    registry.client(conf)
+    with mlflow.start_run(experiment_id=registry.experiment_id(conf)):
+        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
+                                artifacts={registry.ARTIFACT: str(model_dir)},
+                                signature=ModelSignature(inputs=Schema(spec)),
+                                registered_model_name=conf.name, pip_requirements=["sensorwatch"])
+
+
 def _overrides(settings) -> dict[str, str]:
     """The SENSORWATCH__ environment that selects these settings' data, store and models."""
     return {"SENSORWATCH__STORAGE__ROOT": settings.storage.root, "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,

@@ -16,8 +16,6 @@ import pandas as pd
 import psycopg
 import pytest
 from cratedb_sqlparse import sqlparse
-from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema
 
 from features.compute import features_frame
 from models import registry
@@ -49,7 +47,16 @@ from sensorwatch.predict_job import run_predict
 from sensorwatch.sources.landing import seed_landing
 from sensorwatch.thresholds import active as active_thresholds
 from tests.conftest import doc_sql_blocks
-from tests.scoring_setup import END, SMALL, WARMUP, at, isolated, land_and_train, with_schema
+from tests.scoring_setup import (
+    END,
+    SMALL,
+    WARMUP,
+    at,
+    isolated,
+    land_and_train,
+    register_foreign_signature,
+    with_schema,
+)
 from tests.test_features_job import RecordingConnection
 
 LINEAGE = ["run_id"]  # the only columns a re-run may change: which run wrote the row last
@@ -322,14 +329,7 @@ def test_a_model_whose_signature_does_not_match_the_features_is_refused(pipeline
     settings = pipeline["settings"].with_overrides(model={"name": "foreign-detector"})
     loaded = registry.load(pipeline["settings"].model)
     directory = loaded.detector.save(pipeline["tmp"] / "foreign" / registry.ARTIFACT)
-    columns = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
-               *[ColSpec("double", c) for c in loaded.detector.spec.columns], ColSpec("double", "pressure__kurtosis")]
-    registry.client(settings.model)
-    with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):
-        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
-                                artifacts={registry.ARTIFACT: str(directory)},
-                                signature=ModelSignature(inputs=Schema(columns)),
-                                registered_model_name=settings.model.name, pip_requirements=["sensorwatch"])
+    register_foreign_signature(settings.model, directory, loaded.detector.spec.columns)
     registry.promote(settings.model, 1)
     with pytest.raises(ModelError, match=r"its input signature needs pressure__kurtosis, which the features do not"):
         run_predict(spark, settings, at=at(END))
@@ -510,13 +510,7 @@ def test_a_challenger_is_scored_beside_the_champion_compared_and_cannot_break_th
 
     # A challenger that does not match the features: a warning, the champion's run as before.
     foreign = registry.load(conf, 2)
-    columns = [ColSpec("string", "asset_id"), ColSpec("datetime", "interval_start"),
-               *[ColSpec("double", c) for c in foreign.detector.spec.columns], ColSpec("double", "pressure__kurtosis")]
-    with mlflow.start_run(experiment_id=registry.experiment_id(conf)):
-        mlflow.pyfunc.log_model(name=registry.ARTIFACT, python_model=registry.DetectorPyfunc(),
-                                artifacts={registry.ARTIFACT: str(foreign.detector.saved_in)},
-                                signature=ModelSignature(inputs=Schema(columns)),
-                                registered_model_name=conf.name, pip_requirements=["sensorwatch"])
+    register_foreign_signature(conf, foreign.detector.saved_in, foreign.detector.spec.columns)
     registry.set_challenger(conf, 3)
     broken = run_predict(spark, settings, at=at(END))
     assert broken.status == "succeeded" and "pressure__kurtosis" in broken.details["challenger"]["error"]
