@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pyarrow as pa
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 
@@ -75,15 +76,17 @@ class Cycles:
 
 def release_memory() -> None:
     """Hand the heap a cycle freed back to the OS: glibc keeps freed pages in the arena of
-    the thread that used them, and foreachBatch calls run on py4j's callback threads.
-    Measured by bench/load.py (2,000 pumps, 30 minutes): the driver's Python grew 303 -> 518
-    MiB without this, 300 -> 413 MiB with it; no Python objects accumulate. The rest is not
-    explained yet (issue 19)."""
+    the thread that used them (foreachBatch calls run on py4j's callback threads), and
+    PyArrow's pool (mimalloc; toPandas) keeps its own. Measured in-process, 1,000 pumps
+    (bench/load.py has the 30-minute figures): ~35 MiB from glibc and ~15 from Arrow
+    per cycle, both reused by the next; what grew cycle after cycle was Python's own
+    heap, fragmented by a fleet-sized read (sensorwatch.events.ASSETS_PER_READ)."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to trim
         pass
+    pa.default_memory_pool().release_unused()
 
 
 def run_continuous(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None,

@@ -227,6 +227,26 @@ def test_an_event_goes_on_over_intervals_without_data_and_ends_at_one_below_thre
     assert rebuilt().set_index("event_start").loc[start].event_end == gap[0] - timedelta(seconds=1)
 
 
+def test_events_rebuilt_a_few_assets_at_a_time_equal_one_pass_over_all(pipeline):
+    # The backfill's scores of all 4 pumps in a schema of their own; the events rebuilt in
+    # one read, then again 3 + 1 assets at a time (the driver's memory bound).
+    backfill = pipeline["settings"]
+    settings = with_schema(pipeline["base"])
+    store = SqlStore(settings)
+    store.create_tables([ANOMALY_SCORES, ANOMALY_EVENTS])
+    store.execute(f"INSERT INTO {store.name(ANOMALY_SCORES)} SELECT * FROM {SqlStore(backfill).name(ANOMALY_SCORES)}")
+    assets = sorted(table(backfill, ANOMALY_SCORES).asset_id.unique())
+    grid, min_duration = Grid.for_range(at(WARMUP), at(END), 1, 0), backfill.model.spec().min_duration
+    opened = update_events(store, assets, grid, min_duration)
+    whole = table(settings, ANOMALY_EVENTS)
+    store.execute(f"DELETE FROM {store.name(ANOMALY_EVENTS)}")
+    assert update_events(store, assets, grid, min_duration, assets_per_read=3) == opened
+    chunked = table(settings, ANOMALY_EVENTS)
+    assert len(assets) == 4 and whole.asset_id.nunique() == 4  # events in both chunks
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert whole.groupby("asset_id").size().equals(table(backfill, ANOMALY_EVENTS).groupby("asset_id").size())
+
+
 def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
     settings = pipeline["settings"]
     model = registry.load(settings.model)
