@@ -8,7 +8,7 @@ changed, comes out the same as if one run had scored it all.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -17,15 +17,17 @@ from models.serving import Grid
 from sensorwatch.connectors.sql import SqlStore, records
 from sensorwatch.connectors.sql import statements as q
 
-# The score rows above the threshold are read this many assets at a time: the driver's
-# memory for them is bounded by a chunk, not the fleet (2,000 pumps whose every interval
-# exceeds would be ~350 MiB of Python objects at once; a peak that size, every cycle,
-# also left the long-running driver's Python heap fragmented and growing: issue 19).
-ASSETS_PER_READ = 200
+# The score rows above the threshold are read a few assets at a time, at most about this
+# many rows (by their spans: one interval a row) in a read: the driver's memory for them
+# is bounded by a read, not by the fleet or its longest event (a read of every pump's
+# rows, ~174 MiB of Python objects at 1,000 pumps, also left a long-running driver's
+# Python heap fragmented and growing every cycle: issue 19). An asset whose span alone
+# is longer is read on its own.
+ROWS_PER_READ = 40_000
 
 
 def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: int,
-                  tables: q.ScoreTables = q.CHAMPION, assets_per_read: int = ASSETS_PER_READ) -> int:
+                  tables: q.ScoreTables = q.CHAMPION, rows_per_read: int = ROWS_PER_READ) -> int:
     """Rebuild the events of ``assets`` around the scored range from the stored scores:
     from ``min_duration`` intervals before it (an onset a previous run saw) or the start
     of an event it touches, to its end or the end of such an event. New and grown events
@@ -40,10 +42,10 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
     for asset, first, last in store.query(q.events_touching(store.target, assets, lo, hi, tables)):
         spans[asset] = (min(lo, first), max(hi, last))
     newest = {a: pd.Timestamp(t) for a, t in store.query(q.newest_score(store.target, assets, tables))}
-    # Events are per asset: merged a chunk of assets at a time, only the events kept.
-    chunks = [merge_events(_exceeding(store, assets[i:i + assets_per_read], spans, tables), grid.interval_s, newest)
-              for i in range(0, len(assets), assets_per_read)]
-    events = pd.concat([c for c in chunks if len(c)] or chunks[:1], ignore_index=True)
+    # Events are per asset: merged a read at a time, only the events kept.
+    merged = [merge_events(_exceeding(store, chunk, spans, tables), grid.interval_s, newest)
+              for chunk in reads(spans, grid.interval_s, rows_per_read)]
+    events = pd.concat([m for m in merged if len(m)] or merged[:1], ignore_index=True)
     store.upsert(tables.events, records(events))
     start, end = min(s for s, _ in spans.values()), max(e for _, e in spans.values())
     kept = {(a, pd.Timestamp(t)) for a, t in zip(events["asset_id"], events["event_start"])}
@@ -53,7 +55,25 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
     return int(events["is_open"].sum()) if len(events) else 0
 
 
-def _exceeding(store: SqlStore, assets: list[str], spans: dict[str, tuple], tables: q.ScoreTables) -> pd.DataFrame:
+def reads(spans: dict[str, tuple[datetime, datetime]], interval_s: int, rows: int) -> list[list[str]]:
+    """The assets in reads of at most ``rows`` intervals each, a read covering its
+    assets' spans together (in order of span start: a long event's asset does not
+    widen the reads of the others)."""
+    out: list[list[str]] = []
+    chunk: list[str] = []
+    lo = hi = datetime.min
+    for asset in sorted(spans, key=lambda a: (spans[a][0], a)):
+        start, end = spans[asset]
+        if chunk and (len(chunk) + 1) * (max(hi, end) - lo).total_seconds() / interval_s > rows:
+            out.append(chunk)
+            chunk = []
+        lo, hi = (start, end) if not chunk else (lo, max(hi, end))  # sorted: lo <= start
+        chunk.append(asset)
+    return [*out, chunk] if chunk else out
+
+
+def _exceeding(store: SqlStore, assets: list[str], spans: dict[str, tuple[datetime, datetime]],
+               tables: q.ScoreTables) -> pd.DataFrame:
     """The stored score rows of ``assets`` above the threshold, each in its asset's span,
     with ``after_exceeding`` (whether the asset's previous score row was above it too: a
     run goes on over intervals without data, ``models.events``)."""

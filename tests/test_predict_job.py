@@ -40,7 +40,7 @@ from sensorwatch.alerts import Published, publish_alerts, read_alerts
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
 from sensorwatch.connectors.sql import statements as q
-from sensorwatch.events import update_events
+from sensorwatch.events import reads, update_events
 from sensorwatch.features_job import run_features
 from sensorwatch.feedback import label_event
 from sensorwatch.predict_job import run_predict
@@ -227,9 +227,18 @@ def test_an_event_goes_on_over_intervals_without_data_and_ends_at_one_below_thre
     assert rebuilt().set_index("event_start").loc[start].event_end == gap[0] - timedelta(seconds=1)
 
 
-def test_events_rebuilt_a_few_assets_at_a_time_equal_one_pass_over_all(pipeline):
+def test_event_reads_are_bounded_by_rows_and_an_assets_long_event_is_read_alone():
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    usual = (t0, t0 + timedelta(seconds=200))
+    spans = {f"p{i}": usual for i in range(5)} | {"long": (t0 - timedelta(days=1), usual[1])}
+    assert reads(spans, 1, 400) == [["long"], ["p0", "p1"], ["p2", "p3"], ["p4"]]
+    assert reads(spans, 1, 10**9) == [["long", "p0", "p1", "p2", "p3", "p4"]]
+    assert reads({a: usual for a in ("b", "a")}, 1, 1) == [["a"], ["b"]]  # alone, whatever its length
+
+
+def test_events_rebuilt_a_read_at_a_time_equal_one_pass_over_all(pipeline):
     # The backfill's scores of all 4 pumps in a schema of their own; the events rebuilt in
-    # one read, then again 3 + 1 assets at a time (the driver's memory bound).
+    # one read, then again one asset a read (the driver's memory bound).
     backfill = pipeline["settings"]
     settings = with_schema(pipeline["base"])
     store = SqlStore(settings)
@@ -240,10 +249,10 @@ def test_events_rebuilt_a_few_assets_at_a_time_equal_one_pass_over_all(pipeline)
     opened = update_events(store, assets, grid, min_duration)
     whole = table(settings, ANOMALY_EVENTS)
     store.execute(f"DELETE FROM {store.name(ANOMALY_EVENTS)}")
-    assert update_events(store, assets, grid, min_duration, assets_per_read=3) == opened
-    chunked = table(settings, ANOMALY_EVENTS)
-    assert len(assets) == 4 and whole.asset_id.nunique() == 4  # events in both chunks
-    pd.testing.assert_frame_equal(chunked, whole)
+    assert update_events(store, assets, grid, min_duration, rows_per_read=1) == opened
+    one_by_one = table(settings, ANOMALY_EVENTS)
+    assert len(assets) == 4 and whole.asset_id.nunique() == 4  # events in every read
+    pd.testing.assert_frame_equal(one_by_one, whole)
     assert whole.groupby("asset_id").size().equals(table(backfill, ANOMALY_EVENTS).groupby("asset_id").size())
 
 
