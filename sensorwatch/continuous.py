@@ -80,7 +80,7 @@ def release_memory() -> None:
     PyArrow's pool (mimalloc; toPandas) keeps its own. Measured in-process, 1,000 pumps
     (bench/load.py has the 30-minute figures): ~35 MiB from glibc and ~15 from Arrow
     per cycle, both reused by the next; what grew cycle after cycle was Python's own
-    heap, fragmented by a fleet-sized read (sensorwatch.events.ASSETS_PER_READ)."""
+    heap, fragmented by a fleet-sized read (bounded now: sensorwatch.events.ROWS_PER_READ)."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
