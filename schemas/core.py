@@ -1,7 +1,7 @@
 """The schema model: a table is a list of typed fields declared once, rendered many ways.
 
 ``Table.spark_schema()`` -> Spark StructType, ``Table.arrow_schema()`` -> pyarrow schema,
-``ddl(table, dialect)`` -> CREATE TABLE for ``cratedb``, ``postgresql`` or ``hive`` (an
+``ddl(table, dialect)`` -> CREATE TABLE for ``cratedb`` (the SQL store) or ``hive`` (an
 external Parquet table over the landing zone). Dialect differences live only here.
 """
 
@@ -67,18 +67,6 @@ def _arrow_types() -> dict[Kind, pa.DataType]:
 
 
 _SQL = {
-    "postgresql": {
-        Kind.STRING: "TEXT",
-        Kind.INT: "INTEGER",
-        Kind.BIGINT: "BIGINT",
-        Kind.DOUBLE: "DOUBLE PRECISION",
-        Kind.BOOLEAN: "BOOLEAN",
-        Kind.TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
-        Kind.BINARY: "BYTEA",
-        Kind.STRING_MAP: "JSONB",
-        Kind.STRING_ARRAY: "TEXT[]",
-        Kind.DOUBLE_ARRAY: "DOUBLE PRECISION[]",
-    },
     "cratedb": {
         Kind.STRING: "TEXT",
         Kind.INT: "INTEGER",
@@ -218,7 +206,7 @@ def ddl(table: Table, dialect: str, *, location: str | None = None, shards: int 
     """CREATE TABLE IF NOT EXISTS for one dialect.
 
     ``hive`` renders an EXTERNAL Parquet table over ``location`` (the landing zone);
-    ``cratedb`` adds CLUSTERED/PARTITIONED/WITH; ``postgresql`` is plain.
+    ``cratedb`` renders the table with its CLUSTERED/PARTITIONED/WITH clauses.
     """
     if dialect not in _SQL:
         raise ValueError(f"unknown SQL dialect {dialect!r}; known: {', '.join(DIALECTS)}")
@@ -236,12 +224,10 @@ def ddl(table: Table, dialect: str, *, location: str | None = None, shards: int 
     if table.primary_key:
         lines.append("PRIMARY KEY (" + ", ".join(_q(c, dialect) for c in table.primary_key) + ")")
     sql = f"CREATE TABLE IF NOT EXISTS {qualified(table.name, dialect, schema)} (\n  " + ",\n  ".join(lines) + "\n)"
-    if dialect == "cratedb":
-        if table.clustered_by:
-            sql += f"\nCLUSTERED BY ({_q(table.clustered_by, dialect)}) INTO {shards or table.shards} SHARDS"
-        else:
-            sql += f"\nCLUSTERED INTO {shards or table.shards} SHARDS"
-        if table.partition_by:
-            sql += "\nPARTITIONED BY (" + ", ".join(_q(f.name, dialect) for f in table.partition_by) + ")"
-        sql += f"\nWITH (number_of_replicas = '{replicas or table.replicas}')"
-    return sql
+    if table.clustered_by:
+        sql += f"\nCLUSTERED BY ({_q(table.clustered_by, dialect)}) INTO {shards or table.shards} SHARDS"
+    else:
+        sql += f"\nCLUSTERED INTO {shards or table.shards} SHARDS"
+    if table.partition_by:
+        sql += "\nPARTITIONED BY (" + ", ".join(_q(f.name, dialect) for f in table.partition_by) + ")"
+    return sql + f"\nWITH (number_of_replicas = '{replicas or table.replicas}')"

@@ -32,7 +32,10 @@ def utc(t: Any) -> datetime:
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    """The current UTC time to the millisecond: the store (CrateDB) keeps timestamps to the
+    millisecond, so a time stamped here reads back equal (watermarks compare exactly)."""
+    t = datetime.now(UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
 def naive_utc(values: Any) -> Any:

@@ -1,9 +1,8 @@
 """The BI layer: SQL views over the result tables, declared once, rendered per dialect.
 
-Each view is a query template: ``{anomaly_scores}`` etc. become the dialect's quoted,
-schema-qualified table names, ``{hour(col)}`` the dialect's UTC hour truncation (the one
-function whose argument order differs: PostgreSQL ``date_trunc('hour', ts, 'UTC')``,
-CrateDB ``date_trunc('hour', 'UTC', ts)``). Everything else is SQL both understand.
+Each view is a query template: ``{anomaly_scores}`` etc. become the quoted,
+schema-qualified table names, ``{hour(col)}`` the UTC hour truncation (CrateDB's
+``date_trunc('hour', 'UTC', ts)``).
 """
 
 from __future__ import annotations
@@ -137,13 +136,13 @@ VIEWS: tuple[View, ...] = (
          "is_anomaly, and matched, missed and extra events.", _model_comparison()),
 )
 
-_HOUR = {"postgresql": "date_trunc('hour', {0}, 'UTC')", "cratedb": "date_trunc('hour', 'UTC', {0})"}
+_HOUR = {"cratedb": "date_trunc('hour', 'UTC', {0})"}
 
 
 def view_sql(view: View, dialect: str, schema: str | None = None) -> str:
-    """CREATE OR REPLACE VIEW in ``dialect`` (postgresql or cratedb)."""
+    """CREATE OR REPLACE VIEW in ``dialect`` (cratedb: the SQL store's)."""
     if dialect not in _HOUR:
-        raise ValueError(f"views exist for postgresql and cratedb, not {dialect!r}")
+        raise ValueError(f"views exist for cratedb, not {dialect!r}")
     query = re.sub(r"\{hour\((\w+)\)\}", lambda m: _HOUR[dialect].format(m.group(1)), view.query)
     for table in SQL_TABLES:
         query = query.replace("{" + table.name + "}", qualified(table.name, dialect, schema))

@@ -18,7 +18,7 @@
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch dashboard up [--asset A] [--screenshot PNG] | down   Apache Superset with the operators' dashboard
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
-    sensorwatch schema ddl --dialect cratedb|postgresql|hive | alert-json-schema
+    sensorwatch schema ddl --dialect cratedb|hive | alert-json-schema
     sensorwatch package [--out DIR] [--for yarn]   the job environment + jobs for spark-submit on YARN
     sensorwatch submit JOB [ARGS ...]                      print the spark-submit command of a job
 """
@@ -275,7 +275,7 @@ def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
     for statement in store.create_read_only_login(args.role, password):
         print(statement.text().replace(password or "\0", "***"))
     print(f"BI login '{args.role}': read-only on schema '{settings.sql.schema_}' "
-          f"({settings.sql.host}:{settings.sql.port}/{settings.sql.database}, PostgreSQL protocol)")
+          f"(CrateDB at {settings.sql.host}:{settings.sql.port}, PostgreSQL protocol)")
     return 0
 
 
@@ -395,7 +395,7 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(json_schema(ANOMALY_ALERTS), indent=1))
         return 0
     if args.dialect is None:
-        raise UsageError("schema ddl needs --dialect cratedb|postgresql|hive")
+        raise UsageError("schema ddl needs --dialect cratedb|hive")
     if args.dialect == "hive":
         locations = {"landing_events": settings.storage.landing, "quarantine_events": settings.storage.quarantine}
         print(";\n\n".join(ddl(t, "hive", location=locations[t.name]) for t in LAKE_TABLES) + ";")
@@ -447,10 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, **kw) -> argparse.ArgumentParser:
         return sub.add_parser(name, parents=[common], **kw)
 
-    p = add("services", help="start/stop/probe the embedded Kafka, HDFS, PostgreSQL (and YARN, HiveServer2, Superset)")
+    p = add("services", help="start/stop/probe the embedded Kafka, HDFS, CrateDB (and YARN, HiveServer2, Superset)")
     p.add_argument("action", choices=["up", "down", "status", "env"],
                    help="env: the exports the yarn-local profile needs (eval \"$(sensorwatch services env)\")")
-    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "postgres", "yarn", "hiveserver2", "superset"])
+    p.add_argument("--only", nargs="+", choices=["kafka", "hdfs", "cratedb", "yarn", "hiveserver2", "superset"])
     p.add_argument("--with", dest="with_", nargs="+", choices=["yarn", "hiveserver2", "superset"], default=[],
                    help="also start these optional services (YARN: ResourceManager + NodeManager; hiveserver2: "
                         "Spark's Thrift Server over the landing zone; superset: the BI tool, see `dashboard up`)")
@@ -584,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("schema", help="print DDL generated from schemas/, or the alerts' JSON Schema")
     p.add_argument("action", choices=["ddl", "alert-json-schema"])
-    p.add_argument("--dialect", choices=["cratedb", "postgresql", "hive"])
+    p.add_argument("--dialect", choices=["cratedb", "hive"])
     p.set_defaults(func=cmd_schema)
 
     p = add("package", help="build the job environment (venv-pack) + jobs for spark-submit; print the commands")

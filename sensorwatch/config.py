@@ -77,6 +77,9 @@ class ServicesConf(_Strict):
     yarn_web_port: Port = 18088
     yarn_nodemanager_port: Port = 18040
     yarn_memory_mb: PositiveInt = 8192  # what the NodeManager offers to containers
+    cratedb_http_port: Port = 14200  # CrateDB's HTTP endpoint and Admin UI (its psql port is sql.port)
+    cratedb_transport_port: Port = 14300  # node-to-node
+    cratedb_heap: str = Field(default="512m", pattern=r"^[0-9]+[mg]$")  # CRATE_HEAP_SIZE
     hiveserver2_port: Port = 19110  # Spark Thrift Server (services up --with hiveserver2)
     superset_port: Port = 19120  # Apache Superset (sensorwatch dashboard up)
 
@@ -133,7 +136,6 @@ class StorageConf(_Strict):
 
 
 class SqlConf(_Strict):
-    dialect: Literal["postgresql", "cratedb"]
     host: str
     port: Port
     database: str
@@ -144,11 +146,7 @@ class SqlConf(_Strict):
     replicas: str  # CrateDB: number_of_replicas, e.g. "0-1" or "1"
     retries: NonNegativeInt  # attempts after the first when the store is unreachable
     retry_backoff_s: PositiveFloat  # first wait; doubles each attempt
-    jdbc_batch_size: PositiveInt  # rows per JDBC batch in bulk writes
-
-    @property
-    def jdbc_url(self) -> str:
-        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}?reWriteBatchedInserts=true"
+    bulk_batch_rows: PositiveInt  # rows per batch (one round trip) in the Spark bulk upserts
 
 
 class SparkConf(_Strict):

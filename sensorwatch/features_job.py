@@ -3,7 +3,7 @@
 Extract: ``read_landing`` and ``events_for`` (partition-pruned reads of what a plan needs).
 Transform: ``features.transforms.compute_features`` (pure), ``keep_planned`` (the rows the
 plan recomputes).
-Load: ``connectors.sql.bulk_upsert`` (staging table + ``INSERT ... ON CONFLICT DO UPDATE``).
+Load: ``connectors.sql.bulk_upsert`` (batched ``INSERT ... ON CONFLICT DO UPDATE`` from the Spark partitions).
 
 What a run recomputes (``Span``: an asset, or all assets, and an interval range):
 
@@ -81,7 +81,7 @@ def run_features(spark: SparkSession, settings: Settings, span: TimeRange | None
         plan = plan_backfill(span, spec) if span is not None else plan_incremental(store, landing, spec)
         record.details["mode"] = plan.mode
         try:
-            done = recompute(store, landing, plan, spec, tag=record.run_id[:12], started=started)
+            done = recompute(store, landing, plan, spec, started=started)
         finally:
             plan.unpersist()
         if plan.mode == "incremental":
@@ -100,7 +100,7 @@ def plan_backfill(span: TimeRange, spec: FeatureSpec) -> Plan:
     return Plan("backfill", [Span(None, grid.start, grid.end)])
 
 
-def recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, spec: FeatureSpec, tag: str,
+def recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, spec: FeatureSpec,
               started: float) -> Recomputed:
     """Read the plan's events, compute its rows, upsert them."""
     if landing is None or not plan.spans:
@@ -114,7 +114,7 @@ def recompute(store: SqlStore, landing: DataFrame | None, plan: Plan, spec: Feat
         late = _late_events(store, plan.new, spec, plan.previous_watermark) if plan.new is not None else None
         rows = keep_planned(compute_features(events, spec), plan.spans)
         seconds = {"plan_and_read": round(time.monotonic() - started, 2)}
-        rows_out = bulk_upsert(store, rows, SENSOR_FEATURES, tag=tag, seconds=seconds)
+        rows_out = bulk_upsert(store, rows, SENSOR_FEATURES, seconds=seconds)
         return Recomputed(rows_in, rows_out, late, TimeRange(min(s.start for s in plan.spans),
                                                              max(s.end for s in plan.spans)), unknown, seconds)
     finally:

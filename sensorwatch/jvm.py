@@ -92,7 +92,7 @@ def classpath(component: str, *extra: Path | str) -> str:
 
 
 def job_jars(settings: Settings) -> str:
-    """``spark.jars`` for a job: the profile's own (pgJDBC) plus Spark's Kafka source and its
+    """``spark.jars`` for a job: the profile's own (if any) plus Spark's Kafka source and its
     client from the cache."""
     listed = [j for j in settings.spark.conf.get("spark.jars", "").split(",") if j]
     return ",".join([*listed, *(str(p) for p in jars("spark-kafka"))])

@@ -191,7 +191,7 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         lap("scoring")
         if not done.rows_out:
             return done
-        bulk_upsert(store, scores, ANOMALY_SCORES, tag=run_id[:12])
+        bulk_upsert(store, scores, ANOMALY_SCORES)
         # The monitoring figures come from small projections, computed in this process.
         scored: pd.DataFrame = scores.select("asset_id", "score", "is_anomaly").toPandas()
         done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
@@ -229,7 +229,7 @@ def challenge(store: SqlStore, rows: DataFrame, challenger: LoadedModel, grid: G
         scores = scored_by(store, rows, challenger, grid, run_id)
         done.challenger["rows"] = _materialise(scores, cached)
         if done.challenger["rows"]:
-            bulk_upsert(store, scores, CHALLENGER_SCORES, tag=f"c{run_id[:11]}")
+            bulk_upsert(store, scores, CHALLENGER_SCORES)
             assets = sorted(r.asset_id for r in scores.select("asset_id").distinct().collect())
             done.challenger["open_events"] = update_events(
                 store, assets, grid, challenger.detector.spec.min_duration, ScoreTables.challenger(challenger.version))

@@ -30,7 +30,7 @@ def base_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def live_services(base_settings: Settings):
-    """Kafka, HDFS and PostgreSQL up for the whole session (reused if already running)."""
+    """Kafka, HDFS and CrateDB up for the whole session (reused if already running)."""
     already = services.status(base_settings)
     services.up(base_settings)
     yield base_settings
@@ -58,17 +58,25 @@ def spark(live_services: Settings):
     session.stop()
 
 
+def drop_schema(store) -> None:
+    """Every view, then every table of the store's schema (CrateDB makes a schema with its
+    first table and has no DROP SCHEMA)."""
+    schema = store.target.schema
+    rows = store.query("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s",
+                       (schema,))
+    for name, kind in sorted(rows, key=lambda r: r[1] != "VIEW"):
+        store.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS "{schema}"."{name}"')
+
+
 @pytest.fixture
 def store_isolated(isolated: Settings):
-    """``isolated`` plus its own SQL schema (dropped afterwards): tables never collide."""
+    """``isolated`` plus its own SQL schema (its tables and views dropped afterwards):
+    tables never collide."""
     from sensorwatch.connectors.sql import SqlStore
 
-    schema = unique("s").replace("-", "_")
-    settings = isolated.with_overrides(sql={"schema": schema})
-    store = SqlStore(settings)
-    store.execute(f'CREATE SCHEMA "{schema}"')
+    settings = isolated.with_overrides(sql={"schema": unique("s").replace("-", "_")})
     yield settings
-    store.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    drop_schema(SqlStore(settings))
 
 
 # This fixture's peak on disk, measured: 5.1 GB (the build environment's own files, the rest
@@ -110,7 +118,7 @@ SERVICE_FIXTURES = {"live_services", "built_package"}
 
 def pytest_collection_modifyitems(config, items):
     """``unit``: a test that needs no service (no fixture that starts them, not slow) runs
-    in ``make unit`` without Kafka, HDFS, PostgreSQL or YARN."""
+    in ``make unit`` without Kafka, HDFS, CrateDB or YARN."""
     for item in items:
         if not SERVICE_FIXTURES & set(item.fixturenames) and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.unit)

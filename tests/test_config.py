@@ -15,8 +15,8 @@ from sensorwatch.config import DEFAULT_CONF_DIR, ConfigError, endpoint_port, loa
 def test_both_profiles_load():
     local = load_settings("local", environ={})
     yarn = load_settings("yarn", environ={})
-    assert local.services is not None and local.sql.dialect == "postgresql"
-    assert yarn.services is None and yarn.spark.master == "yarn" and yarn.sql.dialect == "cratedb"
+    assert local.services is not None and local.sql.port == 15432
+    assert yarn.services is None and yarn.spark.master == "yarn" and yarn.sql.schema_ == "doc"
     assert local.storage.landing.endswith("/landing/events")
 
 
@@ -93,7 +93,7 @@ def test_endpoint_port():
 
 def test_cli_reports_config_error_with_exit_2(monkeypatch, capsys):
     monkeypatch.setenv("SENSORWATCH__KAFKA__PARTITIONS", "zero")
-    assert cli_main(["schema", "ddl", "--dialect", "postgresql"]) == 2
+    assert cli_main(["schema", "ddl", "--dialect", "cratedb"]) == 2
     assert "kafka.partitions" in capsys.readouterr().err
 
 
@@ -113,7 +113,7 @@ def test_a_profile_extends_another_with_only_what_differs(tmp_path):
     assert local_yarn.kafka.security_protocol == "SASL_SSL" and local_yarn.kafka.bootstrap_servers == "127.0.0.1:19093"
     assert local_yarn.spark.conf["spark.yarn.archive"] == yarn.spark.conf["spark.yarn.archive"]
     assert local_yarn.spark.conf["spark.executor.memory"] == "1g" != yarn.spark.conf["spark.executor.memory"]
-    assert local_yarn.model.detector == yarn.model.detector and local_yarn.sql.dialect == "postgresql"
+    assert local_yarn.model.detector == yarn.model.detector and local_yarn.sql.user == "crate"
     (tmp_path / "a.yaml").write_text("extends: b\n")
     (tmp_path / "b.yaml").write_text("extends: a\n")
     with pytest.raises(ConfigError, match="a cycle"):

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from cratedb_sqlparse import sqlparse
 
 from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import column
@@ -177,81 +176,27 @@ def test_unreachable_sql_store_is_retried_then_fails_clearly_writing_nothing(spa
     cli = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "features"], capture_output=True, text=True,
                          env=env, timeout=300)
     assert cli.returncode == 1, cli.stderr[-2000:]
-    assert "sensorwatch: SqlUnavailable: SQL store at 127.0.0.1:1/sensorwatch unreachable" in cli.stderr
+    assert "sensorwatch: SqlUnavailable: SQL store at 127.0.0.1:1/doc unreachable" in cli.stderr
     assert "Traceback" not in cli.stderr
 
 
-def test_a_failing_merge_leaves_the_table_as_it_was_and_records_the_failure(spark, store_isolated):
-    """A real fault inside the store: the target rejects the new rows (a CHECK constraint
-    added behind the job's back). The merge is one statement: all rows or none."""
+def test_rows_the_store_rejects_fail_the_run_and_the_next_run_catches_up(spark, store_isolated):
+    """A real fault inside the store: the target rejects the new rows (a NOT NULL column
+    added behind the job's back). CrateDB skips rejected rows of a bulk operation without an
+    error; the loader notices the count and fails the run with the store's own reason."""
     ev = events(assets=2, seconds=120)
     seed_landing(spark, store_isolated, ev[ev.event_time < T0 + timedelta(seconds=60)])
     run_features(spark, store_isolated)
     before = table(store_isolated)
     store = SqlStore(store_isolated)
-    store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} ADD CONSTRAINT no_new_rows "
-                  f"CHECK (interval_start < '{(T0 + timedelta(seconds=90)).isoformat()}')")
+    store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} ADD COLUMN blocker TEXT NOT NULL")
     seed_landing(spark, store_isolated, ev[ev.event_time >= T0 + timedelta(seconds=60)])
-    with pytest.raises(SqlWriteFailed, match="CheckViolation"):
+    with pytest.raises(SqlWriteFailed, match='rejected: "blocker" must not be null'):
         run_features(spark, store_isolated)
-    assert table(store_isolated).equals(before)  # not even the rows the check allowed
+    assert table(store_isolated)[before.columns].equals(before)  # every new row was rejected
     failed = runs(store_isolated).iloc[-1]
-    assert failed["status"] == "failed" and "no_new_rows" in failed["error"]
-    assert store.query("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE %s",
-                       ("sensor_features_stage_%",)) == [(0,)]  # staging dropped
-    # the watermark did not move: once the constraint is gone, the next run catches up
-    store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} DROP CONSTRAINT no_new_rows")
+    assert failed["status"] == "failed" and "blocker" in failed["error"]
+    # the watermark did not move: once the column is gone, the next run catches up
+    store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} DROP COLUMN blocker")
     assert run_features(spark, store_isolated).status == "succeeded"
     assert len(table(store_isolated)) == len(ev)
-
-
-class RecordingConnection:
-    """Stands in for a CrateDB server, which cannot run here: it records each statement
-    (as psycopg sends it: %s -> $n) so that cratedb-sqlparse can check it."""
-
-    def __init__(self, log):
-        self.log = log
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute(self, statement, params=None):
-        n = iter(range(1, 1000))
-        self.log.append(statement.replace("%s", "$%d") % tuple(next(n) for _ in range(statement.count("%s"))))
-        return self
-
-    def cursor(self):
-        return self
-
-    def executemany(self, statement, rows):
-        self.execute(statement)
-
-    def fetchall(self):
-        return []
-
-    rowcount = 0
-
-
-def test_every_cratedb_statement_the_store_emits_parses(live_services):
-    crate = live_services.with_overrides(sql={"dialect": "cratedb", "schema": "doc"})
-    log: list[str] = []
-    store = SqlStore(crate, connect_fn=lambda: RecordingConnection(log))
-    store.create_tables()
-    with recorded_run(store, "features") as record:
-        record.details["x"] = 1
-    last_watermark(store, "features")
-    store.query(q.newest_per_asset(store.target, SENSOR_FEATURES, "interval_start"))  # late events
-    # bulk_upsert's statements (its JDBC insert is Spark's, parameterised)
-    stage = q.stage_table(SENSOR_FEATURES, "abc123")
-    log += [s.text() for s in (q.drop_table(store.target, stage), q.create_table(store.target, stage),
-                               q.clear_table(store.target, stage), q.merge_stage(store.target, SENSOR_FEATURES, stage))]
-    store.refresh(stage)
-    assert any(s.startswith("REFRESH TABLE") for s in log) and any("ON CONFLICT" in s for s in log)
-    for statement in log:
-        try:
-            sqlparse(statement, raise_exception=True)
-        except Exception as exc:  # noqa: BLE001 - the parser raises several kinds
-            pytest.fail(f"CrateDB rejects: {exc}\n{statement}")

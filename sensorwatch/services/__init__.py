@@ -1,4 +1,4 @@
-"""The embedded local services (profile ``local``): Kafka broker, HDFS, PostgreSQL, and on
+"""The embedded local services (profile ``local``): Kafka broker, HDFS, CrateDB, and on
 request (``--with``) YARN, a HiveServer2 endpoint and Apache Superset.
 
 ``up`` is idempotent (a running service is reused), every start waits until the server
@@ -10,15 +10,15 @@ from __future__ import annotations
 from types import ModuleType
 
 from sensorwatch.config import ConfigError, Settings
-from sensorwatch.services import hdfs, hiveserver2, kafka, postgres, superset, yarn
+from sensorwatch.services import cratedb, hdfs, hiveserver2, kafka, superset, yarn
 from sensorwatch.services.process import ServiceError
 
 # In start order. The optional ones cost memory the plain demo does not need: started only
 # when named (``--with yarn`` or ``--only yarn``); ``down`` stops whatever runs.
-SERVICES: dict[str, ModuleType] = {"kafka": kafka, "hdfs": hdfs, "postgres": postgres, "yarn": yarn,
+SERVICES: dict[str, ModuleType] = {"kafka": kafka, "hdfs": hdfs, "cratedb": cratedb, "yarn": yarn,
                                    "hiveserver2": hiveserver2, "superset": superset}
 OPTIONAL = ("yarn", "hiveserver2", "superset")
-DEPENDS = {"yarn": ("hdfs",), "hiveserver2": ("hdfs",), "superset": ("postgres",)}
+DEPENDS = {"yarn": ("hdfs",), "hiveserver2": ("hdfs",), "superset": ("cratedb",)}
 
 __all__ = ["SERVICES", "ServiceError", "down", "status", "up"]
 

@@ -52,14 +52,16 @@ def read_pid(pid_file: Path) -> int | None:
 
 
 def start_background(cmd: Sequence[str], pid_file: Path, log_file: Path, *, env: dict | None = None,
-                     cwd: Path | None = None, user: str | None = None) -> int:
-    """Start ``cmd`` detached in its own session, logging to ``log_file``; return its pid."""
+                     cwd: Path | None = None, user: str | int | None = None, group: int | None = None) -> int:
+    """Start ``cmd`` detached in its own session, logging to ``log_file``; return its pid.
+    With ``group``, it runs with that group and no supplementary ones (an unprivileged user's)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         proc = subprocess.Popen(
             list(cmd), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True, user=user,
+            env=env, cwd=cwd, start_new_session=True, user=user, group=group,
+            extra_groups=[] if group is not None else None,
         )
     pid_file.write_text(str(proc.pid))
     return proc.pid

@@ -6,7 +6,7 @@ For tests and benchmarks of the jobs downstream of ingest: the rows go through t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from schemas import SENSOR_NAMES
+from schemas.time import now
 from sensorwatch.config import Settings
 from sensorwatch.ingest import landing_rows
 from sensorwatch.sources.simulator import AssetSeries
@@ -55,7 +56,7 @@ def landing_frame(spark: SparkSession, events: pd.DataFrame, ingest_time: dateti
 def seed_landing(spark: SparkSession, settings: Settings, events: pd.DataFrame,
                  ingest_time: datetime | None = None, first_offset: int = 0) -> int:
     """Append events to the landing zone as one ingest batch would; returns the row count."""
-    ingest_time = ingest_time or datetime.now(UTC)
+    ingest_time = ingest_time or now()
     df = landing_frame(spark, events, ingest_time, first_offset=first_offset)
     df.write.mode("append").partitionBy("date", "hour").parquet(settings.storage.landing)
     return len(events)

@@ -86,17 +86,13 @@ def first_line(exc: BaseException) -> str:
 
 
 class SqlStore:
-    """Runs statements on the configured store, in its dialect and schema.
+    """Runs statements on the configured store, in its schema."""
 
-    ``connect_fn`` exists for one test: rendering CrateDB statements where no CrateDB
-    server can run, to validate them with ``cratedb-sqlparse``.
-    """
-
-    def __init__(self, settings: Settings, connect_fn: Callable[[], Any] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.conf = settings.sql
-        self.target = Target(self.conf.dialect, self.conf.schema_, self.conf.shards, self.conf.replicas)
-        self._connect = connect_fn or (lambda: open_connection(settings))
+        self.target = Target(self.conf.schema_, self.conf.shards, self.conf.replicas)
+        self._connect = lambda: open_connection(settings)
 
     def name(self, table: Table | str) -> str:
         """The schema-qualified, quoted name of a table or view (for ad-hoc SQL)."""
@@ -166,9 +162,7 @@ class SqlStore:
         return self
 
     def refresh(self, table: Table | str) -> None:
-        statement = q.refresh(self.target, table)
-        if statement is not None:
-            self.execute(statement)
+        self.execute(q.refresh(self.target, table))
 
     def upsert(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Upsert a few rows (run records and the like) by the table's primary key."""

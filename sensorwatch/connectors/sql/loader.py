@@ -1,16 +1,22 @@
-"""The Spark bulk loader: a DataFrame -> a table of the SQL store, merged by key.
+"""The Spark bulk loader: a DataFrame -> a table of the store, upserted by key.
 
-Spark writes the rows into a staging table with pgJDBC (batched, rewritten into
-multi-row INSERTs), then one ``INSERT ... SELECT ... ON CONFLICT`` merges them into the
-target, and the staging table is dropped. A failure before the merge leaves the target
-untouched; on PostgreSQL the merge itself is one atomic statement, on CrateDB it is
-idempotent, so re-running the job completes it.
+CrateDB has no transactions and no ``COPY FROM STDIN``, and a staging table per run is a
+cluster-state change (created, then dropped). So each Spark partition writes its rows
+straight into the target with ``INSERT ... ON CONFLICT (key) DO UPDATE`` over the
+PostgreSQL protocol, batched (psycopg's ``executemany`` in pipeline mode: one round trip
+per batch, which CrateDB runs as one bulk operation). The upsert is idempotent: a run that
+failed half-way is completed by its re-run, and a replay rewrites the same rows. What a
+reader must not see of an unfinished run, the views hide (they show the rows of runs whose
+record says complete: ``schemas.views``). ``bench/features.py`` compares this path with the
+others measured (a pgJDBC stage + merge, CrateDB's HTTP bulk endpoint).
 """
 
 from __future__ import annotations
 
+import re
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from schemas import Table
 from sensorwatch.connectors.sql import statements as q
@@ -24,61 +30,96 @@ from sensorwatch.connectors.sql.client import (
 )
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import DataFrame
 
 
 class _StoreDown(Exception):
-    """A JDBC write failed while the store was unreachable (retried)."""
+    """A bulk write failed while the store was unreachable (retried)."""
 
 
-def bulk_upsert(store: SqlStore, df: DataFrame, table: Table, tag: str,
-                seconds: dict[str, float] | None = None) -> int:
-    """``df`` (``table``'s columns) -> ``table`` via a staging table; returns the number of
-    rows merged. ``tag`` names the staging table (unique per run); ``seconds``, when
-    given, receives the time spent writing the stage (Spark's whole computation of ``df``
-    included) and merging."""
-    seconds = {} if seconds is None else seconds
-    stage = q.stage_table(table, tag)
-    store.execute(q.drop_table(store.target, stage))
-    store.execute(q.create_table(store.target, stage))
-    try:
-        t0 = time.monotonic()
-        write_jdbc(store, df.select(*table.column_names), stage)
-        store.refresh(stage)
-        t1 = time.monotonic()
-        merged = store.execute(q.merge_stage(store.target, table, stage))
-        seconds.update(compute_and_stage=round(t1 - t0, 2), merge=round(time.monotonic() - t1, 2))
-        return merged
-    finally:
+class RowsRejected(Exception):
+    """CrateDB skips the rows of a bulk operation it rejects (a constraint, a type) and
+    reports only fewer rows written: the task fails with the first rejected row's error."""
+
+
+def rejection(conn: Any, statement: str, chunk: list[tuple]) -> str | None:
+    """Why the store did not write all of ``chunk``'s rows: the rows again one by one (the
+    upsert is idempotent); the first error, or None when each one was written then."""
+    for n, row in enumerate(chunk):
         try:
-            store.execute(q.drop_table(store.target, stage))
-        except SqlUnavailable:
-            pass  # the store is gone: the run fails anyway; the stage is named after its run id
+            conn.execute(statement, row)
+        except Exception as exc:  # noqa: BLE001 - the store's own message is what we report
+            message = getattr(getattr(exc, "diag", None), "message_primary", None) or first_line(exc)
+            return f"row {n + 1} of a batch of {len(chunk)} rejected: {message}"
+    return None
 
 
-def write_jdbc(store: SqlStore, df: DataFrame, stage: Table) -> None:
-    """Spark -> staging table over pgJDBC, retried by the store's policy while the store is
-    unreachable (each retry empties the staging table first); a write the reachable store
-    rejects fails at once."""
+def connection_kwargs(store: SqlStore) -> dict[str, Any]:
+    """What a Spark task needs to connect (plain values: they travel with the task)."""
     conf = store.conf
-    options = {"url": conf.jdbc_url, "dbtable": store.name(stage), "user": conf.user,
-               "driver": "org.postgresql.Driver", "batchsize": str(conf.jdbc_batch_size)}
-    if conf.password:
-        options["password"] = conf.password.get_secret_value()
-    attempts = 0
+    return {"host": conf.host, "port": conf.port, "dbname": conf.database, "user": conf.user,
+            "password": conf.password.get_secret_value() if conf.password else None, "connect_timeout": 5}
 
-    def attempt() -> None:
-        nonlocal attempts
-        if attempts:
-            store.execute(q.clear_table(store.target, stage))
-        attempts += 1
+
+def partition_writer(kwargs: dict[str, Any], statement: str, columns: list[str],
+                     batch_rows: int) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A ``mapInArrow`` function: upserts its partition's rows in batches of ``batch_rows``
+    over one connection, then yields one row: how many it wrote."""
+
+    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import psycopg
+        import pyarrow as pa
+
+        written = 0
+        with psycopg.connect(**kwargs, autocommit=True) as conn:
+            cursor = conn.cursor()
+            for batch in batches:
+                values = [batch.column(c).to_pylist() for c in columns]
+                rows = list(zip(*values, strict=True))
+                for first in range(0, len(rows), batch_rows):
+                    chunk = rows[first:first + batch_rows]
+                    cursor.executemany(statement, chunk)
+                    if cursor.rowcount != len(chunk) and (reason := rejection(conn, statement, chunk)):
+                        raise RowsRejected(reason)
+                written += len(rows)
+        yield pa.RecordBatch.from_pydict({"rows": [written]}, schema=pa.schema([("rows", pa.int64())]))
+
+    return write
+
+
+def worker_error(exc: BaseException) -> str:
+    """The Python worker's own error line out of Spark's wrapped traceback (the rejection
+    or the driver's error), else the exception's first line."""
+    found = re.findall(r"^(?:\S+\.)?(?:RowsRejected|OperationalError|\w*Error_?): (.+)$", str(exc), flags=re.M)
+    return found[-1] if found else first_line(exc)
+
+
+def bulk_upsert(store: SqlStore, df: DataFrame, table: Table, seconds: dict[str, float] | None = None) -> int:
+    """``df`` (``table``'s columns) -> ``table``, upserted by its key from the Spark
+    partitions; then the table is refreshed (readable). Returns the rows written.
+    ``seconds``, when given, receives the time of the write (Spark's computation of ``df``
+    included) and of the refresh. Retried by the store's policy while the store is
+    unreachable (a retry rewrites the same rows); a write the store rejects fails at once."""
+    seconds = {} if seconds is None else seconds
+    conf = store.conf
+    statement = q.upsert_values(store.target, table).text()
+    writer = partition_writer(connection_kwargs(store), statement, table.column_names, conf.bulk_batch_rows)
+    rows = df.select(*table.column_names)
+
+    def attempt() -> int:
         try:
-            df.write.format("jdbc").options(**options).mode("append").save()
-        except Exception as exc:  # Spark wraps the JDBC error in a JVM one
+            return int(rows.mapInArrow(writer, "rows long").groupBy().sum("rows").collect()[0][0] or 0)
+        except Exception as exc:  # Spark wraps the worker's psycopg error in a JVM one
             if sql_reachable(store.settings):
-                raise SqlWriteFailed(f"bulk write into {stage.name} failed: {first_line(exc)}") from exc
-            raise _StoreDown(first_line(exc)) from exc
+                raise SqlWriteFailed(f"bulk upsert into {table.name} failed: {worker_error(exc)}") from exc
+            raise _StoreDown(worker_error(exc)) from exc
 
-    retrying(attempt, retries=conf.retries, backoff_s=conf.retry_backoff_s, retry_on=(_StoreDown,),
-             give_up=lambda exc, n: SqlUnavailable(f"SQL store at {conf.host}:{conf.port} unreachable during the "
-                                                   f"bulk write after {n} attempt(s): {exc}"))
+    t0 = time.monotonic()
+    written = retrying(attempt, retries=conf.retries, backoff_s=conf.retry_backoff_s, retry_on=(_StoreDown,),
+                       give_up=lambda exc, n: SqlUnavailable(f"SQL store at {conf.host}:{conf.port} unreachable "
+                                                             f"during the bulk write after {n} attempt(s): {exc}"))
+    t1 = time.monotonic()
+    store.refresh(table)
+    seconds.update(write=round(t1 - t0, 2), refresh=round(time.monotonic() - t1, 2))
+    return written

@@ -6,10 +6,9 @@ so an asset id or a label carrying SQL never reaches the statement text. Table D
 from ``schemas.ddl`` (the one source of every table). Each function returns a
 ``Statement``: the composed SQL and its parameters; ``SqlStore`` runs it.
 
-Dialects: CrateDB in production and PostgreSQL here speak the same wire protocol; where
-they differ (DDL, ``REFRESH TABLE``, users and grants) the ``Target`` says which to emit.
-Every statement below is checked against CrateDB's grammar (``cratedb-sqlparse``) in the
-tests.
+The store is CrateDB (over its PostgreSQL wire protocol): no transactions, so every write
+below is idempotent (upserts by key, deletes by key, IF [NOT] EXISTS), and a read that
+follows a write needs ``REFRESH TABLE``. The tests run every statement on a real CrateDB.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from schemas.records import (
 )
 
 Composable = sql.Composable
+DIALECT = "cratedb"  # schemas.ddl's name for the store's SQL
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class Target:
-    """Where statements go: the dialect, the schema, CrateDB's table settings."""
+    """Where statements go: the schema, and CrateDB's table settings."""
 
-    dialect: str  # cratedb | postgresql
     schema: str
     shards: int | None = None
     replicas: str | None = None
@@ -69,7 +68,7 @@ def columns(names: Iterable[str]) -> Composable:
 
 # -- tables ---------------------------------------------------------------------------
 def create_table(t: Target, table: Table) -> Statement:
-    return Statement(sql.SQL(ddl(table, t.dialect, shards=t.shards, replicas=t.replicas, schema=t.schema)))
+    return Statement(sql.SQL(ddl(table, DIALECT, shards=t.shards, replicas=t.replicas, schema=t.schema)))
 
 
 def existing_columns(t: Target, table: Table) -> Statement:
@@ -81,7 +80,7 @@ def add_column(t: Target, table: Table, column: str) -> Statement:
     """A column declared after the table was created (new fields are nullable)."""
     kind = next(f.kind for f in table.all_fields if f.name == column)
     return Statement(sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-        t.table(table), sql.Identifier(column), sql.SQL(sql_type(kind, t.dialect))))
+        t.table(table), sql.Identifier(column), sql.SQL(sql_type(kind, DIALECT))))
 
 
 def drop_table(t: Target, table: Table) -> Statement:
@@ -92,10 +91,10 @@ def clear_table(t: Target, table: Table) -> Statement:
     return Statement(sql.SQL("DELETE FROM {}").format(t.table(table)))
 
 
-def refresh(t: Target, table: Table | str) -> Statement | None:
-    """CrateDB makes recent writes visible to queries only after a refresh; PostgreSQL
-    needs nothing (None)."""
-    return Statement(sql.SQL("REFRESH TABLE {}").format(t.table(table))) if t.dialect == "cratedb" else None
+def refresh(t: Target, table: Table | str) -> Statement:
+    """CrateDB makes recent writes visible to queries only after a refresh (or its
+    refresh interval, a second)."""
+    return Statement(sql.SQL("REFRESH TABLE {}").format(t.table(table)))
 
 
 def stage_table(target: Table, tag: str) -> Table:
@@ -107,7 +106,7 @@ def stage_table(target: Table, tag: str) -> Table:
 # -- writes ---------------------------------------------------------------------------
 def _upsert(t: Target, table: Table, source: Composable) -> Composable:
     """Insert the table's columns from ``source`` (VALUES or a SELECT), updating existing
-    rows on a key conflict: the one merge both dialects accept."""
+    rows on a key conflict: CrateDB's merge."""
     keys = set(table.primary_key)
     updates = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
                                  for c in table.column_names if c not in keys)
@@ -330,59 +329,28 @@ def create_views(t: Target) -> list[Statement]:
     """CREATE OR REPLACE each BI view (``schemas.views``)."""
     from schemas.views import VIEWS, view_sql
 
-    return [Statement(sql.SQL(view_sql(v, t.dialect, t.schema))) for v in VIEWS]
+    return [Statement(sql.SQL(view_sql(v, DIALECT, t.schema))) for v in VIEWS]
 
 
 def login_exists(t: Target, role: str) -> Statement:
-    query = "SELECT 1 FROM sys.users WHERE name = %s" if t.dialect == "cratedb" else \
-        "SELECT 1 FROM pg_roles WHERE rolname = %s"
-    return Statement(sql.SQL(query), (role,))
+    return Statement(sql.SQL("SELECT 1 FROM sys.users WHERE name = %s"), (role,))
 
 
 BI_ROLE = "sensorwatch_bi"  # the BI login's default name (sensorwatch bi setup, the Superset dashboard)
 
 
 def read_only_login(t: Target, role: str, password: str | None, exists: bool) -> list[Statement]:
-    """Give ``role`` (a login) read access to every table and view of the schema, and
-    the right to add rows to ``anomaly_feedback`` (labels from a BI tool), nothing else:
-    PostgreSQL grants SELECT (also on tables created later) and INSERT on that table;
-    CrateDB grants DQL on the schema and DML on that table (CrateDB's privileges are per
-    class: DML also allows UPDATE and DELETE there). A password given for an existing login
-    replaces its password. DDL takes no parameters: the password is a quoted literal."""
+    """Give ``role`` (a login) read access to every table and view of the schema, and the
+    right to write rows of ``anomaly_feedback`` (labels from a BI tool), nothing else: DQL on
+    the schema, DML on that table (CrateDB's privileges are per class: DML there also allows
+    UPDATE and DELETE of labels). A password given for an existing login replaces its
+    password. DDL takes no parameters: the password is a quoted literal."""
     who, schema = sql.Identifier(role), sql.Identifier(t.schema)
     secret = sql.Literal(password) if password else None
-    feedback = t.table(ANOMALY_FEEDBACK)
-    if t.dialect == "cratedb":
-        create = [] if exists else [sql.SQL("CREATE USER {}").format(who)
-                                    + (sql.SQL(" WITH (password = {})").format(secret) if secret else sql.SQL(""))]
-        if exists and secret:  # a password given again is the login's password from now on
-            create = [sql.SQL("ALTER USER {} SET (password = {})").format(who, secret)]
-        grants = [sql.SQL("GRANT DQL ON SCHEMA {} TO {}").format(schema, who),
-                  sql.SQL("GRANT DML ON TABLE {} TO {}").format(feedback, who)]
-    else:
-        create = [] if exists else [sql.SQL("CREATE ROLE {} LOGIN").format(who)
-                                    + (sql.SQL(" PASSWORD {}").format(secret) if secret else sql.SQL(""))]
-        if exists and secret:
-            create = [sql.SQL("ALTER ROLE {} PASSWORD {}").format(who, secret)]
-        grants = [sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who),
-                  sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, who),
-                  sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(schema, who),
-                  sql.SQL("GRANT INSERT ON {} TO {}").format(feedback, who)]
+    create = [] if exists else [sql.SQL("CREATE USER {}").format(who)
+                                + (sql.SQL(" WITH (password = {})").format(secret) if secret else sql.SQL(""))]
+    if exists and secret:  # a password given again is the login's password from now on
+        create = [sql.SQL("ALTER USER {} SET (password = {})").format(who, secret)]
+    grants = [sql.SQL("GRANT DQL ON SCHEMA {} TO {}").format(schema, who),
+              sql.SQL("GRANT DML ON TABLE {} TO {}").format(t.table(ANOMALY_FEEDBACK), who)]
     return [Statement(s) for s in (*create, *grants)]
-
-
-# -- the local PostgreSQL server's bootstrap (run as its superuser; not CrateDB) ---------
-def pg_role_exists(role: str) -> Statement:
-    return Statement(sql.SQL("SELECT 1 FROM pg_roles WHERE rolname = %s"), (role,))
-
-
-def pg_create_owner(role: str) -> Statement:
-    return Statement(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE").format(sql.Identifier(role)))
-
-
-def pg_database_exists(database: str) -> Statement:
-    return Statement(sql.SQL("SELECT 1 FROM pg_database WHERE datname = %s"), (database,))
-
-
-def pg_create_database(database: str, owner: str) -> Statement:
-    return Statement(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(database), sql.Identifier(owner)))
