@@ -17,8 +17,8 @@ every produced offset is in landing or quarantine exactly once, no gaps):
 Prediction (4 simulated pumps with injected anomalies and a champion: tests/scoring_setup;
 the invariant: the stored scores and events equal a clean run's, and a BI query polling
 every 50 ms sees either none or all of a table's rows):
-* ``predict_sql_stop_mid_write``: PostgreSQL stopped (immediate) while the run's scores
-  are being staged, started 5 s later;
+* ``predict_sql_killed_mid_write``: CrateDB SIGKILLed while the run's scores are being
+  upserted, started again 5 s later;
 * ``predict_kill9_before_events``: the run SIGKILLed once its scores are stored and
   before its events are (re-run afterwards);
 * ``predict_two_runs_at_once``: two runs for the same interval started together (a
@@ -81,6 +81,9 @@ class Result:
     equal_to_clean_run: bool | None = None
     outcome: str = ""
     details: dict = field(default_factory=dict)
+
+
+VIEW_OF = {ANOMALY_SCORES.name: "v_asset_scores", ANOMALY_EVENTS.name: "v_anomaly_events"}
 
 
 # -- ingest ---------------------------------------------------------------------------
@@ -274,8 +277,9 @@ def ingest_datanode_restart(ctx: dict) -> Result:
 
 # -- prediction -----------------------------------------------------------------------
 class Poller(threading.Thread):
-    """A BI query, every 50 ms: the row counts of the scores and events of one schema. A
-    count other than none or all of a table's rows is a partial read."""
+    """A BI query, every 50 ms: the row counts of the scores and events of one schema, as
+    its views show them (``v_asset_scores``, ``v_anomaly_events``: committed runs only).
+    A count other than none or all of a table's rows is a partial read."""
 
     def __init__(self, settings: Settings, expected: dict[str, int]) -> None:
         super().__init__(daemon=True)
@@ -293,7 +297,7 @@ class Poller(threading.Thread):
                                      connect_timeout=2, autocommit=True) as c:
                     while not self._halt.is_set():
                         for table, total in self.expected.items():
-                            n = c.execute(f'SELECT count(*) FROM "{conf.schema_}"."{table}"').fetchone()[0]
+                            n = c.execute(f'SELECT count(*) FROM "{conf.schema_}"."{VIEW_OF[table]}"').fetchone()[0]
                             self.polls += 1
                             self.seen.add((table, n))
                             if n not in (0, total):
@@ -347,13 +351,6 @@ def _count(settings: Settings, table) -> int:
         return 0
 
 
-def _stage_rows(settings: Settings) -> int:
-    store = SqlStore(settings)
-    found = store.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                        "AND table_name LIKE 'anomaly_scores_stage_%%'", (settings.sql.schema_,))
-    return sum(int(store.query(f'SELECT count(*) FROM "{settings.sql.schema_}"."{t}"')[0][0]) for (t,) in found)
-
-
 def _poll(ctx: dict, settings: Settings) -> Poller:
     scores, events = ctx["clean_counts"]
     poller = Poller(settings, {ANOMALY_SCORES.name: scores, ANOMALY_EVENTS.name: events})
@@ -372,22 +369,22 @@ def _finish(ctx: dict, settings: Settings, result: Result, poller: Poller, start
     return result
 
 
-def predict_sql_stop_mid_write(ctx: dict) -> Result:
-    settings, result = _fresh(ctx), Result("predict_sql_stop_mid_write")
+def predict_sql_killed_mid_write(ctx: dict) -> Result:
+    settings, result = _fresh(ctx), Result("predict_sql_killed_mid_write")
     poller = _poll(ctx, settings)
     proc = _predict(settings)
     deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if _stage_rows(settings) > 0:
-                break
-        except Exception:  # noqa: BLE001
-            pass
-        time.sleep(0.05)
+    while time.monotonic() < deadline and proc.poll() is None and _count(settings, ANOMALY_SCORES) == 0:
+        time.sleep(0.05)  # until the run's bulk upsert has begun
+    written_when_killed = _count(settings, ANOMALY_SCORES)
     started = time.monotonic()
-    services.down(settings, ["postgres"])
+    from sensorwatch.services.process import read_pid
+
+    pid = read_pid(settings.home / "run" / "cratedb.pid")
+    if pid is not None:
+        os.killpg(pid, signal.SIGKILL)
     time.sleep(5)
-    services.up(settings, ["postgres"])
+    services.up(settings, ["cratedb"])
     out, _ = proc.communicate(timeout=600)
     first = proc.returncode
     rerun = None
@@ -395,9 +392,10 @@ def predict_sql_stop_mid_write(ctx: dict) -> Result:
         again = _predict(settings)
         again.communicate(timeout=600)
         rerun = again.returncode
-    result.outcome = (f"store stopped while scores were staged, back after 5 s: the run exited {first}"
-                      + (f" ({_last_error(out)}); the re-run exited {rerun}" if rerun is not None else
-                         " (its JDBC retries waited for the store)"))
+    result.details["scores_in_table_when_killed"] = written_when_killed
+    result.outcome = (f"CrateDB SIGKILLed while the scores were being upserted, started again 5 s later: the run "
+                      f"exited {first}" + (f" ({_last_error(out)}); the re-run exited {rerun}" if rerun is not None
+                                           else " (its retries waited for the store)"))
     return _finish(ctx, settings, result, poller, started)
 
 
@@ -525,7 +523,7 @@ def model_artifact_corrupted(ctx: dict) -> Result:
 
 INGEST = {f.__name__: f for f in (ingest_kill9_x5, ingest_broker_restart, ingest_namenode_restart,
                                   ingest_datanode_restart, ingest_disk_nearly_full)}
-PREDICT = {f.__name__: f for f in (predict_sql_stop_mid_write, predict_kill9_before_events, predict_two_runs_at_once,
+PREDICT = {f.__name__: f for f in (predict_sql_killed_mid_write, predict_kill9_before_events, predict_two_runs_at_once,
                                    model_foreign_signature_promoted, model_artifact_deleted,
                                    model_artifact_corrupted)}
 
@@ -563,8 +561,8 @@ def main() -> None:
             result.details["scenario_s"] = round(time.monotonic() - t0, 1)
             print(f"{name}: {json.dumps(asdict(result), default=str)}", flush=True)
             results.append(result)
-    print(json.dumps({r.scenario: {k: v for k, v in asdict(r).items() if k != "scenario"} for r in results},
-                     default=str))
+    print(json.dumps({"store": "cratedb", **{r.scenario: {k: v for k, v in asdict(r).items() if k != "scenario"}
+                                             for r in results}}, default=str))
 
 
 if __name__ == "__main__":

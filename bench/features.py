@@ -3,10 +3,8 @@
     .venv/bin/python bench/features.py [--events 200000] [--assets 50] [--no-writers]
 
 Seeds N, then 2N, simulated events into fresh landing zones on HDFS (untimed), and times
-one incremental features run on each (read, compute, stage over pgJDBC, merge). Also
-compares ways of bulk-writing the same feature rows into a staging table: Spark's JDBC
-writer with pgJDBC (what the job uses), and per-partition psycopg ``executemany`` and
-``COPY`` (PostgreSQL only: CrateDB has no COPY FROM STDIN).
+one incremental features run on each (read, compute, upsert into CrateDB). Also compares
+ways of bulk-upserting the same feature rows into CrateDB (``compare_writers``).
 The last line is one JSON object with ``events_per_s`` (at 2N) and ``scaling_ratio``
 (time for 2N / time for N: 2.0 is proportional, below 2 a fixed per-run cost), and the
 fixed and per-event costs that the two runs imply.
@@ -15,6 +13,7 @@ fixed and per-event costs that the two runs imply.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -23,13 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from psycopg import sql
+
 from features.transforms import compute_features
-from schemas import SENSOR_FEATURES
+from schemas import SENSOR_FEATURES, Table
 from sensorwatch import services
 from sensorwatch.config import Settings, load_settings
-from sensorwatch.connectors.sql import SqlStore, connect
+from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
-from sensorwatch.connectors.sql.loader import write_jdbc
 from sensorwatch.extract import read_landing
 from sensorwatch.features_job import run_features
 from sensorwatch.sources.landing import seed_landing, series_frame
@@ -37,13 +37,12 @@ from sensorwatch.sources.simulator import simulate
 from sensorwatch.spark import get_spark
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
+PGJDBC = "/usr/share/java/postgresql.jar"
 
 
 def isolated(base: Settings, name: str) -> Settings:
     settings = base.with_overrides(storage={"root": f"{base.storage.root}/bench/{name}"}, sql={"schema": name})
-    store = SqlStore(settings)
-    store.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    store.execute(f'CREATE SCHEMA "{name}"')
+    SqlStore(settings).drop_schema()
     return settings
 
 
@@ -64,48 +63,99 @@ def one_run(spark, base: Settings, name: str, assets: int, seconds: int) -> dict
             "rows_per_s": round(record.rows_out / total)}
 
 
+def stage_table(target: Table, tag: str) -> Table:
+    """A keyless, unpartitioned copy of ``target`` to bulk-load into (the previous path)."""
+    return dataclasses.replace(target, name=f"{target.name}_stage_{tag}", fields=target.all_fields,
+                               partition_by=(), primary_key=(), clustered_by=None)
+
+
+def merge_stage(t: q.Target, target: Table, stage: Table) -> q.Statement:
+    """The staged rows into ``target`` by its key (the previous path's merge)."""
+    return q.Statement(q.upsert_from(t, target, sql.SQL("SELECT {} FROM {}").format(
+        q.columns(target.column_names), t.table(stage))))
+
+
+def http_bulk_writer(url: str, auth: tuple[str, str] | None, statement: str, columns: list[str], batch_rows: int):
+    """A ``mapInArrow`` function posting its rows to CrateDB's HTTP endpoint as bulk
+    arguments (``/_sql`` with ``bulk_args``), checking every row's result."""
+
+    def write(batches):
+        import orjson
+        import pyarrow as pa
+        import requests
+
+        written = 0
+        with requests.Session() as http:
+            http.auth = auth
+            for batch in batches:
+                values = [batch.column(c).to_pylist() for c in columns]
+                rows = list(zip(*values, strict=True))
+                for first in range(0, len(rows), batch_rows):
+                    chunk = rows[first:first + batch_rows]
+                    body = orjson.dumps({"stmt": statement, "bulk_args": chunk},
+                                        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC)
+                    answer = http.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+                    answer.raise_for_status()
+                    failed = [r for r in answer.json()["results"] if r["rowcount"] != 1]
+                    if failed:
+                        raise RuntimeError(f"{len(failed)} rows rejected: {failed[0]}")
+                    written += len(chunk)
+        yield pa.RecordBatch.from_pydict({"rows": [written]}, schema=pa.schema([("rows", pa.int64())]))
+
+    return write
+
+
 def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
-    """Seconds to bulk-write the same feature rows into an empty staging table, three ways."""
+    """Seconds to upsert the same feature rows into sensor_features, each way twice (the
+    first run inserts, the second updates every row: a replay), on CrateDB:
+
+    * ``psycopg_upsert`` (the job's path): batched ``INSERT ... ON CONFLICT`` from the
+      Spark partitions over the PostgreSQL protocol (``connectors.sql.bulk_upsert``);
+    * ``http_bulk``: the same statement with CrateDB's HTTP bulk arguments, from the partitions;
+    * ``jdbc_stage_merge`` (the previous path): Spark's JDBC writer (pgJDBC, batched) into a
+      staging table, ``INSERT ... SELECT ... ON CONFLICT`` into the target, the stage dropped.
+    """
     settings = isolated(base, "bench_writers")
     seed_landing(spark, settings, series_frame(simulate(assets, seconds, START, seed=5, anomalies_per_asset=0)))
     rows = compute_features(read_landing(spark, settings), settings.features.spec()).cache()
     n = rows.count()
     store = SqlStore(settings)
-    stage = q.stage_table(SENSOR_FEATURES, "bench")
     cols = SENSOR_FEATURES.column_names
-    quoted = q.columns(cols).as_string()
-    insert = f"INSERT INTO {store.name(stage)} ({quoted}) VALUES ({', '.join(['%s'] * len(cols))})"
-    copy = f"COPY {store.name(stage)} ({quoted}) FROM STDIN"
+    upsert = q.upsert_values(store.target, SENSOR_FEATURES).text()
+    http_statement = upsert.replace("%s", "?")
+    svc = settings.embedded
+    url = f"http://{settings.sql.host}:{svc.cratedb_http_port}/_sql"
 
-    def psycopg_partition(use_copy: bool):
-        def write(partition):
-            with connect(settings) as conn:
-                batch = [tuple(r) for r in partition]
-                if use_copy:
-                    with conn.cursor().copy(copy) as cp:
-                        for r in batch:
-                            cp.write_row(r)
-                else:
-                    with conn.pipeline():
-                        conn.cursor().executemany(insert, batch)
-        return write
-
-    def jdbc():
-        write_jdbc(store, rows.select(*cols), stage)
-
-    out = {"rows": n}
-    for name, fn in (("spark_jdbc", jdbc),
-                     ("psycopg_executemany", lambda: rows.foreachPartition(psycopg_partition(False))),
-                     ("psycopg_copy", lambda: rows.foreachPartition(psycopg_partition(True)))):
+    def jdbc_stage_merge() -> None:
+        stage = stage_table(SENSOR_FEATURES, "bench")
         store.execute(q.drop_table(store.target, stage))
         store.execute(q.create_table(store.target, stage))
-        t0 = time.monotonic()
-        fn()
-        seconds = time.monotonic() - t0
-        assert store.query(f"SELECT count(*) FROM {store.name(stage)}") == [(n,)]
-        out[name] = {"seconds": round(seconds, 2), "rows_per_s": round(n / seconds)}
-        print(f"writer {name}: {n:,d} rows in {seconds:.2f}s ({n / seconds:,.0f} rows/s)", flush=True)
-    store.execute(q.drop_table(store.target, stage))
+        rows.select(*cols).write.format("jdbc").options(
+            url=f"jdbc:postgresql://{settings.sql.host}:{settings.sql.port}/doc?reWriteBatchedInserts=true",
+            dbtable=store.name(stage), user=settings.sql.user, driver="org.postgresql.Driver",
+            batchsize="10000").mode("append").save()
+        store.refresh(stage)
+        store.execute(merge_stage(store.target, SENSOR_FEATURES, stage))
+        store.execute(q.drop_table(store.target, stage))
+
+    def http_bulk() -> None:
+        writer = http_bulk_writer(url, None, http_statement, cols, settings.sql.bulk_batch_rows)
+        rows.select(*cols).mapInArrow(writer, "rows long").groupBy().sum("rows").collect()
+
+    out: dict = {"rows": n}
+    for name, fn in (("psycopg_upsert", lambda: bulk_upsert(store, rows, SENSOR_FEATURES)),
+                     ("http_bulk", http_bulk), ("jdbc_stage_merge", jdbc_stage_merge)):
+        store.execute(q.drop_table(store.target, SENSOR_FEATURES))
+        store.create_tables((SENSOR_FEATURES,))
+        out[name] = {}
+        for run in ("insert", "update"):
+            t0 = time.monotonic()
+            fn()
+            store.refresh(SENSOR_FEATURES)
+            took = time.monotonic() - t0
+            assert store.query(f"SELECT count(*) FROM {store.name(SENSOR_FEATURES)}") == [(n,)], name
+            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(n / took)}
+            print(f"writer {name} ({run}): {n:,d} rows in {took:.2f}s ({n / took:,.0f} rows/s)", flush=True)
     rows.unpersist()
     return out
 
@@ -118,7 +168,8 @@ def main() -> None:
     args = ap.parse_args()
     base = load_settings()
     services.up(base)
-    spark = get_spark(base, "bench-features")
+    # pgJDBC (Debian's libpostgresql-jdbc-java) for the previous path in the writers' comparison
+    spark = get_spark(base.with_overrides(spark={"conf": {**base.spark.conf, "spark.jars": PGJDBC}}), "bench-features")
     seconds = args.events // args.assets
     tag = f"b{int(time.time())}"
 
@@ -140,7 +191,7 @@ def main() -> None:
     if not args.no_writers:
         result["writers"] = compare_writers(spark, base, args.assets, seconds)
     for name in (f"{tag}_warm", f"{tag}_n", f"{tag}_2n", "bench_writers"):
-        SqlStore(base).execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        SqlStore(base.with_overrides(sql={"schema": name})).drop_schema()
     print(json.dumps(result))
 
 

@@ -69,9 +69,7 @@ def scratch_settings(base: Settings, scratch: Path) -> Settings:
     settings = base.with_overrides(kafka={"topic": tag}, storage={"root": f"{base.storage.root}/bench/{tag}"},
                                    sql={"schema": schema}, model={"tracking_uri": str(scratch / "mlflow")},
                                    alerts={"topic": f"{tag}-anomalies"})
-    store = SqlStore(settings)
-    store.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    store.execute(f'CREATE SCHEMA "{schema}"')
+    SqlStore(settings).drop_schema()  # a fresh schema: CrateDB makes it with its first table
     return settings
 
 
@@ -378,7 +376,7 @@ def main() -> None:
     from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 
     webhdfs_client(settings).delete(hdfs_path(settings.storage.root), recursive=True)
-    SqlStore(settings).execute(f'DROP SCHEMA IF EXISTS "{settings.sql.schema_}" CASCADE')
+    SqlStore(settings).drop_schema()
     shutil.rmtree(scratch / "mlflow", ignore_errors=True)
     print(json.dumps(result, default=str))
 

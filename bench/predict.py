@@ -114,9 +114,7 @@ def fleet(spark, base, scratch: Path, assets: int, seconds: int, tag: str):
                                    sql={"schema": schema}, model={"tracking_uri": str(scratch / "mlflow")},
                                    alerts={"topic": f"bench-anomalies-{scratch.name}-{tag}"},
                                    predict={"lateness_s": 0})  # the cycle ending at END: the data is all landed
-    store = SqlStore(settings)
-    store.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    store.execute(f'CREATE SCHEMA "{schema}"')
+    SqlStore(settings).drop_schema()  # a fresh schema: CrateDB makes it with its first table
     events = series_frame(simulate(assets, seconds, END - timedelta(seconds=seconds), seed=9, anomalies_per_asset=0))
     seed_landing(spark, settings, events)
     return settings, events
@@ -124,7 +122,7 @@ def fleet(spark, base, scratch: Path, assets: int, seconds: int, tag: str):
 
 def cleanup(settings) -> None:
     webhdfs_client(settings).delete(hdfs_path(settings.storage.root), recursive=True)
-    SqlStore(settings).execute(f'DROP SCHEMA IF EXISTS "{settings.sql.schema_}" CASCADE')
+    SqlStore(settings).drop_schema()
 
 
 def timed_cycle(spark, settings) -> dict:

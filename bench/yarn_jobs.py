@@ -69,7 +69,6 @@ def main() -> None:
     results, schemas = {}, []
     for profile in ("local", "yarn-local"):
         schema = f"{tag}_{profile.replace('-', '_')}"
-        SqlStore(local).execute(f'CREATE SCHEMA "{schema}"')
         schemas.append(schema)
         env = {"SENSORWATCH__KAFKA__TOPIC": tag, "SENSORWATCH__KAFKA__PARTITIONS": "2",
                "SENSORWATCH__SQL__SCHEMA": schema, "SENSORWATCH__MODEL__NAME": schema,
@@ -84,7 +83,7 @@ def main() -> None:
                        SENSORWATCH__MODEL__TRACKING_URI=str(local.home / "bench-mlflow" / f"{tag}-yarn"))
             results[profile] = run_jobs(profile, env, end, Path(args.package), local)
     for schema in schemas:
-        SqlStore(local).execute(f'DROP SCHEMA "{schema}" CASCADE')
+        SqlStore(local.with_overrides(sql={"schema": schema})).drop_schema()
     print(json.dumps({"assets": args.assets, "seconds": args.seconds, **results}))
 
 

@@ -328,7 +328,9 @@ FEATURE_DRIFT = Table(
     clustered_by="run_id",
 )
 
-# Tables that live in the SQL store (CrateDB / PostgreSQL).
+# The large tables: their day partitions older than sql.retention_days are dropped.
+RETAINED: tuple[Table, ...] = (SENSOR_FEATURES, ANOMALY_SCORES, CHALLENGER_SCORES)
+# Tables that live in the SQL store (CrateDB).
 SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, CHALLENGER_SCORES,
                                  CHALLENGER_EVENTS, ANOMALY_ALERTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS,
                                  THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT)

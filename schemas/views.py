@@ -1,8 +1,10 @@
 """The BI layer: SQL views over the result tables, declared once, rendered per dialect.
 
-Each view is a query template: ``{anomaly_scores}`` etc. become the quoted,
+Each view is a query template: ``{sensor_features}`` etc. become the quoted,
 schema-qualified table names, ``{hour(col)}`` the UTC hour truncation (CrateDB's
-``date_trunc('hour', 'UTC', ts)``).
+``date_trunc('hour', 'UTC', ts)``). A prediction run's rows (scores, events, the
+challenger's) are read only once the run is committed (``COMMITTED``): a BI query never
+sees a half-written run.
 """
 
 from __future__ import annotations
@@ -139,11 +141,29 @@ VIEWS: tuple[View, ...] = (
 _HOUR = {"cratedb": "date_trunc('hour', 'UTC', {0})"}
 
 
+# The tables a prediction run writes before its commit marker, its prediction_runs row:
+# the views read only the rows of runs that have one (CrateDB has no transactions).
+COMMITTED = ("anomaly_scores", "anomaly_events", "challenger_scores", "challenger_events")
+_NOT_AN_ALIAS = {"GROUP", "WHERE", "ORDER", "JOIN", "LEFT", "ON", "UNION"}
+
+
+def _committed(match: re.Match[str], dialect: str, schema: str | None) -> str:
+    """``{anomaly_scores}`` -> the rows of committed runs, under the table's name unless
+    the template gives an alias."""
+    name, following = match.group(1), match.group(2)
+    rows = (f"(SELECT * FROM {qualified(name, dialect, schema)} WHERE run_id IN "
+            f"(SELECT run_id FROM {qualified('prediction_runs', dialect, schema)}))")
+    aliased = following is not None and following.upper() not in _NOT_AN_ALIAS
+    return rows if aliased else f"{rows} AS {name}"
+
+
 def view_sql(view: View, dialect: str, schema: str | None = None) -> str:
     """CREATE OR REPLACE VIEW in ``dialect`` (cratedb: the SQL store's)."""
     if dialect not in _HOUR:
         raise ValueError(f"views exist for cratedb, not {dialect!r}")
     query = re.sub(r"\{hour\((\w+)\)\}", lambda m: _HOUR[dialect].format(m.group(1)), view.query)
+    query = re.sub(r"\{(" + "|".join(COMMITTED) + r")\}(?=\s*(\w+)?)",
+                   lambda m: _committed(m, dialect, schema), query)
     for table in SQL_TABLES:
         query = query.replace("{" + table.name + "}", qualified(table.name, dialect, schema))
     return f"CREATE OR REPLACE VIEW {qualified(view.name, dialect, schema)} AS\n{query}"

@@ -3,11 +3,12 @@
 # Nine hours of 6 simulated pumps (the first six anomaly-free: the training period; then
 # three injected anomalies each) and the SKAB files (each file's first 400 rows end at T0,
 # 3 hours ago: SKAB's own protocol trains on them) are produced into Kafka, ingested to
-# HDFS, turned into features in the SQL store (PostgreSQL locally); a model is trained on
+# HDFS, turned into features in CrateDB (the embedded node locally); a model is trained on
 # everything before T0 and registered as champion; the 3 hours from T0 are scored, and
 # the top anomaly events come from SQL, the alerts from Kafka; a challenger model is scored
 # beside the champion and compared; the demo ends with the operators' dashboard in
-# Apache Superset (its URL, and a screenshot taken in headless Chromium).
+# Apache Superset and the Crate console (their URLs, and screenshots taken in headless
+# Chromium as the read-only BI login).
 #
 # A second run reuses what it can: the data of the first run (T0 in var/demo/t0), the
 # features (incremental: nothing new) and the champion; prediction re-runs (replay-safe:
@@ -16,12 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SW=.venv/bin/sensorwatch
 STATE=var/demo
-N=16
+N=17
 stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 started=$(date +%s)
 
-stage "1/$N services: Kafka broker, HDFS NameNode+DataNode, PostgreSQL (127.0.0.1)"
+stage "1/$N services: Kafka broker, HDFS NameNode+DataNode, CrateDB (127.0.0.1)"
 $SW services up
 
 mkdir -p "$STATE"
@@ -80,7 +81,7 @@ stage "10/$N predict: score the 3 hours from T0 (a backfill; the schedule runs 3
 $SW predict --from "$(iso "$T0")" --to "$(iso "$T1")"
 $SW predict   # the live cycle: the last 3 minutes (a no-op when nothing new landed)
 
-stage "11/$N the most severe anomaly events, from SQL (BI tools: see docs/bi.md)"
+stage "11/$N the most severe anomaly events, from CrateDB (BI tools: see docs/bi.md)"
 $SW anomalies --top 10
 
 stage "12/$N alerts: what the prediction runs published to Kafka (compacted topic, keyed by event)"
@@ -107,7 +108,12 @@ board=$($SW dashboard up --screenshot "$STATE/dashboard.png")
 echo "$board"
 url=$(echo "$board" | sed -n 's/^dashboard: \([^ ]*\).*/\1/p')
 
+stage "17/$N the Crate console (CrateDB's Admin UI): the fleet query run in its Console as the BI login, in headless Chromium"
+$SW console --screenshot "$STATE/console.png"
+
 echo
-echo "demo finished in $(( $(date +%s) - started )) s. The plot: $STATE/anomalies.png; the dashboard: $STATE/dashboard.png"
+echo "demo finished in $(( $(date +%s) - started )) s. The plot: $STATE/anomalies.png; the dashboard: $STATE/dashboard.png;"
+echo "the console: $STATE/console.png"
 echo "The dashboard: $url (user admin, password in var/superset/admin_password)"
+echo "The Crate console: http://127.0.0.1:14200/ (user sensorwatch_bi, password in var/superset/bi_password)"
 echo "Services keep running (Superset too): 'make services-down' (or '$SW services down') stops them."

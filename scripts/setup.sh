@@ -2,15 +2,16 @@
 # Idempotent setup on a fresh Debian 12 machine: system packages, then the .venv.
 # A second run only checks (seconds). Services themselves are installed lazily by
 # `sensorwatch services up`; their jars (Kafka, Hadoop, Spark's Kafka source) are resolved from
-# Maven Central here, once, into ~/.cache/sensorwatch/jvm (python -m sensorwatch.jvm).
+# Maven Central here, once, into ~/.cache/sensorwatch/jvm (python -m sensorwatch.jvm);
+# CrateDB comes from its release tarball (sensorwatch/services/cratedb.py says where).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
-[ -x /usr/lib/postgresql/15/bin/initdb ] || need_apt+=(postgresql-15)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# pgJDBC: only bench/features.py's comparison of bulk writers (the previous path) uses it.
 [ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
 # Headless Chromium and its WebDriver: the dashboard's check in a real browser.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)

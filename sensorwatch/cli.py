@@ -13,6 +13,8 @@
     sensorwatch alerts [--last N]                       the alerts topic's newest messages (Kafka, JSON lines)
     sensorwatch label EVENT_ID --as confirmed|false_alarm|maintenance|unsure [--note TEXT]
     sensorwatch maintenance ASSET --from T --to T [--note TEXT]   no alerts for its events in that window
+    sensorwatch console [--screenshot PNG] [--query SQL]   the Crate console, checked in Chromium as the BI login
+    sensorwatch retention [--days N]          drop day partitions older than sql.retention_days
     sensorwatch thresholds recalibrate [--budget B] | apply VERSION | list   thresholds from operators' labels
     sensorwatch plot [--asset A] [--from T --to T] [--out PNG]   an asset's signals, scores, detected vs true anomalies
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
@@ -223,6 +225,23 @@ def cmd_maintenance(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch.retention import drop_old_partitions
+
+    days = args.days if args.days is not None else settings.sql.retention_days
+    if days is not None and days < 1:
+        raise UsageError(f"retention --days must be at least 1, not {days}")
+    if days is None:
+        print("retention: sql.retention_days is not set (every day is kept); give --days N")
+        return 0
+    dropped = drop_old_partitions(SqlStore(settings), days)
+    for table, gone in dropped.items():
+        print(f"{table}: dropped {len(gone)} day partition(s), {gone[0]} to {gone[-1]}")
+    print(f"retention: days before the last {days} dropped" if dropped else
+          f"retention: nothing older than {days} days")
+    return 0
+
+
 def cmd_thresholds(settings: Settings, args: argparse.Namespace) -> int:
     from models import registry
     from sensorwatch import thresholds
@@ -276,6 +295,21 @@ def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
         print(statement.text().replace(password or "\0", "***"))
     print(f"BI login '{args.role}': read-only on schema '{settings.sql.schema_}' "
           f"(CrateDB at {settings.sql.host}:{settings.sql.port}, PostgreSQL protocol)")
+    return 0
+
+
+def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from sensorwatch import console
+
+    print(f"Crate console: {console.url(settings)} (as {q.BI_ROLE}: password in $SENSORWATCH_BI_PASSWORD or "
+          f"{settings.home / 'superset' / 'bi_password'})")
+    if args.screenshot:
+        query = args.query or console.fleet_query(settings)
+        seen = console.check(settings, query, Path(args.screenshot))
+        print(json.dumps({"screenshot": seen["screenshot"], "user": seen["user"], "headers": seen["headers"],
+                          "rows": len(seen["rows"]), "error": seen["error"]}))
+        if seen["error"] or not seen["headers"]:
+            raise OperationFailed(f"the console's query did not answer: {seen['error'] or 'no result table'}")
     return 0
 
 
@@ -518,6 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", help="PNG: open the dashboard in headless Chromium, check every chart got rows")
     p.set_defaults(func=cmd_dashboard)
 
+    p = add("console", help="the Crate console (CrateDB's Admin UI): its URL; --screenshot runs a query in it")
+    p.add_argument("--query", help="SQL to run in the console's editor (default: the fleet from v_asset_health)")
+    p.add_argument("--screenshot", help="PNG: open the console in headless Chromium as the BI login, run the query")
+    p.set_defaults(func=cmd_console)
+
     p = add("predict", help="score the newest intervals: anomaly_scores, anomaly_events, monitoring (SQL store)")
     p.add_argument("--at", help="ISO time: score the predict.interval_s before it (default: now)")
     p.add_argument("--from", dest="start", help="backfill: score every interval from this ISO time ...")
@@ -541,6 +580,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note")
     p.add_argument("--author", help="default: the login name")
     p.set_defaults(func=cmd_label)
+
+    p = add("retention", help="drop the large tables' day partitions older than sql.retention_days (or --days)")
+    p.add_argument("--days", type=int, help="keep this many days instead of sql.retention_days")
+    p.set_defaults(func=cmd_retention)
 
     p = add("maintenance", help="a maintenance window of an asset: its events there are not alerted")
     p.add_argument("asset")

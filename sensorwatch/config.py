@@ -147,6 +147,9 @@ class SqlConf(_Strict):
     retries: NonNegativeInt  # attempts after the first when the store is unreachable
     retry_backoff_s: PositiveFloat  # first wait; doubles each attempt
     bulk_batch_rows: PositiveInt  # rows per batch (one round trip) in the Spark bulk upserts
+    # The large tables' day partitions (schemas.RETAINED) older than this many days are
+    # dropped after each features run and by `sensorwatch retention`; None keeps every day.
+    retention_days: PositiveInt | None = None
 
 
 class SparkConf(_Strict):

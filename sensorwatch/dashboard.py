@@ -24,7 +24,6 @@ from urllib.parse import quote
 
 import requests
 
-from schemas.errors import UsageError
 from sensorwatch.config import DEFAULT_CONF_DIR, Settings
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.connectors.sql import statements as q
@@ -62,10 +61,7 @@ def render(settings: Settings, asset: str) -> dict[str, str]:
     """The bundle's files (path in the ZIP -> text), placeholders filled in (pure). The
     database's password is Superset's mask: it travels beside the bundle."""
     sql = settings.sql
-    if sql.dialect != "postgresql":
-        raise UsageError(f"the embedded Superset reads the local PostgreSQL store, not {sql.dialect}: "
-                         "for CrateDB add sqlalchemy-cratedb to Superset and a crate:// connection")
-    uri = f"postgresql+psycopg2://{quote(BI_ROLE)}:{MASK}@{sql.host}:{sql.port}/{sql.database}"
+    uri = f"crate://{quote(BI_ROLE)}:{MASK}@{sql.host}:{settings.embedded.cratedb_http_port}/?schema={sql.schema_}"
     levels = settings.alerts.severity_levels if settings.alerts is not None else []
     values = {"SQLALCHEMY_URI": uri, "SCHEMA": sql.schema_, "SEVERITY_BAND": severity_band(list(levels)),
               "ASSET": asset, "SCORE_TITLE": f"Score vs threshold: {asset or 'no events yet'}"}
@@ -88,7 +84,7 @@ def most_severe_asset(store: SqlStore) -> str:
 
 
 def provision(settings: Settings, asset: str | None = None) -> Dashboard:
-    """Superset up (and PostgreSQL), the BI login, the bundle imported, the datasets'
+    """Superset up (and CrateDB), the BI login, the bundle imported, the datasets'
     columns read from the store; returns where the dashboard is."""
     from sensorwatch import services
 

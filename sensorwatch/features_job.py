@@ -36,6 +36,7 @@ from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.extract import Span, dirty_spans, events_for, keep_planned, read_landing, unknown_fields
+from sensorwatch.retention import drop_old_partitions
 from sensorwatch.runs import RunRecord, last_watermark, recorded_run
 
 JOB = "features"
@@ -92,6 +93,9 @@ def run_features(spark: SparkSession, settings: Settings, span: TimeRange | None
             record.details.update(unknown_fields=done.unknown_fields, seconds=done.seconds)
         else:
             record.status = "noop"
+        dropped = drop_old_partitions(store, settings.sql.retention_days)
+        if dropped:
+            record.details["retention_dropped"] = {name: [str(d) for d in days] for name, days in dropped.items()}
     return record.summary()
 
 

@@ -112,7 +112,7 @@ def _one_key_each(payload: bytes, body: dict) -> bool:
 
 def _bad_text(value: str) -> str | None:
     """Why a string cannot be stored as it is: a lone surrogate (not encodable as UTF-8),
-    or a control character (PostgreSQL's text refuses NUL; the rest breaks logs and CSV)."""
+    or a control character (a NUL breaks SQL text columns and C strings; the rest breaks logs and CSV)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -28,12 +28,46 @@ def base_settings() -> Settings:
     return load_settings("local", environ={})
 
 
+TEST_SCHEMAS = r"^[spy]_[0-9a-f]{8}$"  # store_isolated (s_), scoring_setup.with_schema (p_), test_yarn (y_)
+TEST_TOPICS = r"^(t-[0-9a-f]{8}|y_[0-9a-f]{8}|anomalies-[spy]_[0-9a-f]{8})$"  # isolated, test_yarn, alerts
+
+
+def drop_test_schemas(settings: Settings, pattern: str = TEST_SCHEMAS) -> None:
+    """Every SQL schema the tests made (by its name), with its tables and views."""
+    from sensorwatch.connectors.sql import SqlStore
+
+    found = SqlStore(settings).query("SELECT DISTINCT table_schema FROM information_schema.tables "
+                                     "WHERE table_schema ~ %s", (pattern,))
+    for (schema,) in found:
+        SqlStore(settings.with_overrides(sql={"schema": schema})).drop_schema()
+
+
+def remove_test_traces(settings: Settings) -> None:
+    """What the suite leaves in the services the demo uses too: its SQL schemas, its
+    Kafka topics, its HDFS roots (each test's own names)."""
+    import re
+
+    from confluent_kafka.admin import AdminClient
+
+    from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
+    from sensorwatch.connectors.kafka import client_conf
+
+    drop_test_schemas(settings)
+    admin = AdminClient(client_conf(settings.kafka))
+    topics = [t for t in admin.list_topics(timeout=10).topics if re.match(TEST_TOPICS, t)]
+    for future in admin.delete_topics(topics, operation_timeout=30).values() if topics else ():
+        future.result()
+    webhdfs_client(settings).delete(hdfs_path(f"{settings.storage.root}/tests"), recursive=True)
+
+
 @pytest.fixture(scope="session")
 def live_services(base_settings: Settings):
-    """Kafka, HDFS and CrateDB up for the whole session (reused if already running)."""
+    """Kafka, HDFS and CrateDB up for the whole session (reused if already running); what
+    the tests wrote there removed at the end."""
     already = services.status(base_settings)
     services.up(base_settings)
     yield base_settings
+    remove_test_traces(base_settings)
     started_here = [name for name, up in already.items() if not up]
     if started_here and not os.environ.get("SENSORWATCH_KEEP_SERVICES"):
         services.down(base_settings, started_here)
@@ -58,16 +92,6 @@ def spark(live_services: Settings):
     session.stop()
 
 
-def drop_schema(store) -> None:
-    """Every view, then every table of the store's schema (CrateDB makes a schema with its
-    first table and has no DROP SCHEMA)."""
-    schema = store.target.schema
-    rows = store.query("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s",
-                       (schema,))
-    for name, kind in sorted(rows, key=lambda r: r[1] != "VIEW"):
-        store.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS "{schema}"."{name}"')
-
-
 @pytest.fixture
 def store_isolated(isolated: Settings):
     """``isolated`` plus its own SQL schema (its tables and views dropped afterwards):
@@ -76,7 +100,7 @@ def store_isolated(isolated: Settings):
 
     settings = isolated.with_overrides(sql={"schema": unique("s").replace("-", "_")})
     yield settings
-    drop_schema(SqlStore(settings))
+    SqlStore(settings).drop_schema()
 
 
 # This fixture's peak on disk, measured: 5.1 GB (the build environment's own files, the rest

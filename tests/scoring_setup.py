@@ -31,10 +31,7 @@ def at(seconds: int) -> datetime:
 
 def with_schema(settings):
     """``settings`` with a new, empty SQL schema of its own, and its own alerts topic."""
-    from sensorwatch.connectors.sql import SqlStore
-
-    schema = f"p_{uuid.uuid4().hex[:8]}"
-    SqlStore(settings).execute(f'CREATE SCHEMA "{schema}"')
+    schema = f"p_{uuid.uuid4().hex[:8]}"  # CrateDB makes it with its first table
     return settings.with_overrides(sql={"schema": schema}, alerts={"topic": f"anomalies-{schema}"})
 
 
@@ -126,7 +123,7 @@ def main(action: str, path: str) -> None:
         print(json.dumps([dict(zip(("status", "rows_out", "range_start", "range_end", "error"), r)) for r in rows],
                          default=str))
     elif action == "drop":
-        store.execute(f'DROP SCHEMA "{settings.sql.schema_}" CASCADE')
+        store.drop_schema()
         started = json.loads(_started(path).read_text()) if _started(path).exists() else []
         if started and not os.environ.get("SENSORWATCH_KEEP_SERVICES"):  # as tests/conftest.py does
             from sensorwatch import services

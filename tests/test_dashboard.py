@@ -4,10 +4,8 @@ real services is in test_predict_job)."""
 import io
 import zipfile
 
-import pytest
 import yaml
 
-from schemas.errors import UsageError
 from sensorwatch.dashboard import BI_ROLE, DATABASE_FILE, MASK, render, severity_band
 
 
@@ -19,7 +17,8 @@ def test_every_file_is_rendered_with_its_values_and_no_password(base_settings):
     assert not any("${" in text for text in files.values())
     sql = base_settings.sql
     uri = parsed[DATABASE_FILE]["sqlalchemy_uri"]
-    assert uri == f"postgresql+psycopg2://{BI_ROLE}:{MASK}@{sql.host}:{sql.port}/{sql.database}"
+    port = base_settings.embedded.cratedb_http_port  # sqlalchemy-cratedb speaks CrateDB's HTTP protocol
+    assert uri == f"crate://{BI_ROLE}:{MASK}@{sql.host}:{port}/?schema={sql.schema_}"
     datasets = [v for k, v in parsed.items() if k.startswith("datasets/")]
     assert {d["schema"] for d in datasets} == {sql.schema_}
     assert {d["database_uuid"] for d in datasets} == {parsed[DATABASE_FILE]["uuid"]}
@@ -40,8 +39,3 @@ def test_every_file_is_rendered_with_its_values_and_no_password(base_settings):
 def test_severity_bands_follow_the_alert_levels():
     assert severity_band([4, 2]) == ("CASE WHEN severity >= 4 THEN '2: >= 4x threshold' WHEN severity >= 2 THEN "
                                      "'1: >= 2x threshold' ELSE '0: < 2x threshold' END")
-
-
-def test_the_embedded_superset_refuses_a_store_it_cannot_read(base_settings):
-    with pytest.raises(UsageError, match="not cratedb"):
-        render(base_settings.with_overrides(sql={"dialect": "cratedb"}), "pump-0001")

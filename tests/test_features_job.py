@@ -14,9 +14,7 @@ from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import column
 from schemas.time import TimeRange
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed
-from sensorwatch.connectors.sql import statements as q
 from sensorwatch.features_job import run_features
-from sensorwatch.runs import last_watermark, recorded_run
 from sensorwatch.sources.landing import seed_landing, series_frame
 from sensorwatch.sources.simulator import simulate
 
@@ -48,8 +46,8 @@ def assert_same_rows(a: pd.DataFrame, b: pd.DataFrame) -> None:
             assert a[c].tolist() == b[c].tolist(), c
 
 
-def events(assets=3, seconds=1200):
-    return series_frame(simulate(assets, seconds, T0, seed=11, anomalies_per_asset=0))
+def events(assets=3, seconds=1200, start=T0):
+    return series_frame(simulate(assets, seconds, start, seed=11, anomalies_per_asset=0))
 
 
 def test_incremental_fills_the_table_and_a_rerun_changes_nothing(spark, store_isolated):
@@ -200,3 +198,38 @@ def test_rows_the_store_rejects_fail_the_run_and_the_next_run_catches_up(spark, 
     store.execute(f"ALTER TABLE {store.name(SENSOR_FEATURES)} DROP COLUMN blocker")
     assert run_features(spark, store_isolated).status == "succeeded"
     assert len(table(store_isolated)) == len(ev)
+
+
+def test_retention_drops_whole_day_partitions_older_than_the_setting(spark, store_isolated, capsys, monkeypatch):
+    """Three days of features; keeping two days drops the oldest day's partition, and only
+    it. The features run applies the setting; `sensorwatch retention` does it on demand."""
+    from sensorwatch.cli import main
+    from sensorwatch.retention import drop_old_partitions
+
+    days = [T0 + timedelta(days=d) for d in range(3)]
+    for n, day in enumerate(days):
+        seed_landing(spark, store_isolated, events(assets=1, seconds=60, start=day), first_offset=100 * n)
+    assert run_features(spark, store_isolated).rows_out == 3 * 60
+    store = SqlStore(store_isolated)
+
+    def stored_days() -> list:
+        return sorted({t.date() for t in table(store_isolated).interval_start})
+
+    assert stored_days() == [d.date() for d in days]
+    assert drop_old_partitions(store, None) == {}  # not set: every day kept
+    dropped = drop_old_partitions(store, 2, at=days[2] + timedelta(hours=5))
+    assert dropped == {"sensor_features": [days[0].date()]}
+    assert stored_days() == [d.date() for d in days[1:]]
+    partitions = store.query("SELECT count(*) FROM information_schema.table_partitions WHERE table_schema = %s "
+                             "AND table_name = 'sensor_features'", (store_isolated.sql.schema_,))
+    assert partitions == [(2,)]  # the partition itself is gone, not just its rows
+    # the job applies the setting (relative to now: every test day is long gone)
+    seed_landing(spark, store_isolated, events(assets=1, seconds=60, start=days[2] + timedelta(hours=1)),
+                 first_offset=300)
+    record = run_features(spark, store_isolated.with_overrides(sql={"retention_days": 1}))
+    assert record.details["retention_dropped"] == {"sensor_features": [str(d.date()) for d in days[1:]]}
+    assert table(store_isolated).empty
+    monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", store_isolated.sql.schema_)
+    assert main(["retention", "--days", "0"]) == 2
+    assert main(["retention", "--days", "1"]) == 0
+    assert "nothing older than 1 days" in capsys.readouterr().out

@@ -59,8 +59,6 @@ def _sockets(pid: int) -> set[int]:
 def test_every_service_listens_on_loopback_only(live_services):
     run = live_services.home / "run"
     pids = {p.stem: int(p.read_text().split()[0]) for p in run.glob("*.pid")}
-    postmaster = live_services.home / "postgres" / "data" / "postmaster.pid"
-    pids["postgres"] = int(postmaster.read_text().split()[0])
     listeners = {**_listening("tcp"), **_listening("tcp6")}
     seen: dict[str, list[tuple[str, int]]] = {}
     for name, pid in pids.items():
@@ -69,12 +67,15 @@ def test_every_service_listens_on_loopback_only(live_services):
         except ProcessLookupError:  # a stale pid file of a stopped optional service
             continue
         seen[name] = sorted({listeners[i] for p in group for i in _sockets(p) if i in listeners})
-    assert {"kafka", "hdfs-namenode", "hdfs-datanode", "postgres"} <= {n for n, s in seen.items() if s}, seen
+    assert {"kafka", "hdfs-namenode", "hdfs-datanode", "cratedb"} <= {n for n, s in seen.items() if s}, seen
     exposed = {name: [(a, port) for a, port in sockets if not ipaddress.ip_address(a).is_loopback
                       and a != "::ffff:127.0.0.1"] for name, sockets in seen.items()}
     assert not any(exposed.values()), exposed
     kafka_ports = {port for _, port in seen["kafka"]}
     assert len(kafka_ports) == 3  # PLAINTEXT, SASL_SSL and the KRaft controller, all on 127.0.0.1
+    svc = live_services.embedded  # CrateDB: PostgreSQL protocol, HTTP (console) and transport
+    assert {port for _, port in seen["cratedb"]} == {live_services.sql.port, svc.cratedb_http_port,
+                                                      svc.cratedb_transport_port}
 
 
 # SQL text outside sensorwatch/connectors/sql/statements.py (where identifiers go through

@@ -13,9 +13,9 @@ from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, connect
 
 def test_all_three_services_are_up(live_services):
     states = services.status(live_services)
-    assert {k: states[k] for k in ("kafka", "hdfs", "postgres")} == {"kafka": True, "hdfs": True, "postgres": True}
+    assert {k: states[k] for k in ("kafka", "hdfs", "cratedb")} == {"kafka": True, "hdfs": True, "cratedb": True}
     # YARN and the Thrift Server start only when asked (--with): off is not DOWN
-    assert set(states) - {"kafka", "hdfs", "postgres"} == set(services.OPTIONAL)
+    assert set(states) - {"kafka", "hdfs", "cratedb"} == set(services.OPTIONAL)
     assert all(states[name] in (None, True) for name in services.OPTIONAL)
 
 
@@ -48,8 +48,56 @@ def test_sql_tables_are_created_from_schemas(live_services):
 
 def test_unreachable_sql_store_is_retried_then_clear(live_services):
     broken = live_services.with_overrides(sql={"port": 1, "retry_backoff_s": 0.01})
-    with pytest.raises(SqlUnavailable, match=r"127\.0\.0\.1:1/sensorwatch unreachable after 3 attempt"):
+    with pytest.raises(SqlUnavailable, match=r"127\.0\.0\.1:1/doc unreachable after 3 attempt"):
         connect(broken, retries=2)
+
+
+def test_cratedb_is_the_real_server_run_unprivileged_with_passwords_on(live_services):
+    """The store is CrateDB's own JVM (main class io.crate.bootstrap.CrateDB), run as an
+    unprivileged user, answering SQL on the configured port; a user other than the local
+    superuser needs its password."""
+    import os
+
+    import psycopg
+
+    from sensorwatch.services import cratedb
+    from sensorwatch.services.process import read_pid
+
+    pid = read_pid(live_services.home / "run" / "cratedb.pid")
+    assert pid is not None
+    java = [p for p in os.listdir("/proc") if p.isdigit() and os.getpgid(int(p)) == pid
+            and b"io.crate.bootstrap.CrateDB" in open(f"/proc/{p}/cmdline", "rb").read()]
+    assert len(java) == 1
+    assert os.stat(f"/proc/{java[0]}").st_uid != 0  # never as root
+    with connect(live_services) as conn:
+        version = conn.execute("SELECT version()").fetchone()[0]
+    assert version.startswith(f"CrateDB {cratedb.VERSION}")
+    store = SqlStore(live_services)
+    store.execute('CREATE USER "sw_probe" WITH (password = \'probe\')')
+    try:
+        conf = live_services.sql
+        with pytest.raises(psycopg.OperationalError, match="no password supplied"):
+            psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user="sw_probe")
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user="sw_probe", password="no")
+        with psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user="sw_probe",
+                             password="probe") as conn:
+            assert conn.execute("SELECT current_user").fetchone()[0] == "sw_probe"
+    finally:
+        store.execute('DROP USER IF EXISTS "sw_probe"')
+
+
+def test_a_missing_or_wrong_cratedb_tarball_is_one_clear_line(monkeypatch, tmp_path):
+    from sensorwatch.services import cratedb
+    from sensorwatch.services.process import ServiceError
+
+    monkeypatch.setenv(cratedb.TARBALL_ENV, str(tmp_path / "nowhere.tar.gz"))
+    with pytest.raises(ServiceError, match=r"release tarball is not at .*nowhere.tar.gz: download crate-6\.4\.3"):
+        cratedb.tarball()
+    bogus = tmp_path / "crate-6.4.3.tar.gz"
+    bogus.write_bytes(b"not crate")
+    with pytest.raises(ServiceError, match="is not CrateDB 6.4.3's"):
+        cratedb.verified(bogus)
 
 
 def test_cluster_profile_has_no_embedded_services():

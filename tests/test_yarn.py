@@ -54,11 +54,10 @@ def on_yarn(cluster, built_package, tmp_path_factory):
     with mock.patch.dict(os.environ, env):
         settings = load_settings("yarn-local")
         store = SqlStore(settings)
-        store.execute(f'CREATE SCHEMA "{name}"')
         seconds = upload(built_package, settings, log=lambda _: None)
         history.ensure_tables(settings)  # the DDL schemas/ generates, executed for real
         yield settings, built_package, seconds
-        store.execute(f'DROP SCHEMA "{name}" CASCADE')
+        store.drop_schema()
 
 
 def submit(cluster, on_yarn, job: str, *args: str):

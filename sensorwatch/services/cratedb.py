@@ -70,6 +70,17 @@ def reachable(path: Path, user: pwd.struct_passwd | None) -> bool:
     return True
 
 
+def verified(source: Path) -> Path:
+    """``source``, once its sha256 is CrateDB's release's."""
+    digest = hashlib.sha256()
+    with open(source, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != SHA256:
+        raise ServiceError(f"{source}: sha256 {digest.hexdigest()} is not CrateDB {VERSION}'s ({SHA256})")
+    return source
+
+
 def install() -> Path:
     """CrateDB unpacked in the cache (once per version, the tarball checked first); its home."""
     user = _runtime_user()
@@ -77,13 +88,7 @@ def install() -> Path:
     home = cache / f"cratedb-{VERSION}" / f"crate-{VERSION}"
     if (home / "bin" / "crate").exists():
         return home
-    source = tarball()
-    digest = hashlib.sha256()
-    with open(source, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != SHA256:
-        raise ServiceError(f"{source}: sha256 {digest.hexdigest()} is not CrateDB {VERSION}'s ({SHA256})")
+    source = verified(tarball())
     partial = home.parent.with_name(home.parent.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

@@ -1,17 +1,17 @@
-"""The SQL store over the PostgreSQL wire protocol: CrateDB in production, PostgreSQL here.
+"""The SQL store: CrateDB, over its PostgreSQL wire protocol.
 
-Three parts, one job each:
+Four parts, one job each:
 
 * ``client``: connections, the one retry policy, ``SqlStore`` running statements;
 * ``statements``: every statement the project runs (identifiers through ``psycopg.sql``,
   values as parameters); table DDL comes from ``schemas``;
-* ``loader``: the Spark bulk loader (staging table over pgJDBC, then one merge);
+* ``loader``: the Spark bulk loader (batched upserts straight from the Spark partitions);
 * ``rows``: pandas rows as plain values for the driver.
 
-The differences between the two dialects that matter here: DDL types and CrateDB's
-CLUSTERED/PARTITIONED/WITH clauses (``schemas.ddl``); CrateDB has no transactions and makes
-writes visible to queries only after ``REFRESH TABLE``; both accept ``INSERT ... ON
-CONFLICT (key) DO UPDATE SET c = excluded.c``, the merge.
+What CrateDB asks of the code: no transactions (every write is an idempotent upsert or a
+delete by key, connections autocommit), writes visible to queries after ``REFRESH TABLE``,
+timestamps to the millisecond, rows a bulk operation rejects reported only by its count
+(the loader checks it), no DROP SCHEMA (a schema goes with its last table).
 """
 
 from sensorwatch.connectors.sql.client import SqlStore, SqlUnavailable, SqlWriteFailed, connect, sql_reachable

@@ -80,6 +80,13 @@ def sql_reachable(settings: Settings) -> bool:
         return False
 
 
+def store_message(exc: BaseException) -> str:
+    """The store's own message for an error, without the statement and the server's Java
+    stack that CrateDB sends with it (its CONTEXT)."""
+    primary = getattr(getattr(exc, "diag", None), "message_primary", None)
+    return primary.strip().splitlines()[0] if primary and primary.strip() else first_line(exc)
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -129,7 +136,7 @@ class SqlStore:
             return retrying(attempt, retries=self.conf.retries, backoff_s=self.conf.retry_backoff_s,
                             retry_on=(psycopg.OperationalError,), give_up=unreachable(self.settings))
         except psycopg.Error as exc:
-            raise SqlWriteFailed(f"{type(exc).__name__}: {str(exc).strip()}") from exc
+            raise SqlWriteFailed(f"{type(exc).__name__}: {store_message(exc)}") from exc
 
     def run_all(self, statements: list[Statement]) -> list[Statement]:
         for statement in statements:
@@ -173,6 +180,13 @@ class SqlStore:
     def delete_keys(self, table: Table, keys: list[tuple]) -> None:
         self.execute_many(q.delete_by_key(self.target, table), [list(k) for k in keys])
         self.refresh(table)
+
+    def drop_schema(self) -> None:
+        """Every view, then every table of the schema (CrateDB makes a schema with its first
+        table and drops it with its last: there is no DROP SCHEMA)."""
+        found = self.query(q.relations(self.target))
+        for name, kind in sorted(found, key=lambda r: r[1] != "VIEW"):
+            self.execute(q.drop_relation(self.target, name, kind))
 
     def create_read_only_login(self, role: str, password: str | None = None) -> list[Statement]:
         exists = bool(self.query(q.login_exists(self.target, role)))

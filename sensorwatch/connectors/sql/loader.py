@@ -27,6 +27,7 @@ from sensorwatch.connectors.sql.client import (
     first_line,
     retrying,
     sql_reachable,
+    store_message,
 )
 
 if TYPE_CHECKING:
@@ -50,8 +51,7 @@ def rejection(conn: Any, statement: str, chunk: list[tuple]) -> str | None:
         try:
             conn.execute(statement, row)
         except Exception as exc:  # noqa: BLE001 - the store's own message is what we report
-            message = getattr(getattr(exc, "diag", None), "message_primary", None) or first_line(exc)
-            return f"row {n + 1} of a batch of {len(chunk)} rejected: {message}"
+            return f"row {n + 1} of a batch of {len(chunk)} rejected: {store_message(exc)}"
     return None
 
 

@@ -13,7 +13,6 @@ follows a write needs ``REFRESH TABLE``. The tests run every statement on a real
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,6 +86,17 @@ def drop_table(t: Target, table: Table) -> Statement:
     return Statement(sql.SQL("DROP TABLE IF EXISTS {}").format(t.table(table)))
 
 
+def relations(t: Target) -> Statement:
+    """The tables and views of the schema: (name, 'BASE TABLE' | 'VIEW')."""
+    return Statement(sql.SQL("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = %s"),
+                     (t.schema,))
+
+
+def drop_relation(t: Target, name: str, kind: str) -> Statement:
+    return Statement(sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL("VIEW" if kind == "VIEW" else "TABLE"),
+                                                            t.table(name)))
+
+
 def clear_table(t: Target, table: Table) -> Statement:
     return Statement(sql.SQL("DELETE FROM {}").format(t.table(table)))
 
@@ -97,14 +107,8 @@ def refresh(t: Target, table: Table | str) -> Statement:
     return Statement(sql.SQL("REFRESH TABLE {}").format(t.table(table)))
 
 
-def stage_table(target: Table, tag: str) -> Table:
-    """A keyless, unpartitioned copy of ``target`` to bulk-load into."""
-    return dataclasses.replace(target, name=f"{target.name}_stage_{tag}", fields=target.all_fields,
-                               partition_by=(), primary_key=(), clustered_by=None)
-
-
 # -- writes ---------------------------------------------------------------------------
-def _upsert(t: Target, table: Table, source: Composable) -> Composable:
+def upsert_from(t: Target, table: Table, source: Composable) -> Composable:
     """Insert the table's columns from ``source`` (VALUES or a SELECT), updating existing
     rows on a key conflict: CrateDB's merge."""
     keys = set(table.primary_key)
@@ -116,14 +120,8 @@ def _upsert(t: Target, table: Table, source: Composable) -> Composable:
 
 def upsert_values(t: Target, table: Table) -> Statement:
     """One row by the table's primary key (run with one parameter row per record)."""
-    return Statement(_upsert(t, table, sql.SQL("VALUES ({})").format(
+    return Statement(upsert_from(t, table, sql.SQL("VALUES ({})").format(
         sql.SQL(", ").join(sql.Placeholder() for _ in table.column_names))))
-
-
-def merge_stage(t: Target, target: Table, stage: Table) -> Statement:
-    """The staged rows into ``target``: one statement (atomic on PostgreSQL, idempotent on CrateDB)."""
-    return Statement(_upsert(t, target, sql.SQL("SELECT {} FROM {}").format(
-        columns(target.column_names), t.table(stage))))
 
 
 def delete_by_key(t: Target, table: Table) -> Statement:
@@ -131,6 +129,17 @@ def delete_by_key(t: Target, table: Table) -> Statement:
     return Statement(sql.SQL("DELETE FROM {} WHERE {}").format(
         t.table(table), sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c))
                                               for c in table.primary_key)))
+
+
+def partition_days(t: Target, table: Table) -> Statement:
+    """The days of a day-partitioned table's partitions (epoch milliseconds)."""
+    return Statement(sql.SQL("SELECT \"values\"['day'] FROM information_schema.table_partitions "
+                             "WHERE table_schema = %s AND table_name = %s"), (t.schema, table.name))
+
+
+def drop_days_before(t: Target, table: Table, cutoff: datetime) -> Statement:
+    """Delete by the partition column only: CrateDB drops the whole partitions."""
+    return Statement(sql.SQL('DELETE FROM {} WHERE "day" < %s').format(t.table(table)), (cutoff,))
 
 
 # -- job runs -------------------------------------------------------------------------
@@ -251,6 +260,12 @@ def top_events(t: Target, top: int) -> Statement:
         t.table("v_anomaly_events")), (top,))
 
 
+def fleet_health(t: Target) -> Statement:
+    """The fleet's state, one row per asset (the BI view; what the demo runs in the console)."""
+    return Statement(sql.SQL("SELECT asset_id, status, last_score, threshold, open_events FROM {} "
+                             "ORDER BY asset_id").format(t.table("v_asset_health")))
+
+
 COMPARISON_COLUMNS = ("asset_id", "champion_version", "challenger_version", "intervals", "agreement",
                       "champion_events", "challenger_events", "matched_events", "missed_events", "extra_events")
 
@@ -273,14 +288,15 @@ ALERT_EVENT_COLUMNS = ("asset_id", "event_start", "event_end", "confirmed_at", "
 
 def alert_candidates(t: Target) -> Statement:
     """Events whose alert may be due: never alerted, alerted while open, or changed since
-    (``ALERT_EVENT_COLUMNS``, then the last alert's status and severity level, or nulls)."""
+    (``ALERT_EVENT_COLUMNS``, then the last alert's status and severity level, or nulls), by
+    asset and onset (alerts go out in that order)."""
     names = sql.SQL(", ").join(sql.SQL("e.") + sql.Identifier(c) for c in ALERT_EVENT_COLUMNS)
     return Statement(sql.SQL(
         "SELECT {names}, a.status, a.severity_level FROM {events} e LEFT JOIN {alerts} a "
         "ON a.asset_id = e.asset_id AND a.event_start = e.event_start "
         "WHERE a.asset_id IS NULL OR a.status = 'open' OR e.is_open OR a.event_end <> e.event_end "
-        "OR a.peak_score <> e.peak_score").format(names=names, events=t.table(ANOMALY_EVENTS),
-                                                  alerts=t.table(ANOMALY_ALERTS)))
+        "OR a.peak_score <> e.peak_score ORDER BY e.asset_id, e.event_start").format(
+        names=names, events=t.table(ANOMALY_EVENTS), alerts=t.table(ANOMALY_ALERTS)))
 
 
 def event_exists(t: Target, asset_id: str, event_start: datetime) -> Statement:
