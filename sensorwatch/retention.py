@@ -19,11 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def drop_old_partitions(store: SqlStore, days: int | None, at: datetime | None = None) -> dict[str, list[date]]:
-    """Per retained table, the days whose partitions were dropped: those before the UTC day
-    ``days`` days before ``at`` (default now). ``days`` None keeps everything."""
+    """Per retained table, the days whose partitions were dropped: all but the last ``days``
+    UTC days up to ``at`` (default now; its own day counts). ``days`` None keeps everything."""
     if days is None:
         return {}
-    cutoff = datetime.combine((at or now()).astimezone(UTC).date() - timedelta(days=days), datetime.min.time(),
+    cutoff = datetime.combine((at or now()).astimezone(UTC).date() - timedelta(days=days - 1), datetime.min.time(),
                               tzinfo=UTC)
     dropped: dict[str, list[date]] = {}
     for table in RETAINED:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from models.alerts import MESSAGE_COLUMNS, due, event_id, in_maintenance, parse_event_id
-from schemas import ANOMALY_ALERTS, ANOMALY_EVENTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS, json_schema
+from schemas import ANOMALY_ALERTS, ANOMALY_EVENTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS, PREDICTION_RUNS, json_schema
 from schemas.errors import UsageError
 from schemas.time import TimeRange
 from sensorwatch.alerts import Published, publish_alerts, read_alerts
@@ -177,9 +177,14 @@ def test_the_feedback_view_reports_precision_per_asset_and_model_version(alertin
     label_event(store, keys[0], "confirmed", "ana")  # changed their mind: the newest label counts
     label_event(store, keys[1], "false_alarm", "ana")
     label_event(store, keys[3], "unsure", "bo")
-    rows = store.query(f"SELECT asset_id, model_version, events, alerted, confirmed, false_alarms, unsure, "
-                       f"unlabelled, alert_precision, events_per_day, mean_time_to_confirm_s "
-                       f'FROM "{settings.sql.schema_}".v_alert_feedback ORDER BY 1')
+    query = (f"SELECT asset_id, model_version, events, alerted, confirmed, false_alarms, unsure, unlabelled, "
+             f'alert_precision, events_per_day, mean_time_to_confirm_s FROM "{settings.sql.schema_}".v_alert_feedback '
+             "ORDER BY 1")
+    assert store.query(query) == []  # run r1 has no prediction_runs row yet: not committed, not shown
+    store.upsert(PREDICTION_RUNS, [{"run_id": "r1", "started_at": T0, "interval_start": T0, "interval_end": T0,
+                                    "model_name": "m", "model_version": 1, "assets": 2, "rows_scored": 0,
+                                    "anomalies": 0, "open_events": 0, "duration_s": 1.0}])
+    rows = store.query(query)
     (p1, *r1), (p2, *r2) = rows
     assert (p1, *r1[:7]) == ("p1", 1, 3, 3, 1, 1, 0, 1) and r1[7] == pytest.approx(0.5)
     assert r1[8] == pytest.approx(3.0)  # 3 events within one day: per day over at least a day

@@ -56,6 +56,13 @@ def _sockets(pid: int) -> set[int]:
     return inodes
 
 
+def _loopback(address: str) -> bool:
+    """127.0.0.0/8 or ::1, also written as an IPv4-mapped IPv6 address (a JVM's dual stack)."""
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def test_every_service_listens_on_loopback_only(live_services):
     run = live_services.home / "run"
     pids = {p.stem: int(p.read_text().split()[0]) for p in run.glob("*.pid")}
@@ -68,8 +75,7 @@ def test_every_service_listens_on_loopback_only(live_services):
             continue
         seen[name] = sorted({listeners[i] for p in group for i in _sockets(p) if i in listeners})
     assert {"kafka", "hdfs-namenode", "hdfs-datanode", "cratedb"} <= {n for n, s in seen.items() if s}, seen
-    exposed = {name: [(a, port) for a, port in sockets if not ipaddress.ip_address(a).is_loopback
-                      and a != "::ffff:127.0.0.1"] for name, sockets in seen.items()}
+    exposed = {name: [(a, port) for a, port in sockets if not _loopback(a)] for name, sockets in seen.items()}
     assert not any(exposed.values()), exposed
     kafka_ports = {port for _, port in seen["kafka"]}
     assert len(kafka_ports) == 3  # PLAINTEXT, SASL_SSL and the KRaft controller, all on 127.0.0.1
