@@ -135,7 +135,9 @@ SENSOR_FEATURES = Table(
 MODEL_LINEAGE: tuple[Field, ...] = (
     Field("model_name", Kind.STRING, nullable=False, doc="registered model (MLflow)"),
     Field("model_version", Kind.INT, nullable=False, doc="registered version that scored"),
-    Field("run_id", Kind.STRING, nullable=False, doc="the prediction run (job_runs.run_id)"),
+    Field("run_id", Kind.STRING, nullable=False,
+          doc="the prediction run that last changed the row (job_runs.run_id); a replay writing the same values "
+              "keeps it"),
 )
 
 ANOMALY_SCORES = Table(

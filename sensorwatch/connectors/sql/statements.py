@@ -31,6 +31,7 @@ from schemas.records import (
     MAINTENANCE_WINDOWS,
     THRESHOLD_VERSIONS,
 )
+from schemas.views import COMMITTED
 
 Composable = sql.Composable
 DIALECT = "cratedb"  # schemas.ddl's name for the store's SQL
@@ -110,12 +111,21 @@ def refresh(t: Target, table: Table | str) -> Statement:
 # -- writes ---------------------------------------------------------------------------
 def upsert_from(t: Target, table: Table, source: Composable) -> Composable:
     """Insert the table's columns from ``source`` (VALUES or a SELECT), updating existing
-    rows on a key conflict: CrateDB's merge."""
+    rows on a key conflict: CrateDB's merge. In the tables a prediction run commits
+    (``schemas.views.COMMITTED``) a row rewritten with the same values keeps the ``run_id``
+    that wrote them: a replay does not hide committed rows from the views while it runs."""
     keys = set(table.primary_key)
-    updates = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
-                                 for c in table.column_names if c not in keys)
+    values = [c for c in table.column_names if c not in keys and c != "run_id"]
+    updates = [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in values]
+    if "run_id" in table.column_names and table.name in COMMITTED:
+        # Bare names are the stored row's values (CrateDB evaluates SET against the old row).
+        same = sql.SQL(" AND ").join(sql.SQL("({0} = excluded.{0} OR ({0} IS NULL AND excluded.{0} IS NULL))")
+                                     .format(sql.Identifier(c)) for c in values)
+        updates.append(sql.SQL('"run_id" = CASE WHEN {} THEN "run_id" ELSE excluded."run_id" END').format(same))
+    elif "run_id" in table.column_names and "run_id" not in keys:
+        updates.append(sql.SQL('"run_id" = excluded."run_id"'))
     return sql.SQL("INSERT INTO {} ({}) {} ON CONFLICT ({}) DO UPDATE SET {}").format(
-        t.table(table), columns(table.column_names), source, columns(table.primary_key), updates)
+        t.table(table), columns(table.column_names), source, columns(table.primary_key), sql.SQL(", ").join(updates))
 
 
 def upsert_values(t: Target, table: Table) -> Statement:
