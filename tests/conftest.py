@@ -28,8 +28,10 @@ def base_settings() -> Settings:
     return load_settings("local", environ={})
 
 
-TEST_SCHEMAS = r"^[spy]_[0-9a-f]{8}$"  # store_isolated (s_), scoring_setup.with_schema (p_), test_yarn (y_)
-TEST_TOPICS = r"^(t-[0-9a-f]{8}|y_[0-9a-f]{8}|anomalies-[spy]_[0-9a-f]{8})$"  # isolated, test_yarn, alerts
+# CrateDB's `~` matches the whole name (no anchors): store_isolated (s_), scoring_setup.with_schema
+# (p_), test_yarn (y_)
+TEST_SCHEMAS = r"[spy]_[0-9a-f]{8}"
+TEST_TOPICS = r"(t-|s-|y_|anomalies-[spy]_)[0-9a-f]{8}"  # isolated, alerts of a CLI test, test_yarn, alerts
 
 
 def drop_test_schemas(settings: Settings, pattern: str = TEST_SCHEMAS) -> None:
@@ -54,10 +56,12 @@ def remove_test_traces(settings: Settings) -> None:
 
     drop_test_schemas(settings)
     admin = AdminClient(client_conf(settings.kafka))
-    topics = [t for t in admin.list_topics(timeout=10).topics if re.match(TEST_TOPICS, t)]
+    topics = [t for t in admin.list_topics(timeout=10).topics if re.fullmatch(TEST_TOPICS, t)]
     for future in admin.delete_topics(topics, operation_timeout=30).values() if topics else ():
         future.result()
-    webhdfs_client(settings).delete(hdfs_path(f"{settings.storage.root}/tests"), recursive=True)
+    hdfs = webhdfs_client(settings)
+    for root in (f"{settings.storage.root}/tests", "/data/tests"):  # the local and the yarn-local tests' roots
+        hdfs.delete(hdfs_path(root), recursive=True)
 
 
 @pytest.fixture(scope="session")

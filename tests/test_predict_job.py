@@ -76,7 +76,7 @@ def pipeline(live_services, spark, tmp_path_factory):
     series, naive = land_and_train(spark, settings, tmp)
     summary = run_predict(spark, settings, span=TimeRange(at(WARMUP), at(END)))
     yield {"settings": settings, "base": base, "series": series, "events": naive, "summary": summary, "tmp": tmp}
-    drop_test_schemas(live_services, r"^p_[0-9a-f]{8}$")
+    drop_test_schemas(live_services, r"p_[0-9a-f]{8}")
 
 
 def test_injected_anomalies_are_found_with_their_asset_and_sensors(pipeline):

@@ -181,3 +181,36 @@ def test_a_namenode_short_of_disk_is_a_clear_error_not_a_timeout(live_services, 
         assert services.status(short)["hdfs"] is False
     finally:
         services.down(short, ["hdfs"])
+
+
+def test_cratedb_state_is_kept_where_its_unprivileged_user_can_reach_it(base_settings, tmp_path):
+    """A checkout under a folder `nobody` cannot enter (a clone in root's home, a private
+    temporary folder) keeps CrateDB's data in a folder of its own under /var/tmp, linked
+    from var/cratedb; a reachable checkout keeps it in var/cratedb."""
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from sensorwatch.services import cratedb
+
+    user = cratedb._runtime_user()
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    settings = base_settings.with_overrides(services={"home": str(private / "var")})
+    state = cratedb._state_dir(settings)
+    try:
+        if user is None:  # not root: CrateDB runs as ourselves, anything we reach will do
+            assert state == (private / "var" / "cratedb").resolve()
+            return
+        assert not cratedb.reachable(private / "var", user)
+        assert str(state).startswith("/var/tmp/sensorwatch-") and (private / "var" / "cratedb").is_symlink()
+        assert cratedb.reachable(state, user) and cratedb._state_dir(settings) == state  # the same one again
+        with tempfile.TemporaryDirectory(dir="/var/tmp") as outside:  # a path `nobody` can enter
+            os.chmod(outside, 0o755)
+            reachable = base_settings.with_overrides(services={"home": f"{outside}/var"})
+            here = cratedb._state_dir(reachable)
+            assert here == Path(outside, "var", "cratedb") and not here.is_symlink()
+    finally:
+        if user is not None and str(state).startswith("/var/tmp/"):
+            shutil.rmtree(state.parent, ignore_errors=True)
