@@ -19,6 +19,8 @@ the invariant: the stored scores and events equal a clean run's, and a BI query 
 every 50 ms sees either none or all of a table's rows):
 * ``predict_sql_killed_mid_write``: CrateDB SIGKILLed while the run's scores are being
   upserted, started again 5 s later;
+* ``predict_cluster_node_killed``: a 3-node CrateDB cluster (one replica per shard) beside
+  the embedded node; one node SIGKILLed while the run upserts its scores;
 * ``predict_kill9_before_events``: the run SIGKILLed once its scores are stored and
   before its events are (re-run afterwards);
 * ``predict_two_runs_at_once``: two runs for the same interval started together (a
@@ -314,7 +316,10 @@ class Poller(threading.Thread):
 def _predict_env(settings: Settings) -> dict[str, str]:
     from tests.scoring_setup import _overrides
 
+    sql = settings.sql  # the store's node and table settings (a cluster's, in the cluster scenario)
     return {**os.environ, **_overrides(settings), "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
+            "SENSORWATCH__SQL__PORT": str(sql.port), "SENSORWATCH__SQL__SHARDS": str(sql.shards),
+            "SENSORWATCH__SQL__REPLICAS": json.dumps(sql.replicas),  # a YAML string: "1" would read as a number
             **{f"SENSORWATCH__MODEL__DETECTOR__{k.upper()}": str(v) for k, v in settings.model.detector.items()}}
 
 
@@ -397,6 +402,84 @@ def predict_sql_killed_mid_write(ctx: dict) -> Result:
                       f"exited {first}" + (f" ({_last_error(out)}); the re-run exited {rerun}" if rerun is not None
                                            else " (its retries waited for the store)"))
     return _finish(ctx, settings, result, poller, started)
+
+
+CLUSTER = 3  # nodes: psql ports 15442-15444, HTTP 14211-14213, transport 14311-14313
+
+
+def _cluster(settings: Settings) -> list:
+    """A fresh 3-node CrateDB cluster on 127.0.0.1 beside the embedded node (its own folders
+    and ports), up when all three have joined; returns its nodes."""
+    import shutil
+
+    from sensorwatch.services import cratedb
+    from sensorwatch.services.process import ServiceError, wait_until
+
+    root = cratedb.local_node(settings).state.parent / "cratedb-cluster"
+    shutil.rmtree(root, ignore_errors=True)
+    nodes = [cratedb.Node(f"cluster-{i}", 15441 + i, 14210 + i, 14310 + i, root / f"n{i}")
+             for i in range(1, CLUSTER + 1)]
+    home = cratedb.install()
+    for node in nodes:
+        cratedb.launch(node, cratedb.node_command(home, node, "sensorwatch-faults", tuple(nodes)), "384m",
+                       settings.home / "run" / f"{node.name}.pid", settings.home / "log" / f"{node.name}.log")
+    first = settings.with_overrides(sql={"port": nodes[0].psql_port})
+
+    def joined() -> bool:
+        return int(SqlStore(first).query("SELECT count(*) FROM sys.nodes")[0][0]) == CLUSTER
+
+    try:
+        wait_until(joined, "a 3-node CrateDB cluster", 120, log_file=settings.home / "log" / "cluster-1.log")
+    except ServiceError:
+        _stop_cluster(settings, nodes)
+        raise
+    return nodes
+
+
+def _stop_cluster(settings: Settings, nodes: list) -> None:
+    from sensorwatch.services.process import stop_pid
+
+    for node in nodes:
+        stop_pid(settings.home / "run" / f"{node.name}.pid", timeout_s=30)
+
+
+def predict_cluster_node_killed(ctx: dict) -> Result:
+    """A 3-node cluster, every table with one replica: one node (not the one the jobs and
+    the poller connect to) SIGKILLed while the run upserts its scores, never restarted."""
+    from sensorwatch.services.process import read_pid
+
+    fresh = _fresh(ctx)
+    nodes = _cluster(fresh)
+    settings = fresh.with_overrides(sql={"port": nodes[0].psql_port, "replicas": "1", "shards": 3})
+    result = Result("predict_cluster_node_killed")
+    try:
+        poller = _poll(ctx, settings)
+        proc = _predict(settings)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None and _count(settings, ANOMALY_SCORES) == 0:
+            time.sleep(0.05)
+        written_when_killed = _count(settings, ANOMALY_SCORES)
+        started = time.monotonic()
+        victim = nodes[1]
+        pid = read_pid(settings.home / "run" / f"{victim.name}.pid")
+        if pid is not None:
+            os.killpg(pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=600)
+        first = proc.returncode
+        rerun = None
+        if first != 0:
+            again = _predict(settings)
+            again.communicate(timeout=600)
+            rerun = again.returncode
+        health = SqlStore(settings).query("SELECT health, count(*) FROM sys.health GROUP BY health")
+        result.details.update(scores_in_table_when_killed=written_when_killed, health_after=health,
+                              nodes_after=int(SqlStore(settings).query("SELECT count(*) FROM sys.nodes")[0][0]))
+        result.outcome = (f"node {victim.name} of 3 SIGKILLed while the scores were being upserted (one replica): "
+                          f"the run exited {first}" + (f" ({_last_error(out)}); the re-run exited {rerun}"
+                                                       if rerun is not None else ""))
+        return _finish(ctx, settings, result, poller, started)
+    finally:
+        _stop_cluster(settings, nodes)
 
 
 def _last_error(out: str) -> str:
@@ -525,7 +608,7 @@ INGEST = {f.__name__: f for f in (ingest_kill9_x5, ingest_broker_restart, ingest
                                   ingest_datanode_restart, ingest_disk_nearly_full)}
 PREDICT = {f.__name__: f for f in (predict_sql_killed_mid_write, predict_kill9_before_events, predict_two_runs_at_once,
                                    model_foreign_signature_promoted, model_artifact_deleted,
-                                   model_artifact_corrupted)}
+                                   model_artifact_corrupted, predict_cluster_node_killed)}
 
 
 def _prepare_predict(ctx: dict, workdir: Path) -> None:

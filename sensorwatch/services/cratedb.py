@@ -21,6 +21,7 @@ import os
 import pwd
 import shutil
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from sensorwatch.config import CACHE_ROOT, REPO_ROOT, Settings
@@ -115,42 +116,71 @@ def _state_dir(settings: Settings) -> Path:
     return outside
 
 
-def _command(settings: Settings, home: Path, state: Path) -> list[str]:
-    svc = settings.embedded
-    options = {
-        "cluster.name": f"sensorwatch-{svc.cratedb_transport_port}",
-        "node.name": "sensorwatch-1",
+@dataclass(frozen=True)
+class Node:
+    """One CrateDB node on 127.0.0.1: its ports and its folder (data and logs)."""
+
+    name: str
+    psql_port: int
+    http_port: int
+    transport_port: int
+    state: Path
+
+
+def node_command(home: Path, node: Node, cluster: str, peers: tuple[Node, ...] = ()) -> list[str]:
+    """``bin/crate`` with the node's settings: a single node, or one of ``peers`` (all the
+    cluster's nodes, this one included) that find each other on their transport ports."""
+    options: dict[str, object] = {
+        "cluster.name": cluster,
+        "node.name": node.name,
         "network.host": "127.0.0.1",
-        "http.port": svc.cratedb_http_port,
-        "psql.port": settings.sql.port,
-        "transport.port": svc.cratedb_transport_port,
-        "path.data": state / "data",
-        "path.logs": state / "logs",
-        "discovery.type": "single-node",
+        "http.port": node.http_port,
+        "psql.port": node.psql_port,
+        "transport.port": node.transport_port,
+        "path.data": node.state / "data",
+        "path.logs": node.state / "logs",
         # The local superuser is trusted on loopback; every other user gives its password.
         "auth.host_based.enabled": "true",
         "auth.host_based.config.0.user": "crate",
         "auth.host_based.config.0.address": "127.0.0.1",
         "auth.host_based.config.0.method": "trust",
         "auth.host_based.config.99.method": "password",
-        # One node: the disk watermarks would make a nearly full dev disk read-only.
+        # Dev machines: the disk watermarks would make a nearly full disk read-only.
         "cluster.routing.allocation.disk.threshold_enabled": "false",
     }
+    if peers:
+        options["discovery.seed_hosts"] = ",".join(f"127.0.0.1:{p.transport_port}" for p in peers)
+        options["cluster.initial_master_nodes"] = ",".join(p.name for p in peers)
+    else:
+        options["discovery.type"] = "single-node"
     return [str(home / "bin" / "crate"), *(f"-C{key}={value}" for key, value in options.items())]
+
+
+def launch(node: Node, command: list[str], heap: str, pid_file: Path, log_file: Path) -> None:
+    """Start a node in the background as the runtime user, its folders given to it."""
+    user = _runtime_user()
+    for sub in ("data", "logs"):
+        (node.state / sub).mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            os.chown(node.state / sub, user.pw_uid, user.pw_gid)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CRATE_HEAP_SIZE": heap, "CRATE_DISABLE_GC_LOGGING": "1",
+           "HOME": str(node.state)}
+    start_background(command, pid_file, log_file, env=env, cwd=node.state,
+                     user=user.pw_uid if user else None, group=user.pw_gid if user else None)
+
+
+def local_node(settings: Settings) -> Node:
+    svc = settings.embedded
+    return Node("sensorwatch-1", settings.sql.port, svc.cratedb_http_port, svc.cratedb_transport_port,
+                _state_dir(settings))
 
 
 def start(settings: Settings) -> str:
     pid_file, log_file = settings.home / "run" / f"{NAME}.pid", settings.home / "log" / f"{NAME}.log"
     if read_pid(pid_file) is None:
-        home, user, state = install(), _runtime_user(), _state_dir(settings)
-        for sub in ("data", "logs"):
-            (state / sub).mkdir(exist_ok=True)
-            if user is not None:
-                os.chown(state / sub, user.pw_uid, user.pw_gid)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "CRATE_HEAP_SIZE": settings.embedded.cratedb_heap,
-               "CRATE_DISABLE_GC_LOGGING": "1", "HOME": str(state)}
-        start_background(_command(settings, home, state), pid_file, log_file, env=env, cwd=state,
-                         user=user.pw_uid if user else None, group=user.pw_gid if user else None)
+        node = local_node(settings)
+        command = node_command(install(), node, f"sensorwatch-{node.transport_port}")
+        launch(node, command, settings.embedded.cratedb_heap, pid_file, log_file)
     wait_until(lambda: sql_reachable(settings), f"CrateDB at {settings.sql.host}:{settings.sql.port}", 90,
                log_file=log_file, pid_file=pid_file)
     return (f"CrateDB {VERSION} at {settings.sql.host}:{settings.sql.port} (PostgreSQL protocol), "

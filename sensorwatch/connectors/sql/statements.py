@@ -116,7 +116,7 @@ def upsert_from(t: Target, table: Table, source: Composable) -> Composable:
     that wrote them: a replay does not hide committed rows from the views while it runs."""
     keys = set(table.primary_key)
     values = [c for c in table.column_names if c not in keys and c != "run_id"]
-    updates = [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in values]
+    updates: list[Composable] = [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in values]
     if "run_id" in table.column_names and table.name in COMMITTED:
         # Bare names are the stored row's values (CrateDB evaluates SET against the old row).
         same = sql.SQL(" AND ").join(sql.SQL("({0} = excluded.{0} OR ({0} IS NULL AND excluded.{0} IS NULL))")
