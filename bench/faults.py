@@ -374,34 +374,60 @@ def _finish(ctx: dict, settings: Settings, result: Result, poller: Poller, start
     return result
 
 
-def predict_sql_killed_mid_write(ctx: dict) -> Result:
-    settings, result = _fresh(ctx), Result("predict_sql_killed_mid_write")
-    poller = _poll(ctx, settings)
+@dataclass
+class MidUpsert:
+    """What happened when a store process was SIGKILLed mid-upsert."""
+
+    written_when_killed: int
+    first_exit: int
+    rerun_exit: int | None
+    out: str
+    started: float
+
+
+def _kill_mid_upsert(settings: Settings, pid_file: Path, restart: Callable[[], None] | None = None) -> MidUpsert:
+    """A predict run; once its scores are being upserted, the process group of ``pid_file``
+    SIGKILLed (and ``restart`` run); then the run's end, and a re-run if it failed."""
+    from sensorwatch.services.process import read_pid
+
     proc = _predict(settings)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and _count(settings, ANOMALY_SCORES) == 0:
         time.sleep(0.05)  # until the run's bulk upsert has begun
-    written_when_killed = _count(settings, ANOMALY_SCORES)
+    written = _count(settings, ANOMALY_SCORES)
     started = time.monotonic()
-    from sensorwatch.services.process import read_pid
-
-    pid = read_pid(settings.home / "run" / "cratedb.pid")
+    pid = read_pid(pid_file)
     if pid is not None:
         os.killpg(pid, signal.SIGKILL)
-    time.sleep(5)
-    services.up(settings, ["cratedb"])
+    if restart is not None:
+        restart()
     out, _ = proc.communicate(timeout=600)
-    first = proc.returncode
     rerun = None
-    if first != 0:
+    if proc.returncode != 0:
         again = _predict(settings)
         again.communicate(timeout=600)
         rerun = again.returncode
-    result.details["scores_in_table_when_killed"] = written_when_killed
-    result.outcome = (f"CrateDB SIGKILLed while the scores were being upserted, started again 5 s later: the run "
-                      f"exited {first}" + (f" ({_last_error(out)}); the re-run exited {rerun}" if rerun is not None
-                                           else " (its retries waited for the store)"))
-    return _finish(ctx, settings, result, poller, started)
+    return MidUpsert(written, proc.returncode, rerun, out, started)
+
+
+def _exits(killed: MidUpsert) -> str:
+    return f"the run exited {killed.first_exit}" + (
+        f" ({_last_error(killed.out)}); the re-run exited {killed.rerun_exit}" if killed.rerun_exit is not None else "")
+
+
+def predict_sql_killed_mid_write(ctx: dict) -> Result:
+    settings, result = _fresh(ctx), Result("predict_sql_killed_mid_write")
+    poller = _poll(ctx, settings)
+
+    def back_after_5_s() -> None:
+        time.sleep(5)
+        services.up(settings, ["cratedb"])
+
+    killed = _kill_mid_upsert(settings, settings.home / "run" / "cratedb.pid", back_after_5_s)
+    result.details["scores_in_table_when_killed"] = killed.written_when_killed
+    result.outcome = ("CrateDB SIGKILLed while the scores were being upserted, started again 5 s later: "
+                      f"{_exits(killed)}")
+    return _finish(ctx, settings, result, poller, killed.started)
 
 
 CLUSTER = 3  # nodes: psql ports 15442-15444, HTTP 14211-14213, transport 14311-14313
@@ -446,38 +472,20 @@ def _stop_cluster(settings: Settings, nodes: list) -> None:
 def predict_cluster_node_killed(ctx: dict) -> Result:
     """A 3-node cluster, every table with one replica: one node (not the one the jobs and
     the poller connect to) SIGKILLed while the run upserts its scores, never restarted."""
-    from sensorwatch.services.process import read_pid
-
     fresh = _fresh(ctx)
     nodes = _cluster(fresh)
     settings = fresh.with_overrides(sql={"port": nodes[0].psql_port, "replicas": "1", "shards": 3})
     result = Result("predict_cluster_node_killed")
     try:
         poller = _poll(ctx, settings)
-        proc = _predict(settings)
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and proc.poll() is None and _count(settings, ANOMALY_SCORES) == 0:
-            time.sleep(0.05)
-        written_when_killed = _count(settings, ANOMALY_SCORES)
-        started = time.monotonic()
         victim = nodes[1]
-        pid = read_pid(settings.home / "run" / f"{victim.name}.pid")
-        if pid is not None:
-            os.killpg(pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=600)
-        first = proc.returncode
-        rerun = None
-        if first != 0:
-            again = _predict(settings)
-            again.communicate(timeout=600)
-            rerun = again.returncode
+        killed = _kill_mid_upsert(settings, settings.home / "run" / f"{victim.name}.pid")
         health = SqlStore(settings).query("SELECT health, count(*) FROM sys.health GROUP BY health")
-        result.details.update(scores_in_table_when_killed=written_when_killed, health_after=health,
+        result.details.update(scores_in_table_when_killed=killed.written_when_killed, health_after=health,
                               nodes_after=int(SqlStore(settings).query("SELECT count(*) FROM sys.nodes")[0][0]))
         result.outcome = (f"node {victim.name} of 3 SIGKILLed while the scores were being upserted (one replica): "
-                          f"the run exited {first}" + (f" ({_last_error(out)}); the re-run exited {rerun}"
-                                                       if rerun is not None else ""))
-        return _finish(ctx, settings, result, poller, started)
+                          f"{_exits(killed)}")
+        return _finish(ctx, settings, result, poller, killed.started)
     finally:
         _stop_cluster(settings, nodes)
 
