@@ -300,9 +300,10 @@ def cmd_bi(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch import console
+    from sensorwatch.dashboard import bi_password_file
 
     print(f"Crate console: {console.url(settings)} (as {q.BI_ROLE}: password in $SENSORWATCH_BI_PASSWORD or "
-          f"{settings.home / 'superset' / 'bi_password'})")
+          f"{bi_password_file(settings)})")
     if args.screenshot:
         query = args.query or console.fleet_query(settings)
         seen = console.check(settings, query, Path(args.screenshot))

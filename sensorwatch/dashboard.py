@@ -72,10 +72,15 @@ def render(settings: Settings, asset: str) -> dict[str, str]:
     return files
 
 
+def bi_password_file(settings: Settings) -> Path:
+    """Where a generated BI password is kept (when $SENSORWATCH_BI_PASSWORD is not given)."""
+    return superset.home(settings) / "bi_password"
+
+
 def bi_password(settings: Settings) -> str:
-    """$SENSORWATCH_BI_PASSWORD, or one generated and kept under ``var/superset``."""
+    """$SENSORWATCH_BI_PASSWORD, or one generated and kept in ``bi_password_file``."""
     given = os.environ.get("SENSORWATCH_BI_PASSWORD")
-    return given or superset.secret(superset.home(settings) / "bi_password", 18)
+    return given or superset.secret(bi_password_file(settings), 18)
 
 
 def most_severe_asset(store: SqlStore) -> str:

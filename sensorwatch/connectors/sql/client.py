@@ -50,12 +50,17 @@ def retrying(attempt: Callable[[], T], *, retries: int, backoff_s: float, retry_
     raise AssertionError("unreachable")
 
 
+def connection_params(settings: Settings, connect_timeout_s: int = 5) -> dict[str, Any]:
+    """``psycopg.connect``'s keywords for the store (plain values: a Spark task takes them too)."""
+    conf = settings.sql
+    return {"host": conf.host, "port": conf.port, "dbname": conf.database, "user": conf.user,
+            "password": conf.password.get_secret_value() if conf.password else None,
+            "connect_timeout": connect_timeout_s}
+
+
 def open_connection(settings: Settings, connect_timeout_s: int = 5) -> psycopg.Connection:
     """One autocommit connection attempt (raises psycopg.OperationalError)."""
-    conf = settings.sql
-    return psycopg.connect(host=conf.host, port=conf.port, dbname=conf.database, user=conf.user,
-                           password=conf.password.get_secret_value() if conf.password else None,
-                           autocommit=True, connect_timeout=connect_timeout_s)
+    return psycopg.connect(**connection_params(settings, connect_timeout_s), autocommit=True)
 
 
 def unreachable(settings: Settings) -> Callable[[BaseException, int], SqlUnavailable]:

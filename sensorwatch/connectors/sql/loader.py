@@ -24,6 +24,7 @@ from sensorwatch.connectors.sql.client import (
     SqlStore,
     SqlUnavailable,
     SqlWriteFailed,
+    connection_params,
     first_line,
     retrying,
     sql_reachable,
@@ -53,13 +54,6 @@ def rejection(conn: Any, statement: str, chunk: list[tuple]) -> str | None:
         except Exception as exc:  # noqa: BLE001 - the store's own message is what we report
             return f"row {n + 1} of a batch of {len(chunk)} rejected: {store_message(exc)}"
     return None
-
-
-def connection_kwargs(store: SqlStore) -> dict[str, Any]:
-    """What a Spark task needs to connect (plain values: they travel with the task)."""
-    conf = store.conf
-    return {"host": conf.host, "port": conf.port, "dbname": conf.database, "user": conf.user,
-            "password": conf.password.get_secret_value() if conf.password else None, "connect_timeout": 5}
 
 
 def partition_writer(kwargs: dict[str, Any], statement: str, columns: list[str],
@@ -104,7 +98,7 @@ def bulk_upsert(store: SqlStore, df: DataFrame, table: Table, seconds: dict[str,
     seconds = {} if seconds is None else seconds
     conf = store.conf
     statement = q.upsert_values(store.target, table).text()
-    writer = partition_writer(connection_kwargs(store), statement, table.column_names, conf.bulk_batch_rows)
+    writer = partition_writer(connection_params(store.settings), statement, table.column_names, conf.bulk_batch_rows)
     rows = df.select(*table.column_names)
 
     def attempt() -> int:

@@ -98,10 +98,6 @@ def drop_relation(t: Target, name: str, kind: str) -> Statement:
                                                             t.table(name)))
 
 
-def clear_table(t: Target, table: Table) -> Statement:
-    return Statement(sql.SQL("DELETE FROM {}").format(t.table(table)))
-
-
 def refresh(t: Target, table: Table | str) -> Statement:
     """CrateDB makes recent writes visible to queries only after a refresh (or its
     refresh interval, a second)."""
