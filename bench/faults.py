@@ -318,7 +318,8 @@ def _predict_env(settings: Settings) -> dict[str, str]:
 
     sql = settings.sql  # the store's node and table settings (a cluster's, in the cluster scenario)
     return {**os.environ, **_overrides(settings), "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
-            "SENSORWATCH__SQL__PORT": str(sql.port), "SENSORWATCH__SQL__SHARDS": str(sql.shards),
+            "SENSORWATCH__SQL__PORT": str(sql.port), "SENSORWATCH__SQL__HTTP_PORT": str(sql.http_port),
+            "SENSORWATCH__SQL__SHARDS": str(sql.shards),
             "SENSORWATCH__SQL__REPLICAS": json.dumps(sql.replicas),  # a YAML string: "1" would read as a number
             **{f"SENSORWATCH__MODEL__DETECTOR__{k.upper()}": str(v) for k, v in settings.model.detector.items()}}
 
@@ -449,7 +450,7 @@ def _cluster(settings: Settings) -> list:
     for node in nodes:
         cratedb.launch(node, cratedb.node_command(home, node, "sensorwatch-faults", tuple(nodes)), "384m",
                        settings.home / "run" / f"{node.name}.pid", settings.home / "log" / f"{node.name}.log")
-    first = settings.with_overrides(sql={"port": nodes[0].psql_port})
+    first = settings.with_overrides(sql={"port": nodes[0].psql_port, "http_port": nodes[0].http_port})
 
     def joined() -> bool:
         return int(SqlStore(first).query("SELECT count(*) FROM sys.nodes")[0][0]) == CLUSTER
@@ -474,7 +475,8 @@ def predict_cluster_node_killed(ctx: dict) -> Result:
     the poller connect to) SIGKILLed while the run upserts its scores, never restarted."""
     fresh = _fresh(ctx)
     nodes = _cluster(fresh)
-    settings = fresh.with_overrides(sql={"port": nodes[0].psql_port, "replicas": "1", "shards": 3})
+    settings = fresh.with_overrides(sql={"port": nodes[0].psql_port, "http_port": nodes[0].http_port, "replicas": "1",
+                                         "shards": 3})
     result = Result("predict_cluster_node_killed")
     try:
         poller = _poll(ctx, settings)

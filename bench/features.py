@@ -23,13 +23,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from psycopg import sql
+from pyspark.sql import functions as F
 
 from features.transforms import compute_features
-from schemas import SENSOR_FEATURES, Table
+from schemas import SENSOR_FEATURES, Field, Kind, Table, ddl
 from sensorwatch import services
 from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore, SqlWriteFailed, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
+from sensorwatch.connectors.sql.client import connection_params
 from sensorwatch.extract import read_landing
 from sensorwatch.features_job import run_features
 from sensorwatch.sources.landing import seed_landing, series_frame
@@ -75,45 +77,63 @@ def merge_stage(t: q.Target, target: Table, stage: Table) -> q.Statement:
         q.columns(target.column_names), t.table(stage))))
 
 
-def http_bulk_writer(url: str, auth: tuple[str, str] | None, statement: str, columns: list[str], batch_rows: int):
-    """A ``mapInArrow`` function posting its rows to CrateDB's HTTP endpoint as bulk
-    arguments (``/_sql`` with ``bulk_args``), checking every row's result."""
+def psycopg_writer(kwargs: dict, statement: str, columns: list[str], batch_rows: int):
+    """A ``mapInArrow`` function upserting its rows over the PostgreSQL protocol: psycopg's
+    ``executemany`` in pipeline mode (one round trip per batch, one CrateDB bulk
+    operation), checking the row count (the loader's path until measured here)."""
 
     def write(batches):
-        import orjson
+        import psycopg
         import pyarrow as pa
-        import requests
 
         written = 0
-        with requests.Session() as http:
-            http.auth = auth
+        with psycopg.connect(**kwargs, autocommit=True) as conn:
+            cursor = conn.cursor()
             for batch in batches:
-                values = [batch.column(c).to_pylist() for c in columns]
-                rows = list(zip(*values, strict=True))
+                rows = list(zip(*(batch.column(c).to_pylist() for c in columns), strict=True))
                 for first in range(0, len(rows), batch_rows):
                     chunk = rows[first:first + batch_rows]
-                    body = orjson.dumps({"stmt": statement, "bulk_args": chunk},
-                                        option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC)
-                    answer = http.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=120)
-                    answer.raise_for_status()
-                    failed = [r for r in answer.json()["results"] if r["rowcount"] != 1]
-                    if failed:
-                        raise RuntimeError(f"{len(failed)} rows rejected: {failed[0]}")
-                    written += len(chunk)
+                    cursor.executemany(statement, chunk)
+                    if cursor.rowcount != len(chunk):
+                        raise RuntimeError(f"{len(chunk) - cursor.rowcount} rows rejected")
+                written += len(rows)
         yield pa.RecordBatch.from_pydict({"rows": [written]}, schema=pa.schema([("rows", pa.int64())]))
 
     return write
+
+
+# The same table with every column indexed (the feature values were, until measured here).
+INDEXED_FEATURES = dataclasses.replace(SENSOR_FEATURES, fields=tuple(
+    dataclasses.replace(f, indexed=True) for f in SENSOR_FEATURES.fields))
+# One document per row with the feature values packed into one JSON text, stored only.
+PACKED_KEYS = [f.name for f in SENSOR_FEATURES.all_fields if f.indexed]
+PACKED_FEATURES = Table(name="sensor_features_packed", fields=(
+    *(f for f in SENSOR_FEATURES.fields if f.indexed), Field("packed", Kind.STRING)),
+    partition_by=SENSOR_FEATURES.partition_by, primary_key=SENSOR_FEATURES.primary_key,
+    clustered_by=SENSOR_FEATURES.clustered_by)
+
+
+def packed_ddl(t: q.Target) -> str:
+    return ddl(PACKED_FEATURES, "cratedb", schema=t.schema).replace(
+        '"packed" TEXT', '"packed" TEXT INDEX OFF STORAGE WITH (columnstore = false)')
 
 
 def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     """Seconds to upsert the same feature rows into sensor_features, each way twice (the
     first run inserts, the second updates every row: a replay), on CrateDB:
 
-    * ``psycopg_upsert`` (the job's path): batched ``INSERT ... ON CONFLICT`` from the
-      Spark partitions over the PostgreSQL protocol (``connectors.sql.bulk_upsert``);
-    * ``http_bulk``: the same statement with CrateDB's HTTP bulk arguments, from the partitions;
-    * ``jdbc_stage_merge`` (the previous path): Spark's JDBC writer (pgJDBC, batched) into a
-      staging table, ``INSERT ... SELECT ... ON CONFLICT`` into the target, the stage dropped.
+    * ``http_bulk`` (the job's path): batched ``INSERT ... ON CONFLICT`` from the Spark
+      partitions to CrateDB's HTTP endpoint as bulk arguments (``connectors.sql.bulk_upsert``),
+      into the table as declared: feature values not indexed;
+    * ``psycopg_upsert``: the same statement over the PostgreSQL protocol, psycopg's
+      ``executemany`` (the path before);
+    * ``http_bulk_indexed``: the job's path into the table with every column indexed;
+    * ``http_bulk_packed``: the job's path, the feature values packed into one JSON text
+      column (built by Spark's ``to_json``) stored without index or column store: the
+      least per-column work, at the price of a view unpacking them for every reader;
+    * ``jdbc_stage_merge`` (the path on PostgreSQL): Spark's JDBC writer (pgJDBC, batched)
+      into a staging table, ``INSERT ... SELECT ... ON CONFLICT`` into the target, the
+      stage dropped.
     """
     settings = isolated(base, "bench_writers")
     seed_landing(spark, settings, series_frame(simulate(assets, seconds, START, seed=5, anomalies_per_asset=0)))
@@ -122,9 +142,6 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     store = SqlStore(settings)
     cols = SENSOR_FEATURES.column_names
     upsert = q.upsert_values(store.target, SENSOR_FEATURES).text()
-    http_statement = upsert.replace("%s", "?")
-    svc = settings.embedded
-    url = f"http://{settings.sql.host}:{svc.cratedb_http_port}/_sql"
 
     def jdbc_stage_merge() -> None:
         stage = stage_table(SENSOR_FEATURES, "bench")
@@ -138,15 +155,24 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
         store.execute(merge_stage(store.target, SENSOR_FEATURES, stage))
         store.execute(q.drop_table(store.target, stage))
 
-    def http_bulk() -> None:
-        writer = http_bulk_writer(url, None, http_statement, cols, settings.sql.bulk_batch_rows)
+    def psycopg_upsert() -> None:
+        writer = psycopg_writer(connection_params(settings), upsert, cols, settings.sql.bulk_batch_rows)
         rows.select(*cols).mapInArrow(writer, "rows long").groupBy().sum("rows").collect()
 
+    values = [f.name for f in SENSOR_FEATURES.all_fields if not f.indexed]
+    packed = rows.select(*(c for c in cols if c in PACKED_KEYS), F.to_json(F.struct(*values)).alias("packed"))
+
     out: dict = {"rows": n}
-    for name, fn in (("psycopg_upsert", lambda: bulk_upsert(store, rows, SENSOR_FEATURES)),
-                     ("http_bulk", http_bulk), ("jdbc_stage_merge", jdbc_stage_merge)):
-        store.execute(q.drop_table(store.target, SENSOR_FEATURES))
-        store.create_tables((SENSOR_FEATURES,))
+    for name, table, fn in (
+            ("http_bulk", SENSOR_FEATURES, lambda: bulk_upsert(store, rows, SENSOR_FEATURES)),
+            ("psycopg_upsert", SENSOR_FEATURES, psycopg_upsert),
+            ("http_bulk_indexed", INDEXED_FEATURES, lambda: bulk_upsert(store, rows, INDEXED_FEATURES)),
+            ("http_bulk_packed", PACKED_FEATURES, lambda: bulk_upsert(store, packed, PACKED_FEATURES)),
+            ("jdbc_stage_merge", SENSOR_FEATURES, jdbc_stage_merge)):
+        for old in (SENSOR_FEATURES, PACKED_FEATURES):
+            store.execute(q.drop_table(store.target, old))
+        store.execute(packed_ddl(store.target) if table is PACKED_FEATURES else ddl(table, "cratedb",
+                                                                                    schema=store.target.schema))
         out[name] = {}
         for run in ("insert", "update"):
             t0 = time.monotonic()
@@ -156,9 +182,9 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
                 out[name][run] = {"failed": str(exc)[:300]}
                 print(f"writer {name} ({run}): failed: {exc}", flush=True)
                 break
-            store.refresh(SENSOR_FEATURES)
+            store.refresh(table)
             took = time.monotonic() - t0
-            assert store.query(f"SELECT count(*) FROM {store.name(SENSOR_FEATURES)}") == [(n,)], name
+            assert store.query(f"SELECT count(*) FROM {store.name(table)}") == [(n,)], name
             out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(n / took)}
             print(f"writer {name} ({run}): {n:,d} rows in {took:.2f}s ({n / took:,.0f} rows/s)", flush=True)
     rows.unpersist()

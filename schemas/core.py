@@ -105,6 +105,10 @@ class Field:
     kind: Kind
     nullable: bool = True
     doc: str = ""
+    # False: the store keeps the value without an inverted/point index (CrateDB INDEX OFF). A
+    # filter, sort or aggregate on it still works (from the column store), but a write skips
+    # indexing it: for wide rows read by key, the larger part of what the store does per row.
+    indexed: bool = True
 
     def spark_field(self) -> T.StructField:
         from pyspark.sql import types as T
@@ -138,6 +142,8 @@ class Table:
         for col in (*self.primary_key, *([self.clustered_by] if self.clustered_by else [])):
             if col not in names:
                 raise ValueError(f"table {self.name}: key column {col!r} is not a field")
+            if not next(f for f in self.all_fields if f.name == col).indexed:
+                raise ValueError(f"table {self.name}: key column {col!r} must be indexed")
 
     @property
     def all_fields(self) -> tuple[Field, ...]:
@@ -193,7 +199,8 @@ def sql_type(kind: Kind, dialect: str) -> str:
 
 def _column(f: Field, dialect: str, force_not_null: bool = False) -> str:
     not_null = " NOT NULL" if (not f.nullable or force_not_null) else ""
-    return f"{_q(f.name, dialect)} {_SQL[dialect][f.kind]}{not_null}"
+    index_off = " INDEX OFF" if not f.indexed and dialect == "cratedb" else ""
+    return f"{_q(f.name, dialect)} {_SQL[dialect][f.kind]}{index_off}{not_null}"
 
 
 def qualified(name: str, dialect: str, schema: str | None = None) -> str:

@@ -77,7 +77,6 @@ class ServicesConf(_Strict):
     yarn_web_port: Port = 18088
     yarn_nodemanager_port: Port = 18040
     yarn_memory_mb: PositiveInt = 8192  # what the NodeManager offers to containers
-    cratedb_http_port: Port = 14200  # CrateDB's HTTP endpoint and Admin UI (its psql port is sql.port)
     cratedb_transport_port: Port = 14300  # node-to-node
     cratedb_heap: str = Field(default="512m", pattern=r"^[0-9]+[mg]$")  # CRATE_HEAP_SIZE
     hiveserver2_port: Port = 19110  # Spark Thrift Server (services up --with hiveserver2)
@@ -137,7 +136,8 @@ class StorageConf(_Strict):
 
 class SqlConf(_Strict):
     host: str
-    port: Port
+    port: Port  # the PostgreSQL protocol (queries, small writes)
+    http_port: Port  # CrateDB's HTTP endpoint: the Spark bulk writes, the Admin UI, sqlalchemy-cratedb
     database: str
     schema_: str = Field(alias="schema")  # tables live in this schema (CrateDB: "doc")
     user: str

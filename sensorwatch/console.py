@@ -29,7 +29,7 @@ def fleet_query(settings: Settings) -> str:
 
 
 def url(settings: Settings) -> str:
-    return f"http://{settings.sql.host}:{settings.embedded.cratedb_http_port}/#!/console"
+    return f"http://{settings.sql.host}:{settings.sql.http_port}/#!/console"
 
 
 def check(settings: Settings, query: str, screenshot: Path, timeout_s: float = 90) -> dict[str, Any]:
@@ -44,7 +44,7 @@ def check(settings: Settings, query: str, screenshot: Path, timeout_s: float = 9
         secret.chmod(0o600)
         sql.write_text(query)
         done = subprocess.run([str(superset.venv() / "bin" / "python"), str(script),
-                               f"http://{settings.sql.host}:{settings.embedded.cratedb_http_port}", BI_ROLE,
+                               f"http://{settings.sql.host}:{settings.sql.http_port}", BI_ROLE,
                                str(secret), str(sql), str(screenshot)],
                               capture_output=True, text=True, timeout=timeout_s + 60)
     if done.returncode != 0:

@@ -61,7 +61,7 @@ def render(settings: Settings, asset: str) -> dict[str, str]:
     """The bundle's files (path in the ZIP -> text), placeholders filled in (pure). The
     database's password is Superset's mask: it travels beside the bundle."""
     sql = settings.sql
-    uri = f"crate://{quote(BI_ROLE)}:{MASK}@{sql.host}:{settings.embedded.cratedb_http_port}/?schema={sql.schema_}"
+    uri = f"crate://{quote(BI_ROLE)}:{MASK}@{sql.host}:{settings.sql.http_port}/?schema={sql.schema_}"
     levels = settings.alerts.severity_levels if settings.alerts is not None else []
     values = {"SQLALCHEMY_URI": uri, "SCHEMA": sql.schema_, "SEVERITY_BAND": severity_band(list(levels)),
               "ASSET": asset, "SCORE_TITLE": f"Score vs threshold: {asset or 'no events yet'}"}

@@ -78,8 +78,13 @@ def _exceeding(store: SqlStore, assets: list[str], spans: dict[str, tuple[dateti
     with ``after_exceeding`` (whether the asset's previous score row was above it too: a
     run goes on over intervals without data, ``models.events``)."""
     start, end = min(spans[a][0] for a in assets), max(spans[a][1] for a in assets)
+    flags = pd.DataFrame(store.query(q.exceedances(store.target, assets, start, end, tables)),
+                         columns=["asset_id", "interval_start", "exceeds"]).sort_values(["asset_id", "interval_start"])
+    flags["after_exceeding"] = flags.groupby("asset_id")["exceeds"].shift(1)  # None: the first row read
     exceeding = pd.DataFrame(store.query(q.exceeding_scores(store.target, assets, start, end, tables)),
-                             columns=[*q.EXCEEDING_COLUMNS, "after_exceeding"])
+                             columns=list(q.EXCEEDING_COLUMNS))
+    exceeding = exceeding.merge(flags[["asset_id", "interval_start", "after_exceeding"]],
+                                on=["asset_id", "interval_start"], how="left")
     exceeding["interval_start"] = pd.to_datetime(exceeding["interval_start"], utc=True)
     lo_of = pd.to_datetime(exceeding["asset_id"].map({a: spans[a][0] for a in assets}), utc=True)
     hi_of = pd.to_datetime(exceeding["asset_id"].map({a: spans[a][1] for a in assets}), utc=True)

@@ -88,6 +88,7 @@ class Scored:
     rows_out: int = 0
     open_events: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    write_split: dict[str, float] = field(default_factory=dict)  # the write stage: scores, refresh, events
     stats: dict[str, Any] = field(default_factory=dict)  # assets, anomalies, score quantiles
     drift: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # feature -> (psi, mean)
     challenger: dict[str, Any] = field(default_factory=dict)  # version, rows, open_events, seconds | error
@@ -120,6 +121,7 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
             predict(spark, settings, store, model, grid, record.run_id, done, challenger)
         finally:
             record.details["seconds"] = done.seconds  # a failed run keeps the stages it finished
+            record.details["write_split"] = done.write_split
         record.rows_in, record.rows_out = done.rows_in, done.rows_out
         if not done.rows_out:  # nothing landed, or events only in the lookback
             record.status = "noop"
@@ -191,10 +193,12 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         lap("scoring")
         if not done.rows_out:
             return done
-        bulk_upsert(store, scores, ANOMALY_SCORES)
+        bulk_upsert(store, scores, ANOMALY_SCORES, seconds=done.write_split)
         # The monitoring figures come from small projections, computed in this process.
         scored: pd.DataFrame = scores.select("asset_id", "score", "is_anomaly").toPandas()
+        started = time.monotonic()
         done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
+        done.write_split["events"] = round(time.monotonic() - started, 2)
         lap("write")
         done.stats = score_stats(scored)
         reference = model.detector.training.get("reference", {})

@@ -17,7 +17,7 @@ def test_every_file_is_rendered_with_its_values_and_no_password(base_settings):
     assert not any("${" in text for text in files.values())
     sql = base_settings.sql
     uri = parsed[DATABASE_FILE]["sqlalchemy_uri"]
-    port = base_settings.embedded.cratedb_http_port  # sqlalchemy-cratedb speaks CrateDB's HTTP protocol
+    port = base_settings.sql.http_port  # sqlalchemy-cratedb speaks CrateDB's HTTP protocol
     assert uri == f"crate://{BI_ROLE}:{MASK}@{sql.host}:{port}/?schema={sql.schema_}"
     datasets = [v for k, v in parsed.items() if k.startswith("datasets/")]
     assert {d["schema"] for d in datasets} == {sql.schema_}

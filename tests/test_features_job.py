@@ -178,10 +178,24 @@ def test_unreachable_sql_store_is_retried_then_fails_clearly_writing_nothing(spa
     assert "Traceback" not in cli.stderr
 
 
+def test_a_wrong_http_port_fails_the_bulk_write_clearly_and_the_next_run_catches_up(spark, store_isolated):
+    """The bulk rows go to CrateDB's HTTP endpoint, the rest over the PostgreSQL protocol:
+    a wrong ``sql.http_port`` is retried like a store that is down, then named."""
+    ev = events(assets=1, seconds=60)
+    seed_landing(spark, store_isolated, ev)
+    wrong = store_isolated.with_overrides(sql={"http_port": 1, "retries": 1, "retry_backoff_s": 0.1})
+    with pytest.raises(SqlUnavailable, match=r"HTTP endpoint 127\.0\.0\.1:1 unreachable during the bulk write "
+                                             r"after 2 attempt"):
+        run_features(spark, wrong)
+    assert runs(store_isolated).iloc[-1]["status"] == "failed"
+    assert run_features(spark, store_isolated).status == "succeeded"
+    assert len(table(store_isolated)) == len(ev)
+
+
 def test_rows_the_store_rejects_fail_the_run_and_the_next_run_catches_up(spark, store_isolated):
     """A real fault inside the store: the target rejects the new rows (a NOT NULL column
-    added behind the job's back). CrateDB skips rejected rows of a bulk operation without an
-    error; the loader notices the count and fails the run with the store's own reason."""
+    added behind the job's back). CrateDB writes the other rows of a bulk operation and answers
+    each rejected row with its error: the loader fails the run with the store's own reason."""
     ev = events(assets=2, seconds=120)
     seed_landing(spark, store_isolated, ev[ev.event_time < T0 + timedelta(seconds=60)])
     run_features(spark, store_isolated)

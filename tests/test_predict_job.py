@@ -594,14 +594,14 @@ def test_the_crate_console_and_crash_answer_a_bi_query_as_the_bi_login(pipeline,
 
     monkeypatch.setenv("CRATEPW", password)  # crash reads the password from the environment
     shell = subprocess.run([str(Path(sys.executable).with_name("crash")), "--hosts",
-                            f"http://{conf.host}:{settings.embedded.cratedb_http_port}", "-U", BI_ROLE,
+                            f"http://{conf.host}:{settings.sql.http_port}", "-U", BI_ROLE,
                             "--format", "json", "-c", query], capture_output=True, text=True, timeout=60)
     assert shell.returncode == 0, shell.stderr
     answer = json.loads(shell.stdout[:shell.stdout.rindex("]") + 1])
     assert [[str(r["status"]), str(r["assets"])] for r in answer] == expected
     monkeypatch.setenv("CRATEPW", "wrong")
     refused = subprocess.run([str(Path(sys.executable).with_name("crash")), "--hosts",
-                              f"http://{conf.host}:{settings.embedded.cratedb_http_port}", "-U", BI_ROLE,
+                              f"http://{conf.host}:{settings.sql.http_port}", "-U", BI_ROLE,
                               "-c", query], capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "401 Client Error: Unauthorized" in (refused.stdout + refused.stderr)
 

@@ -1,9 +1,23 @@
 """schemas/ is the one source: Spark, Arrow and SQL DDL agree; the DDL runs on the real CrateDB."""
 
+from datetime import UTC, datetime
+
 import pyarrow as pa
 import pytest
 
-from schemas import DIALECTS, LAKE_TABLES, LANDING_EVENTS, SENSOR_EVENT, SENSOR_NAMES, SQL_TABLES, ddl
+from schemas import (
+    DIALECTS,
+    LAKE_TABLES,
+    LANDING_EVENTS,
+    SENSOR_EVENT,
+    SENSOR_FEATURES,
+    SENSOR_NAMES,
+    SQL_TABLES,
+    Field,
+    Kind,
+    Table,
+    ddl,
+)
 from sensorwatch.connectors.sql import SqlStore, SqlWriteFailed
 
 ALL_TABLES = (*SQL_TABLES, *LAKE_TABLES, SENSOR_EVENT)
@@ -62,3 +76,23 @@ def test_cratedb_ddl_runs_on_real_cratedb(store_isolated):
         assert clustered == (table.clustered_by or "_id") and shards == 2
     with pytest.raises(SqlWriteFailed, match="run_id"):
         store.execute(f'INSERT INTO "{schema}"."job_runs" (job) VALUES (\'x\')')
+    # The feature values are stored without an index, and still answer a filter, a sort and an aggregate.
+    (created,), = store.query(f'SHOW CREATE TABLE "{schema}"."sensor_features"')
+    lines = {line.strip().split(" ")[0].strip('"'): line for line in created.splitlines()}
+    for f in SENSOR_FEATURES.all_fields:
+        assert ("INDEX OFF" in lines[f.name]) == (not f.indexed), f.name
+    value = next(f.name for f in SENSOR_FEATURES.all_fields if not f.indexed and f.kind is Kind.DOUBLE)
+    rows = [{**{c: None for c in SENSOR_FEATURES.column_names}, "asset_id": "p", "event_count": 1,
+             "missing_sensors": 0, "missing_intervals": 0, "after_gap": False, value: float(n),
+             "interval_start": datetime(2026, 1, 1, 0, 0, n, tzinfo=UTC), "day": datetime(2026, 1, 1, tzinfo=UTC)}
+            for n in range(3)]
+    store.upsert(SENSOR_FEATURES, rows)
+    store.refresh(SENSOR_FEATURES)
+    assert store.query(f'SELECT count(*), max("{value}") FROM "{schema}"."sensor_features" WHERE "{value}" > 0.5') \
+        == [(2, 2.0)]
+    assert store.query(f'SELECT "{value}" FROM "{schema}"."sensor_features" ORDER BY "{value}" DESC LIMIT 1') == [(2.0,)]
+
+
+def test_a_key_column_must_be_indexed():
+    with pytest.raises(ValueError, match="key column 'k' must be indexed"):
+        Table("t", (Field("k", Kind.STRING, indexed=False),), primary_key=("k",))

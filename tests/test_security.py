@@ -80,7 +80,7 @@ def test_every_service_listens_on_loopback_only(live_services):
     kafka_ports = {port for _, port in seen["kafka"]}
     assert len(kafka_ports) == 3  # PLAINTEXT, SASL_SSL and the KRaft controller, all on 127.0.0.1
     svc = live_services.embedded  # CrateDB: PostgreSQL protocol, HTTP (console) and transport
-    assert {port for _, port in seen["cratedb"]} == {live_services.sql.port, svc.cratedb_http_port,
+    assert {port for _, port in seen["cratedb"]} == {live_services.sql.port, live_services.sql.http_port,
                                                       svc.cratedb_transport_port}
 
 

@@ -171,7 +171,7 @@ def launch(node: Node, command: list[str], heap: str, pid_file: Path, log_file: 
 
 def local_node(settings: Settings) -> Node:
     svc = settings.embedded
-    return Node("sensorwatch-1", settings.sql.port, svc.cratedb_http_port, svc.cratedb_transport_port,
+    return Node("sensorwatch-1", settings.sql.port, settings.sql.http_port, svc.cratedb_transport_port,
                 _state_dir(settings))
 
 
@@ -184,7 +184,7 @@ def start(settings: Settings) -> str:
     wait_until(lambda: sql_reachable(settings), f"CrateDB at {settings.sql.host}:{settings.sql.port}", 90,
                log_file=log_file, pid_file=pid_file)
     return (f"CrateDB {VERSION} at {settings.sql.host}:{settings.sql.port} (PostgreSQL protocol), "
-            f"console http://127.0.0.1:{settings.embedded.cratedb_http_port}/")
+            f"console http://127.0.0.1:{settings.sql.http_port}/")
 
 
 def stop(settings: Settings) -> bool:

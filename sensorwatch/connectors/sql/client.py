@@ -51,7 +51,7 @@ def retrying(attempt: Callable[[], T], *, retries: int, backoff_s: float, retry_
 
 
 def connection_params(settings: Settings, connect_timeout_s: int = 5) -> dict[str, Any]:
-    """``psycopg.connect``'s keywords for the store (plain values: a Spark task takes them too)."""
+    """``psycopg.connect``'s keywords for the store."""
     conf = settings.sql
     return {"host": conf.host, "port": conf.port, "dbname": conf.database, "user": conf.user,
             "password": conf.password.get_secret_value() if conf.password else None,
