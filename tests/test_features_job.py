@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from schemas import ANOMALY_SCORES, JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import column
 from schemas.time import TimeRange
-from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed
+from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed, bulk_upsert
 from sensorwatch.features_job import run_features
 from sensorwatch.sources.landing import seed_landing, series_frame
 from sensorwatch.sources.simulator import simulate
@@ -176,6 +176,40 @@ def test_unreachable_sql_store_is_retried_then_fails_clearly_writing_nothing(spa
     assert cli.returncode == 1, cli.stderr[-2000:]
     assert "sensorwatch: SqlUnavailable: SQL store at 127.0.0.1:1/doc unreachable" in cli.stderr
     assert "Traceback" not in cli.stderr
+
+
+def test_the_bulk_loader_writes_every_value_as_it_was(spark, store_isolated):
+    """The rows travel as JSON built by Spark: awkward text, extreme and non-finite doubles,
+    nulls, arrays and timestamps come back from CrateDB as they went in (NaN and infinity
+    as null, timestamps to the millisecond)."""
+    from pyspark.sql import Row
+
+    store = SqlStore(store_isolated)
+    store.create_tables((ANOMALY_SCORES,))
+    t = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    text = 'quote " backslash \\ tab \t newline \n unicode \u00e9\u6c34 emoji \U0001F527 bracket ]'
+    # An array element without the backslash: CrateDB 6.4.3's PostgreSQL protocol sends a text
+    # array's elements unescaped (psycopg reads ['x\\y'] back as ['xy']; its HTTP answer is right).
+    element = text.replace("\\", "/")
+    values = [(1.5e-300, [element, "b"], [0.25, float("nan")]), (float("nan"), None, None),
+              (float("inf"), [], []), (-1.7976931348623157e308, ["x"], [1 / 3])]
+    rows = [Row(asset_id=f"{text}-{n}", interval_start=t, score=score, threshold=0.5, exceeds=n % 2 == 0,
+                is_anomaly=False, top_sensors=sensors, top_contributions=shares, model_name=text, model_version=n,
+                run_id="r", source_partition="date=2026-03-01/hour=12", threshold_version=None,
+                day=datetime(2026, 3, 1, tzinfo=UTC))
+            for n, (score, sensors, shares) in enumerate(values)]
+    df = spark.createDataFrame(rows, ANOMALY_SCORES.spark_schema())
+    assert bulk_upsert(store, df, ANOMALY_SCORES) == len(rows)
+    got = {r[0]: r[1:] for r in store.query(
+        f"SELECT asset_id, interval_start, score, exceeds, top_sensors, top_contributions, model_name, model_version, "
+        f"threshold_version FROM {store.name(ANOMALY_SCORES)}")}
+    millis = t.replace(microsecond=123000)
+    assert got == {
+        f"{text}-0": (millis, 1.5e-300, True, [element, "b"], [0.25, None], text, 0, None),
+        f"{text}-1": (millis, None, False, None, None, text, 1, None),
+        f"{text}-2": (millis, None, True, [], [], text, 2, None),
+        f"{text}-3": (millis, -1.7976931348623157e308, False, ["x"], [1 / 3], text, 3, None),
+    }
 
 
 def test_a_wrong_http_port_fails_the_bulk_write_clearly_and_the_next_run_catches_up(spark, store_isolated):
