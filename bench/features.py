@@ -4,7 +4,8 @@
 
 Seeds N, then 2N, simulated events into fresh landing zones on HDFS (untimed), and times
 one incremental features run on each (read, compute, upsert into CrateDB). Also compares
-ways of bulk-upserting the same feature rows into CrateDB (``compare_writers``).
+ways of bulk-upserting the same feature rows into CrateDB (``compare_writers``), and the
+two writers on the score rows' shape (``compare_score_writers``).
 The last line is one JSON object with ``events_per_s`` (at 2N) and ``scaling_ratio``
 (time for 2N / time for N: 2.0 is proportional, below 2 a fixed per-run cost), and the
 fixed and per-event costs that the two runs imply.
@@ -26,7 +27,7 @@ from psycopg import sql
 from pyspark.sql import functions as F
 
 from features.transforms import compute_features
-from schemas import SENSOR_FEATURES, Field, Kind, Table, ddl
+from schemas import ANOMALY_SCORES, SENSOR_FEATURES, Field, Kind, Table, ddl
 from sensorwatch import services
 from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore, SqlWriteFailed, bulk_upsert
@@ -195,11 +196,52 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     return out
 
 
+def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
+    """The two writers on the score rows' shape (14 columns, two arrays; the predict
+    cycle's 180k rows at 1,000 pumps), each inserting then updating, from 4 partitions."""
+    settings = isolated(base, "bench_score_writers")
+    store = SqlStore(settings)
+    start = F.lit(START)
+    df = spark.range(rows).select(
+        F.format_string("pump-%04d", (F.col("id") % 1000).cast("int")).alias("asset_id"),
+        (start + F.make_dt_interval(F.lit(0), F.lit(0), F.lit(0), (F.col("id") / 1000).cast("int")))
+        .alias("interval_start"),
+        F.rand(1).alias("score"), F.lit(0.7).alias("threshold"), (F.rand(2) > 0.8).alias("exceeds"),
+        F.lit(False).alias("is_anomaly"), F.array(F.lit("pressure"), F.lit("current")).alias("top_sensors"),
+        F.array(F.lit(0.6), F.rand(3)).alias("top_contributions"), F.lit("sensorwatch-detector").alias("model_name"),
+        F.lit(3).alias("model_version"), F.lit("run-1").alias("run_id"),
+        F.lit("date=2026-01-05/hour=0").alias("source_partition"), F.lit(0).alias("threshold_version"),
+        start.alias("day")).repartition(4, "asset_id").cache()
+    df.count()
+    cols = ANOMALY_SCORES.column_names
+    upsert = q.upsert_values(store.target, ANOMALY_SCORES).text()
+
+    def psycopg_upsert() -> None:
+        writer = psycopg_writer(connection_params(settings), upsert, cols, settings.sql.bulk_batch_rows)
+        df.select(*cols).mapInArrow(writer, "rows long").groupBy().sum("rows").collect()
+        store.refresh(ANOMALY_SCORES)
+
+    out: dict = {"rows": rows}
+    for name, fn in (("http_bulk", lambda: bulk_upsert(store, df, ANOMALY_SCORES)), ("psycopg_upsert", psycopg_upsert)):
+        store.execute(q.drop_table(store.target, ANOMALY_SCORES))
+        store.create_tables((ANOMALY_SCORES,))
+        out[name] = {}
+        for run in ("insert", "update"):
+            t0 = time.monotonic()
+            fn()
+            took = time.monotonic() - t0
+            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(rows / took)}
+            print(f"score writer {name} ({run}): {rows:,d} rows in {took:.2f}s ({rows / took:,.0f} rows/s)", flush=True)
+    df.unpersist()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--events", type=int, default=200_000, help="N (the second run has 2N)")
     ap.add_argument("--assets", type=int, default=50, help="assets at N (doubled at 2N)")
-    ap.add_argument("--no-writers", action="store_true", help="skip the bulk-writer comparison")
+    ap.add_argument("--no-writers", action="store_true", help="skip the bulk-writer comparisons")
+    ap.add_argument("--only-writers", action="store_true", help="only the bulk-writer comparisons")
     args = ap.parse_args()
     base = load_settings()
     services.up(base)
@@ -208,24 +250,28 @@ def main() -> None:
     seconds = args.events // args.assets
     tag = f"b{int(time.time())}"
 
-    warm = one_run(spark, base, f"{tag}_warm", 5, 600)  # JIT, Python workers: not measured
-    print(f"warm-up: {warm}", flush=True)
-    runs = {}
-    for label, assets in (("n", args.assets), ("2n", 2 * args.assets)):
-        runs[label] = one_run(spark, base, f"{tag}_{label}", assets, seconds)
-        print(f"{label}: {runs[label]}", flush=True)
-    result = {
-        "events_per_s": runs["2n"]["events_per_s"],
-        "rows_per_s": runs["2n"]["rows_per_s"],
-        "scaling_ratio": round(runs["2n"]["seconds"] / runs["n"]["seconds"], 2),
-        # t = fixed + marginal * events, from the two runs: a ratio below 2 is the fixed part
-        "fixed_s": round(2 * runs["n"]["seconds"] - runs["2n"]["seconds"], 2),
-        "marginal_us_per_event": round(1e6 * (runs["2n"]["seconds"] - runs["n"]["seconds"]) / runs["n"]["events"], 1),
-        "runs": runs,
-    }
+    result: dict = {}
+    if not args.only_writers:
+        warm = one_run(spark, base, f"{tag}_warm", 5, 600)  # JIT, Python workers: not measured
+        print(f"warm-up: {warm}", flush=True)
+        runs = {}
+        for label, assets in (("n", args.assets), ("2n", 2 * args.assets)):
+            runs[label] = one_run(spark, base, f"{tag}_{label}", assets, seconds)
+            print(f"{label}: {runs[label]}", flush=True)
+        n, n2 = runs["n"], runs["2n"]
+        result = {
+            "events_per_s": n2["events_per_s"],
+            "rows_per_s": n2["rows_per_s"],
+            "scaling_ratio": round(n2["seconds"] / n["seconds"], 2),
+            # t = fixed + marginal * events, from the two runs: a ratio below 2 is the fixed part
+            "fixed_s": round(2 * n["seconds"] - n2["seconds"], 2),
+            "marginal_us_per_event": round(1e6 * (n2["seconds"] - n["seconds"]) / n["events"], 1),
+            "runs": runs,
+        }
     if not args.no_writers:
         result["writers"] = compare_writers(spark, base, args.assets, seconds)
-    for name in (f"{tag}_warm", f"{tag}_n", f"{tag}_2n", "bench_writers"):
+        result["score_writers"] = compare_score_writers(spark, base)
+    for name in (f"{tag}_warm", f"{tag}_n", f"{tag}_2n", "bench_writers", "bench_score_writers"):
         SqlStore(base.with_overrides(sql={"schema": name})).drop_schema()
     print(json.dumps(result))
 
