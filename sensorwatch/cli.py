@@ -20,6 +20,7 @@
     sensorwatch bi setup [--role NAME]                  the BI views and a read-only login for BI tools
     sensorwatch dashboard up [--asset A] [--screenshot PNG] | down   Apache Superset with the operators' dashboard
     sensorwatch evaluate skab [--data DIR] [--out DIR]     the SKAB benchmark with the production code
+    sensorwatch evaluate experiments [--kinds K ...] [--per-kind N]   the same on simulated SKAB-shaped experiments
     sensorwatch schema ddl --dialect cratedb|hive | alert-json-schema
     sensorwatch package [--out DIR] [--for yarn]   the job environment + jobs for spark-submit on YARN
     sensorwatch submit JOB [ARGS ...]                      print the spark-submit command of a job
@@ -392,13 +393,28 @@ def cmd_evaluate(settings: Settings, args: argparse.Namespace) -> int:
     from sensorwatch import skab_eval
     from sensorwatch.sources import skab
 
-    data = Path(args.data) if args.data else skab.default_data_dir()
-    out = Path(args.out)
+    out = Path(args.out or f"var/evaluation/{args.benchmark}")
+    if args.benchmark == "experiments":  # simulated SKAB-shaped experiments, written first
+        from sensorwatch.sources import experiments
+
+        if args.data:
+            raise UsageError("evaluate experiments writes its own data (under --out): drop --data")
+        if args.per_kind < 1:
+            raise UsageError(f"--per-kind must be at least 1, got {args.per_kind}")
+        data = out / "data"
+        kinds = tuple(args.kinds or experiments.KINDS)
+        unknown = [k for k in kinds if k not in experiments.KINDS]
+        if unknown:
+            raise UsageError(f"unknown experiment kind(s) {', '.join(unknown)}; known: {', '.join(experiments.KINDS)}")
+        experiments.write_experiments(data, kinds, args.per_kind, args.seed)
+    else:
+        data = Path(args.data) if args.data else skab.default_data_dir()
     summary = skab_eval.evaluate(data, settings.features.spec(), settings.model.spec(), out, args.files)
     print(skab_eval.table(summary))
     print(f"plots and summary.json in {out}")
-    print(json.dumps({k: summary["pooled"][k]
-                      for k in ("f1", "far", "mar", "files", "nab_standard", "event_precision", "event_recall")}))
+    print(json.dumps({**{k: summary["pooled"][k]
+                         for k in ("f1", "far", "mar", "files", "nab_standard", "event_precision", "event_recall")},
+                      "worst_folder": summary["worst_folder"]}))
     return 0
 
 
@@ -614,10 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bi)
 
     p = add("evaluate", help="the SKAB outlier-detection benchmark with the production model code")
-    p.add_argument("benchmark", choices=["skab"])
+    p.add_argument("benchmark", choices=["skab", "experiments"],
+                   help="skab: SKAB's files; experiments: simulated SKAB-shaped experiments, one folder per kind")
     p.add_argument("--data", help="SKAB-format folder (default: $SENSORWATCH_SKAB_DIR or ../shared/data/skab)")
     p.add_argument("--files", nargs="*", help="CSV files relative to --data (default: all)")
-    p.add_argument("--out", default="var/evaluation/skab", help="plots and summary.json")
+    p.add_argument("--out", help="plots and summary.json (default: var/evaluation/<benchmark>)")
+    p.add_argument("--kinds", nargs="*", help="experiments: the kinds (default: all)")
+    p.add_argument("--per-kind", type=int, default=3, help="experiments: files per kind")
+    p.add_argument("--seed", type=int, default=0, help="experiments: which draw of each kind")
     p.set_defaults(func=cmd_evaluate)
 
     p = add("history", help="the landing zone as Hive/Impala tables over HiveServer2: sync them, or query")

@@ -46,6 +46,7 @@ NAB_WINDOW_S = 60
 @dataclass
 class FileResult:
     name: str
+    folder: str  # relative to the data folder: a SKAB folder (valve1), or an experiment kind
     truth: np.ndarray  # per test row
     flags: np.ndarray  # per test row
     times: np.ndarray  # per test row, seconds
@@ -88,7 +89,7 @@ def fit_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec) -> Fit
 
 
 def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
-                  plot_dir: Path | None = None) -> FileResult:
+                  plot_dir: Path | None = None, folder: str = ".") -> FileResult:
     started = time.perf_counter()
     fitted = fit_file(f, features, spec)
     rows, reading_ix, row_ix, detector = fitted.rows, fitted.reading_ix, fitted.row_ix, fitted.detector
@@ -99,7 +100,7 @@ def evaluate_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec,
         else np.zeros(len(truth), bool)
     seconds = (f.frame.index.tz_localize(None) - pd.Timestamp(0)).total_seconds().to_numpy()
     result = FileResult(
-        f.asset_id, truth[TRAIN_ROWS:], flags[TRAIN_ROWS:], seconds[TRAIN_ROWS:], changepoints[TRAIN_ROWS:],
+        f.asset_id, folder, truth[TRAIN_ROWS:], flags[TRAIN_ROWS:], seconds[TRAIN_ROWS:], changepoints[TRAIN_ROWS:],
         binary_scores(truth[TRAIN_ROWS:], flags[TRAIN_ROWS:]),
         time.perf_counter() - started, detector.training["device"], detector.training["epochs"])
     if plot_dir is not None:
@@ -122,7 +123,7 @@ def evaluate(data_dir: Path, features: FeatureSpec, spec: DetectorSpec, out_dir:
             continue
         if len(f.frame) <= TRAIN_ROWS + spec.window:
             raise UsageError(f"{path}: {len(f.frame)} rows; the protocol needs more than {TRAIN_ROWS + spec.window}")
-        r = evaluate_file(f, features, spec, out_dir)
+        r = evaluate_file(f, features, spec, out_dir, path.parent.relative_to(data_dir).as_posix())
         results.append(r)
         progress(f"[{i}/{len(paths)}] {r.name:22s} F1 {r.scores.f1:.3f}  FAR {r.scores.far:5.1f}  "
                  f"MAR {r.scores.mar:5.1f}  ({r.seconds:.0f} s, {r.epochs} epochs, {r.device})")
@@ -132,6 +133,7 @@ def evaluate(data_dir: Path, features: FeatureSpec, spec: DetectorSpec, out_dir:
     nab = nab_scores([r.times for r in results], [r.changepoints for r in results], [r.flags for r in results],
                      NAB_WINDOW_S)
     events = event_scores([r.truth for r in results], [r.flags for r in results])
+    folders = per_folder(results)
     summary = {
         "protocol": f"SKAB outlier detection: fit on the first {TRAIN_ROWS} rows of each file, score the rest",
         "data": str(data_dir), "skipped_unlabelled": skipped, "detector": spec.to_dict(),
@@ -141,9 +143,27 @@ def evaluate(data_dir: Path, features: FeatureSpec, spec: DetectorSpec, out_dir:
                       **event_scores([r.truth], [r.flags]).as_dict()} for r in results],
         "pooled": {**pooled.as_dict(), "test_rows": pooled.rows, "files": len(results),
                    **{f"nab_{k}": v for k, v in nab.items()}, **events.as_dict()},
+        "per_folder": folders,
+        "worst_folder": worst(folders),
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def per_folder(results: list[FileResult]) -> dict[str, dict[str, Any]]:
+    """Pooled figures per folder (a SKAB folder, or one kind of simulated experiment)."""
+    out = {}
+    for folder in sorted({r.folder for r in results}):
+        rs = [r for r in results if r.folder == folder]
+        truths, flags = [r.truth for r in rs], [r.flags for r in rs]
+        out[folder] = {**binary_scores(np.concatenate(truths), np.concatenate(flags)).as_dict(), "files": len(rs),
+                       **event_scores(truths, flags).as_dict()}
+    return out
+
+
+def worst(folders: dict[str, dict[str, Any]]) -> str:
+    """The folder that fails most: the largest false-alarm rate, then the lowest F1."""
+    return max(folders, key=lambda f: (folders[f]["far"], -folders[f]["f1"]))
 
 
 def table(summary: dict[str, Any]) -> str:
@@ -168,6 +188,14 @@ def table(summary: dict[str, Any]) -> str:
               f"{'events':>7s} {'detected':>9s} {'false events':>13s} {'precision':>10s} {'recall':>7s}", "-" * 50,
               f"{p['events']:7d} {p['detected']:9d} {p['false_events']:13d} {p['event_precision']:10.3f} "
               f"{p['event_recall']:7.3f}"]
+    folders = summary.get("per_folder", {})
+    if len(folders) > 1:
+        lines += ["", "Per folder (worst: the largest FAR, then the lowest F1)",
+                  f"{'folder':24s} {'files':>5s} {'F1':>6s} {'FAR %':>7s} {'MAR %':>7s} {'events':>7s} {'found':>6s} "
+                  f"{'false':>6s}", "-" * 75]
+        lines += [f"{name:24s} {f['files']:5d} {f['f1']:6.3f} {f['far']:7.2f} {f['mar']:7.2f} {f['events']:7d} "
+                  f"{f['detected']:6d} {f['false_events']:6d}{'  <- worst' if name == summary['worst_folder'] else ''}"
+                  for name, f in folders.items()]
     return "\n".join(lines)
 
 

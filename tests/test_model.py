@@ -279,7 +279,8 @@ def test_evaluate_skab_prints_the_table_and_writes_plots_and_summary(tmp_path, c
                  "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     last = json.loads(lines[-1])
-    assert set(last) == {"f1", "far", "mar", "files", "nab_standard", "event_precision", "event_recall"}
+    assert set(last) == {"f1", "far", "mar", "files", "nab_standard", "event_precision", "event_recall",
+                         "worst_folder"}
     assert last["files"] == 2 and 0 <= last["f1"] <= 1 and 0 <= last["event_recall"] <= 1
     assert any("Conv-AE" in line for line in lines) and any("this run" in line for line in lines)
     # the three tables: outliers, changepoints (NAB), events
@@ -290,6 +291,30 @@ def test_evaluate_skab_prints_the_table_and_writes_plots_and_summary(tmp_path, c
     # Every test row of both files is scored (the first 400 rows of each train).
     assert summary["pooled"]["test_rows"] == sum(f["test_rows"] for f in summary["per_file"]) > 1000
     assert sorted(p.name for p in out.glob("*.png")) == ["skab-valve1-1.png", "skab-valve2-0.png"]
+    # per folder, and the worst of them by FAR, then F1
+    folders = summary["per_folder"]
+    assert set(folders) == {"valve1", "valve2"} and all(f["files"] == 1 for f in folders.values())
+    assert last["worst_folder"] == max(folders, key=lambda f: (folders[f]["far"], -folders[f]["f1"]))
+    assert any(line.endswith("<- worst") and line.startswith(last["worst_folder"]) for line in lines)
+
+
+def test_evaluate_experiments_scores_each_kind_as_a_folder(tmp_path, capsys, monkeypatch):
+    """The simulated experiments go through the same protocol: a fault kind and a normal
+    regime change, each its own folder; the normal one has no events, only its false alarms."""
+    from sensorwatch.cli import main
+
+    monkeypatch.setenv("SENSORWATCH__MODEL__DETECTOR__EPOCHS", "2")
+    out = tmp_path / "exp"
+    assert main(["evaluate", "experiments", "--kinds", "imbalance_sharp", "load_step", "--per-kind", "1",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted(p.relative_to(out / "data").as_posix() for p in (out / "data").rglob("*.csv")) == \
+        ["imbalance_sharp/0.csv", "load_step/0.csv"]
+    folders = summary["per_folder"]
+    assert folders["imbalance_sharp"]["events"] == 1 and folders["load_step"]["events"] == 0
+    assert summary["worst_folder"] in folders
+    assert main(["evaluate", "experiments", "--kinds", "meteor", "--out", str(out)]) == 2
+    assert "unknown experiment kind(s) meteor" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_folder_not_in_skab_format(tmp_path, capsys):

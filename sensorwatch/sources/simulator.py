@@ -60,32 +60,42 @@ def asset_ids(n: int) -> list[str]:
     return [f"pump-{i:04d}" for i in range(n)]
 
 
-def _lag(x: np.ndarray, tau_s: float) -> np.ndarray:
-    """First-order lag (exponential smoothing) with time constant ``tau_s``."""
+def _lag(x: np.ndarray, tau_s: float, start: float | None = None) -> np.ndarray:
+    """First-order lag (exponential smoothing) with time constant ``tau_s``, from ``start``
+    (default: the first value, i.e. already settled)."""
     alpha = 1.0 / tau_s
     out = np.empty_like(x)
-    acc = x[0]
+    acc = x[0] if start is None else start
     for i, v in enumerate(x):  # lfilter-free on purpose: numpy only
         acc += alpha * (v - acc)
         out[i] = acc
     return out
 
 
-def normal_operation(rng: np.random.Generator, seconds: int) -> dict[str, np.ndarray]:
+def normal_operation(rng: np.random.Generator, seconds: int, load_shift: np.ndarray | None = None,
+                     steady: bool = False, cold_start: bool = False) -> dict[str, np.ndarray]:
+    """``load_shift``: added to the latent load (a normal change of operating point, every
+    sensor following it); ``steady``: a test bench's fixed operating point (a tenth of the
+    load's wander); ``cold_start``: the motor and the fluid start at ambient temperature
+    and warm up with their time constants."""
     t = np.arange(seconds, dtype=float)
     walk = np.cumsum(rng.normal(0, 0.002, seconds))
     walk -= np.linspace(0, walk[-1], seconds) * 0.5  # keep it from wandering off
     cycle = 0.08 * np.sin(2 * np.pi * t / rng.uniform(1800, 5400) + rng.uniform(0, 2 * np.pi))
-    load = np.clip(rng.uniform(0.65, 0.95) + walk + cycle, 0.3, 1.2)
+    level = rng.uniform(0.65, 0.95)
+    load = level + 0.1 * (walk + cycle) if steady else level + walk + cycle
+    load = np.clip(load if load_shift is None else load + load_shift, 0.3, 1.2)
     shared_vibration = rng.normal(0, 0.0006, seconds)
     current = 0.35 + 1.05 * load + rng.normal(0, 0.02, seconds)
+    ambient = 20.0 if cold_start else None
     return {
         "accelerometer1_rms": 0.020 + 0.008 * load + shared_vibration + rng.normal(0, 0.0004, seconds),
         "accelerometer2_rms": 0.030 + 0.011 * load + 1.2 * shared_vibration + rng.normal(0, 0.0004, seconds),
         "current": current,
         "pressure": 1.1 * (1 - 0.45 * load**2) + rng.normal(0, 0.015, seconds),
-        "temperature": _lag(58 + 18 * current**2, 300.0) + rng.normal(0, 0.08, seconds),
-        "thermocouple": 24 + 1.5 * np.sin(2 * np.pi * t / 86400) + _lag(2.0 * load, 900.0)
+        "temperature": _lag(58 + 18 * current**2, 300.0, ambient) + rng.normal(0, 0.08, seconds),
+        "thermocouple": 24 + 1.5 * np.sin(2 * np.pi * t / 86400)
+        + (_lag(24 + 2.0 * load, 900.0, ambient) - 24 if cold_start else _lag(2.0 * load, 900.0))
         + rng.normal(0, 0.04, seconds),
         "voltage": 233 - 3.0 * (current - 1.2) + rng.normal(0, 0.6, seconds),
         "volume_flow_rate_rms": 32 * load + rng.normal(0, 0.25, seconds),
