@@ -79,6 +79,7 @@ class Result:
     duplicated: int = 0
     partial_reads: int | None = None  # None: no BI poller for this scenario
     polls: int = 0
+    hidden_at_end: int | None = None  # rows in the tables that the views do not show once it is over
     recovery_s: float | None = None
     equal_to_clean_run: bool | None = None
     outcome: str = ""
@@ -319,6 +320,7 @@ def _predict_env(settings: Settings) -> dict[str, str]:
     sql = settings.sql  # the store's node and table settings (a cluster's, in the cluster scenario)
     return {**os.environ, **_overrides(settings), "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
             "SENSORWATCH__SQL__PORT": str(sql.port), "SENSORWATCH__SQL__HTTP_PORT": str(sql.http_port),
+            "SENSORWATCH__SQL__BULK_BATCH_ROWS": str(sql.bulk_batch_rows),
             "SENSORWATCH__SQL__SHARDS": str(sql.shards),
             "SENSORWATCH__SQL__REPLICAS": json.dumps(sql.replicas),  # a YAML string: "1" would read as a number
             **{f"SENSORWATCH__MODEL__DETECTOR__{k.upper()}": str(v) for k, v in settings.model.detector.items()}}
@@ -372,6 +374,10 @@ def _finish(ctx: dict, settings: Settings, result: Result, poller: Poller, start
     result.landed = _count(settings, ANOMALY_SCORES)
     result.lost = max(0, result.produced - result.landed)
     result.equal_to_clean_run = _same_as_clean(ctx, settings)
+    store = SqlStore(settings)
+    result.hidden_at_end = sum(
+        store.query(f"SELECT count(*) FROM {store.name(table)}")[0][0] - store.query(
+            f"SELECT count(*) FROM {store.name(view)}")[0][0] for table, view in VIEW_OF.items())
     return result
 
 
@@ -391,7 +397,9 @@ def _kill_mid_upsert(settings: Settings, pid_file: Path, restart: Callable[[], N
     SIGKILLed (and ``restart`` run); then the run's end, and a re-run if it failed."""
     from sensorwatch.services.process import read_pid
 
-    proc = _predict(settings)
+    # Batches of 5 rows: the 2,160 scores take hundreds of bulk requests, so the kill
+    # lands between them (one 5,000-row batch is written before a count can see it).
+    proc = _predict(settings.with_overrides(sql={"bulk_batch_rows": 5}))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and _count(settings, ANOMALY_SCORES) == 0:
         time.sleep(0.05)  # until the run's bulk upsert has begun

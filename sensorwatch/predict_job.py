@@ -46,13 +46,24 @@ from models import drift, registry
 from models.registry import LoadedModel
 from models.serving import Grid
 from models.transforms import score_features
-from schemas import ANOMALY_SCORES, CHALLENGER_SCORES, FEATURE_DRIFT, PREDICTION_RUNS, SENSOR_FEATURES, SENSOR_NAMES
+from schemas import (
+    ANOMALY_EVENTS,
+    ANOMALY_SCORES,
+    CHALLENGER_EVENTS,
+    CHALLENGER_SCORES,
+    FEATURE_DRIFT,
+    PREDICTION_RUNS,
+    SENSOR_FEATURES,
+    SENSOR_NAMES,
+    Table,
+)
 from schemas.errors import SensorwatchError
 from schemas.features import Selection
 from schemas.time import TimeRange, interval_floor, now, utc
 from sensorwatch.alerts import publish_alerts
 from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
+from sensorwatch.connectors.sql import statements as q
 from sensorwatch.connectors.sql.statements import ScoreTables
 from sensorwatch.events import update_events
 from sensorwatch.extract import Span, events_for, read_landing
@@ -129,7 +140,11 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         if done.drift:
             store.upsert(FEATURE_DRIFT, drift_rows(record.run_id, model.version, grid, done.drift,
                                                    settings.predict.psi_warn))
-        store.upsert(PREDICTION_RUNS, [monitor])
+        tables = [ANOMALY_SCORES, ANOMALY_EVENTS] + ([CHALLENGER_SCORES, CHALLENGER_EVENTS]
+                                                    if done.challenger.get("rows") else [])
+        record.details["rows_taken_over"] = take_over_unfinished(store, record.run_id, record.started_at, tables,
+                                                                 grid.scored_start, grid.end)
+        store.upsert(PREDICTION_RUNS, [monitor])  # the commit marker: the views show the run's rows
         for warning in monitor["warnings"]:
             log.warning("%s", warning)
         # Last: a broker outage fails the run with every SQL row written; the next run
@@ -212,6 +227,30 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
     finally:
         for df in cached:
             df.unpersist()
+
+
+def take_over_unfinished(store: SqlStore, run_id: str, started_at: datetime, tables: list[Table],
+                         start: datetime, end: datetime) -> int:
+    """Before this run commits: its span's rows that still carry the id of a run that
+    started before it and never committed (killed before its ``prediction_runs`` row)
+    become this run's. This run has just rewritten them (the upsert keeps a row's
+    ``run_id`` when the values are the same), so they are its output; without it the views
+    would hide them for good. Only earlier runs: of two runs over one span at once, the
+    later takes over from the earlier, never both from each other. Returns how many rows
+    it took over."""
+    taken = 0
+    for table in tables:
+        others = {r[0] for r in store.query(q.run_ids_in_span(store.target, table, start, end))} - {run_id}
+        if not others:
+            continue
+        earlier = {r[0] for r in store.query(q.runs_started_before(store.target, sorted(others), started_at))}
+        if not earlier:
+            continue
+        unfinished = sorted(earlier - {r[0] for r in store.query(q.committed_runs(store.target, sorted(earlier)))})
+        if unfinished:
+            taken += store.execute(q.take_over_rows(store.target, table, start, end, unfinished, run_id))
+            store.refresh(table)
+    return taken
 
 
 def scored_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str) -> DataFrame:

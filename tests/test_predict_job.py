@@ -275,6 +275,32 @@ def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
     assert via_udf["top_sensors"].tolist() == direct["top_sensors"].tolist()
 
 
+def test_rows_of_a_run_that_never_committed_are_taken_over_by_the_next_run(pipeline, spark):
+    """A run killed after its writes, before its commit marker: its rows are hidden from the
+    views. The next run for the span rewrites them with the same values (so the upsert keeps
+    the dead run's id) and takes them over before it commits: the views show every row."""
+    settings = with_schema(pipeline["base"])
+    first = run_predict(spark, settings, at=at(WARMUP + 180))
+    store = SqlStore(settings)
+    store.execute(f"DELETE FROM {store.name(PREDICTION_RUNS)} WHERE run_id = %s", (first.run_id,))  # never committed
+    store.refresh(PREDICTION_RUNS)
+    scores = store.query(f"SELECT count(*) FROM {store.name(ANOMALY_SCORES)}")[0][0]
+    assert scores == first.rows_out > 0
+    assert store.query(f"SELECT count(*) FROM {store.name('v_asset_scores')}") == [(0,)]
+    second = run_predict(spark, settings, at=at(WARMUP + 180))
+    assert second.details["rows_taken_over"] >= scores
+    assert store.query(f"SELECT count(*) FROM {store.name('v_asset_scores')}") == [(scores,)]
+    assert store.query(f"SELECT count(*) FROM {store.name('v_anomaly_events')}") == \
+        store.query(f"SELECT count(*) FROM {store.name(ANOMALY_EVENTS)}")
+    assert {r[0] for r in store.query(f"SELECT DISTINCT run_id FROM {store.name(ANOMALY_SCORES)}")} == \
+        {second.run_id}
+    # a committed run's rows are never taken over: a third run changes nothing of the lineage
+    third = run_predict(spark, settings, at=at(WARMUP + 180))
+    assert third.details["rows_taken_over"] == 0
+    assert {r[0] for r in store.query(f"SELECT DISTINCT run_id FROM {store.name(ANOMALY_SCORES)}")} == \
+        {second.run_id}
+
+
 def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark, monkeypatch, capsys):
     """Security: the BI login reads its schema's tables and views, may add labels, and can
     do nothing else: no other write, nothing outside its schema, nothing created. (CrateDB's

@@ -268,6 +268,38 @@ def event_keys_starting(t: Target, assets: Sequence[str], start: datetime, end: 
         columns(tables.events.primary_key), t.table(tables.events), version), (list(assets), start, end, *params))
 
 
+def _in_span(table: Table) -> Composable:
+    """A score row's interval in [%s, %s), or an event row reaching into it."""
+    if "interval_start" in table.column_names:
+        return sql.SQL("interval_start >= %s AND interval_start < %s")
+    return sql.SQL("event_end >= %s AND event_start < %s")
+
+
+def run_ids_in_span(t: Target, table: Table, start: datetime, end: datetime) -> Statement:
+    """The runs that last wrote ``table``'s rows in the span."""
+    return Statement(sql.SQL("SELECT DISTINCT run_id FROM {} WHERE {}").format(t.table(table), _in_span(table)),
+                     (start, end))
+
+
+def committed_runs(t: Target, run_ids: Sequence[str]) -> Statement:
+    """Those of ``run_ids`` that committed (have a prediction_runs row)."""
+    return Statement(sql.SQL("SELECT run_id FROM {} WHERE run_id = ANY(%s)").format(t.table("prediction_runs")),
+                     (list(run_ids),))
+
+
+def runs_started_before(t: Target, run_ids: Sequence[str], when: datetime) -> Statement:
+    """Those of ``run_ids`` whose job_runs record started before ``when``."""
+    return Statement(sql.SQL("SELECT run_id FROM {} WHERE run_id = ANY(%s) AND started_at < %s").format(
+        t.table(JOB_RUNS)), (list(run_ids), when))
+
+
+def take_over_rows(t: Target, table: Table, start: datetime, end: datetime, run_ids: Sequence[str],
+                   run_id: str) -> Statement:
+    """``table``'s rows in the span last written by one of ``run_ids``, now ``run_id``'s."""
+    return Statement(sql.SQL("UPDATE {} SET run_id = %s WHERE {} AND run_id = ANY(%s)").format(
+        t.table(table), _in_span(table)), (run_id, start, end, list(run_ids)))
+
+
 def top_events(t: Target, top: int) -> Statement:
     """The most severe anomaly events (the BI view)."""
     return Statement(sql.SQL("SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, "
