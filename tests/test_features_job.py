@@ -212,6 +212,31 @@ def test_the_bulk_loader_writes_every_value_as_it_was(spark, store_isolated):
     }
 
 
+def test_the_bulk_loader_logs_in_as_the_configured_user_with_its_password(spark, store_isolated):
+    """Over HTTP the loader authenticates like every other client: a user with a password
+    and write access writes; the wrong password is refused in one clear line."""
+    from pyspark.sql import Row
+
+    store = SqlStore(store_isolated)
+    store.create_tables((ANOMALY_SCORES,))
+    user = f"w_{store.target.schema}"
+    store.execute(f"CREATE USER \"{user}\" WITH (password = 'right-one')")
+    try:
+        store.execute(f'GRANT DQL, DML ON SCHEMA "{store.target.schema}" TO "{user}"')
+        row = Row(asset_id="p", interval_start=datetime(2026, 3, 1, tzinfo=UTC), score=1.0, threshold=0.5,
+                  exceeds=True, is_anomaly=False, top_sensors=["current"], top_contributions=[1.0], model_name="m",
+                  model_version=1, run_id="r", source_partition="date=2026-03-01/hour=0", threshold_version=0,
+                  day=datetime(2026, 3, 1, tzinfo=UTC))
+        df = spark.createDataFrame([row], ANOMALY_SCORES.spark_schema())
+        writer = store_isolated.with_overrides(sql={"user": user, "password": "right-one"})
+        assert bulk_upsert(SqlStore(writer), df, ANOMALY_SCORES) == 1
+        wrong = store_isolated.with_overrides(sql={"user": user, "password": "wrong"})
+        with pytest.raises(SqlWriteFailed, match=f'password authentication failed for user "{user}"'):
+            bulk_upsert(SqlStore(wrong), df, ANOMALY_SCORES)
+    finally:
+        store.execute(f'DROP USER IF EXISTS "{user}"')
+
+
 def test_a_wrong_http_port_fails_the_bulk_write_clearly_and_the_next_run_catches_up(spark, store_isolated):
     """The bulk rows go to CrateDB's HTTP endpoint, the rest over the PostgreSQL protocol:
     a wrong ``sql.http_port`` is retried like a store that is down, then named."""

@@ -22,7 +22,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -36,7 +36,6 @@ from sensorwatch.connectors.sql.client import (
     SqlWriteFailed,
     first_line,
     retrying,
-    sql_reachable,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ class Endpoint:
 
     host: str
     port: int
-    authorization: str  # HTTP Basic: the configured user, and its password if it has one
+    authorization: str = field(repr=False)  # HTTP Basic: the user and its password (kept out of logs)
 
     @classmethod
     def of(cls, settings: Settings) -> Endpoint:
@@ -118,7 +117,11 @@ def partition_writer(endpoint: Endpoint, statement: str, columns: list[str],
         def post(chunk: list[tuple]) -> list[dict[str, Any]]:
             conn.request("POST", "/_sql", orjson.dumps({"stmt": statement, "bulk_args": chunk}), endpoint.headers)
             response = conn.getresponse()
-            answer = orjson.loads(response.read() or b"{}")
+            raw = response.read()
+            try:
+                answer = orjson.loads(raw or b"{}")
+            except orjson.JSONDecodeError:  # e.g. a refused login answers in plain text
+                answer = {"error": {"message": raw.decode(errors="replace").strip() or f"HTTP {response.status}"}}
             if response.status != 200 or "error" in answer:
                 error = answer.get("error", {}).get("message", f"HTTP {response.status}")
                 raise RowsRejected(f"a batch of {len(chunk)} rows refused: {crate_message(error)}")
@@ -177,7 +180,7 @@ def bulk_upsert(store: SqlStore, df: DataFrame, table: Table, seconds: dict[str,
         try:
             return int(rows.mapInArrow(writer, "rows long").groupBy().sum("rows").collect()[0][0] or 0)
         except Exception as exc:  # Spark wraps the worker's error in a JVM one
-            if reachable(endpoint) and sql_reachable(store.settings):
+            if reachable(endpoint):  # up: the store refused the write (a row, a login), not an outage
                 raise SqlWriteFailed(f"bulk upsert into {table.name} failed: {worker_error(exc)}") from exc
             raise _StoreDown(worker_error(exc)) from exc
 
