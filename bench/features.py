@@ -27,7 +27,7 @@ from psycopg import sql
 from pyspark.sql import functions as F
 
 from features.transforms import compute_features
-from schemas import ANOMALY_SCORES, SENSOR_FEATURES, Field, Kind, Table, ddl
+from schemas import ANOMALY_SCORES, SENSOR_FEATURES, Field, Kind, Table
 from sensorwatch import services
 from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore, SqlWriteFailed, bulk_upsert
@@ -114,9 +114,49 @@ PACKED_FEATURES = Table(name="sensor_features_packed", fields=(
     clustered_by=SENSOR_FEATURES.clustered_by)
 
 
-def packed_ddl(t: q.Target) -> str:
-    return ddl(PACKED_FEATURES, "cratedb", schema=t.schema).replace(
+def create(t: q.Target, table: Table) -> str:
+    """The table's DDL with the store's shards and replicas (as the jobs create it); the
+    packed column stored without index or column store."""
+    return q.create_table(t, table).text().replace(
         '"packed" TEXT', '"packed" TEXT INDEX OFF STORAGE WITH (columnstore = false)')
+
+
+def psycopg_upsert(settings: Settings, df, table: Table) -> None:
+    """``df`` into ``table`` through ``psycopg_writer`` from the Spark partitions."""
+    cols = table.column_names
+    statement = q.upsert_values(SqlStore(settings).target, table).text()
+    writer = psycopg_writer(connection_params(settings), statement, cols, settings.sql.bulk_batch_rows)
+    df.select(*cols).mapInArrow(writer, "rows long").groupBy().sum("rows").collect()
+
+
+def time_writers(store: SqlStore, writers: list, rows: int, label: str) -> dict:
+    """Each ``(name, table, write)`` twice into its table created afresh (the first run
+    inserts, the second updates every row), refreshed and counted: seconds and rows/s, or
+    why it failed (an error, or fewer rows in the table than written)."""
+    out: dict = {"rows": rows}
+    for name, table, write in writers:
+        for old in {t.name for _, t, _ in writers}:
+            store.execute(q.drop_table(store.target, old))
+        store.execute(create(store.target, table))
+        out[name] = {}
+        for run in ("insert", "update"):
+            t0 = time.monotonic()
+            try:
+                write()
+            except SqlWriteFailed as exc:  # e.g. the merge's INSERT ... SELECT over CrateDB's query breaker
+                out[name][run] = {"failed": str(exc)[:300]}
+                print(f"{label} {name} ({run}): failed: {exc}", flush=True)
+                break
+            store.refresh(table)
+            took = time.monotonic() - t0
+            (stored,), = store.query(f"SELECT count(*) FROM {store.name(table)}")
+            if stored != rows:  # e.g. CrateDB's INSERT ... SELECT skipping rows it could not write
+                out[name][run] = {"failed": f"{stored:,d} of {rows:,d} rows in the table after {took:.1f} s"}
+                print(f"{label} {name} ({run}): failed: {out[name][run]['failed']}", flush=True)
+                break
+            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(rows / took)}
+            print(f"{label} {name} ({run}): {rows:,d} rows in {took:.2f}s ({rows / took:,.0f} rows/s)", flush=True)
+    return out
 
 
 def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
@@ -142,7 +182,6 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     n = rows.count()
     store = SqlStore(settings)
     cols = SENSOR_FEATURES.column_names
-    upsert = q.upsert_values(store.target, SENSOR_FEATURES).text()
 
     def jdbc_stage_merge() -> None:
         stage = stage_table(SENSOR_FEATURES, "bench")
@@ -156,42 +195,14 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
         store.execute(merge_stage(store.target, SENSOR_FEATURES, stage))
         store.execute(q.drop_table(store.target, stage))
 
-    def psycopg_upsert() -> None:
-        writer = psycopg_writer(connection_params(settings), upsert, cols, settings.sql.bulk_batch_rows)
-        rows.select(*cols).mapInArrow(writer, "rows long").groupBy().sum("rows").collect()
-
     values = [f.name for f in SENSOR_FEATURES.all_fields if not f.indexed]
     packed = rows.select(*(c for c in cols if c in PACKED_KEYS), F.to_json(F.struct(*values)).alias("packed"))
-
-    out: dict = {"rows": n}
-    for name, table, fn in (
-            ("http_bulk", SENSOR_FEATURES, lambda: bulk_upsert(store, rows, SENSOR_FEATURES)),
-            ("psycopg_upsert", SENSOR_FEATURES, psycopg_upsert),
-            ("http_bulk_indexed", INDEXED_FEATURES, lambda: bulk_upsert(store, rows, INDEXED_FEATURES)),
-            ("http_bulk_packed", PACKED_FEATURES, lambda: bulk_upsert(store, packed, PACKED_FEATURES)),
-            ("jdbc_stage_merge", SENSOR_FEATURES, jdbc_stage_merge)):
-        for old in (SENSOR_FEATURES, PACKED_FEATURES):
-            store.execute(q.drop_table(store.target, old))
-        store.execute(packed_ddl(store.target) if table is PACKED_FEATURES else ddl(table, "cratedb",
-                                                                                    schema=store.target.schema))
-        out[name] = {}
-        for run in ("insert", "update"):
-            t0 = time.monotonic()
-            try:
-                fn()
-            except SqlWriteFailed as exc:  # e.g. the merge's INSERT ... SELECT over CrateDB's query breaker
-                out[name][run] = {"failed": str(exc)[:300]}
-                print(f"writer {name} ({run}): failed: {exc}", flush=True)
-                break
-            store.refresh(table)
-            took = time.monotonic() - t0
-            (stored,), = store.query(f"SELECT count(*) FROM {store.name(table)}")
-            if stored != n:  # e.g. CrateDB's INSERT ... SELECT skipping rows it could not write
-                out[name][run] = {"failed": f"{stored:,d} of {n:,d} rows in the table after {took:.1f} s"}
-                print(f"writer {name} ({run}): failed: {out[name][run]['failed']}", flush=True)
-                break
-            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(n / took)}
-            print(f"writer {name} ({run}): {n:,d} rows in {took:.2f}s ({n / took:,.0f} rows/s)", flush=True)
+    out = time_writers(store, [
+        ("http_bulk", SENSOR_FEATURES, lambda: bulk_upsert(store, rows, SENSOR_FEATURES)),
+        ("psycopg_upsert", SENSOR_FEATURES, lambda: psycopg_upsert(settings, rows, SENSOR_FEATURES)),
+        ("http_bulk_indexed", INDEXED_FEATURES, lambda: bulk_upsert(store, rows, INDEXED_FEATURES)),
+        ("http_bulk_packed", PACKED_FEATURES, lambda: bulk_upsert(store, packed, PACKED_FEATURES)),
+        ("jdbc_stage_merge", SENSOR_FEATURES, jdbc_stage_merge)], n, "writer")
     rows.unpersist()
     return out
 
@@ -213,25 +224,9 @@ def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
         F.lit("date=2026-01-05/hour=0").alias("source_partition"), F.lit(0).alias("threshold_version"),
         start.alias("day")).repartition(4, "asset_id").cache()
     df.count()
-    cols = ANOMALY_SCORES.column_names
-    upsert = q.upsert_values(store.target, ANOMALY_SCORES).text()
-
-    def psycopg_upsert() -> None:
-        writer = psycopg_writer(connection_params(settings), upsert, cols, settings.sql.bulk_batch_rows)
-        df.select(*cols).mapInArrow(writer, "rows long").groupBy().sum("rows").collect()
-        store.refresh(ANOMALY_SCORES)
-
-    out: dict = {"rows": rows}
-    for name, fn in (("http_bulk", lambda: bulk_upsert(store, df, ANOMALY_SCORES)), ("psycopg_upsert", psycopg_upsert)):
-        store.execute(q.drop_table(store.target, ANOMALY_SCORES))
-        store.create_tables((ANOMALY_SCORES,))
-        out[name] = {}
-        for run in ("insert", "update"):
-            t0 = time.monotonic()
-            fn()
-            took = time.monotonic() - t0
-            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(rows / took)}
-            print(f"score writer {name} ({run}): {rows:,d} rows in {took:.2f}s ({rows / took:,.0f} rows/s)", flush=True)
+    out = time_writers(store, [
+        ("http_bulk", ANOMALY_SCORES, lambda: bulk_upsert(store, df, ANOMALY_SCORES)),
+        ("psycopg_upsert", ANOMALY_SCORES, lambda: psycopg_upsert(settings, df, ANOMALY_SCORES))], rows, "score writer")
     df.unpersist()
     return out
 

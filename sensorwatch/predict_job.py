@@ -238,17 +238,18 @@ def take_over_unfinished(store: SqlStore, run_id: str, started_at: datetime, tab
     would hide them for good. Only earlier runs: of two runs over one span at once, the
     later takes over from the earlier, never both from each other. Returns how many rows
     it took over."""
+    found = {table.name: {r[0] for r in store.query(q.run_ids_in_span(store.target, table, start, end))} - {run_id}
+             for table in tables}
+    others = sorted(set().union(*found.values()))
+    earlier = sorted(r[0] for r in store.query(q.runs_started_before(store.target, others, started_at))) \
+        if others else []
+    if not earlier:
+        return 0
+    unfinished = set(earlier) - {r[0] for r in store.query(q.committed_runs(store.target, earlier))}
     taken = 0
     for table in tables:
-        others = {r[0] for r in store.query(q.run_ids_in_span(store.target, table, start, end))} - {run_id}
-        if not others:
-            continue
-        earlier = {r[0] for r in store.query(q.runs_started_before(store.target, sorted(others), started_at))}
-        if not earlier:
-            continue
-        unfinished = sorted(earlier - {r[0] for r in store.query(q.committed_runs(store.target, sorted(earlier)))})
-        if unfinished:
-            taken += store.execute(q.take_over_rows(store.target, table, start, end, unfinished, run_id))
+        if ids := sorted(found[table.name] & unfinished):
+            taken += store.execute(q.take_over_rows(store.target, table, start, end, ids, run_id))
             store.refresh(table)
     return taken
 

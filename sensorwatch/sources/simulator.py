@@ -95,7 +95,7 @@ def normal_operation(rng: np.random.Generator, seconds: int, load_shift: np.ndar
         "pressure": 1.1 * (1 - 0.45 * load**2) + rng.normal(0, 0.015, seconds),
         "temperature": _lag(58 + 18 * current**2, 300.0, ambient) + rng.normal(0, 0.08, seconds),
         "thermocouple": 24 + 1.5 * np.sin(2 * np.pi * t / 86400)
-        + (_lag(24 + 2.0 * load, 900.0, ambient) - 24 if cold_start else _lag(2.0 * load, 900.0))
+        + _lag(2.0 * load, 900.0, None if ambient is None else ambient - 24)
         + rng.normal(0, 0.04, seconds),
         "voltage": 233 - 3.0 * (current - 1.2) + rng.normal(0, 0.6, seconds),
         "volume_flow_rate_rms": 32 * load + rng.normal(0, 0.25, seconds),
