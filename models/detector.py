@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models import drift, errors, threshold
+from models import covariates, drift, errors, threshold
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.errors import OperationFailed
+from schemas.features import column
 
 FLEET = "*"
 FORMAT_VERSION = 2  # 2: threshold rules, covariates, top-k score (the SKAB selection)
@@ -36,11 +37,13 @@ class ModelError(OperationFailed):
 
 @dataclass
 class Calibration:
-    """Per asset: input normalisation (per model column) and the score threshold."""
+    """Per asset: input normalisation (per model column), the score threshold, and what
+    training saw of the covariates (``models.covariates``; None in models saved before)."""
 
     mean: list[float]
     std: list[float]
     threshold: float
+    covariates: dict[str, list[float]] | None = None
 
 
 @dataclass
@@ -76,7 +79,8 @@ class Detector:
 
         detector = cls(spec, result.model, {})
         for asset, (mean, std) in norms.items():
-            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), np.nan)
+            seen = covariates.fit(detector._covariate_values(usable[asset]))
+            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), np.nan, asdict(seen))
         # Each asset's threshold, from the scores of its own training rows exactly as
         # `score` computes them (all scored training rows, or only the validation ones).
         for asset, sensor_err in detector.sensor_errors_many(usable).items():
@@ -121,6 +125,7 @@ class Detector:
         for asset, sensor_err in self.sensor_errors_many(frames).items():
             cal = self.calibration(asset)
             score, contrib = self._score(sensor_err)
+            score, contrib = self._with_covariates(frames[asset], cal, score, contrib)
             exceeding = threshold.exceeds(score, cal.threshold)
             out[asset] = pd.DataFrame({
                 "score": score, "threshold": cal.threshold, "exceeds": exceeding,
@@ -263,6 +268,29 @@ class Detector:
         contrib[: spec.window] = np.nan
         return score, contrib
 
+    def _covariate_values(self, rows: pd.DataFrame) -> np.ndarray:
+        """The covariates' first model input (their interval means), rows x covariates."""
+        return rows[[column(s, self.spec.inputs[0]) for s in self.spec.covariates]].to_numpy(np.float64)
+
+    def _with_covariates(self, rows: pd.DataFrame, cal: Calibration, score: np.ndarray,
+                         contrib: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The score raised where a covariate is evidence (``models.covariates``): to
+        ``threshold x evidence / covariate_limit``, so it exceeds the threshold exactly
+        when the evidence exceeds the limit; such a row's contribution is the covariate's."""
+        limit = self.spec.covariate_limit
+        if not limit or not cal.covariates or not self.spec.covariates:
+            return score, contrib
+        per_covariate = covariates.evidence(self._covariate_values(rows), covariates.CovariateRange(**cal.covariates))
+        raised = cal.threshold * per_covariate.max(axis=1) / limit
+        wins = raised > np.nan_to_num(score, nan=np.inf)  # a row without a forecast keeps no score
+        if not wins.any():
+            return score, contrib
+        score, contrib = np.where(wins, raised, score), contrib.copy()
+        index = [SENSOR_NAMES.index(s) for s in self.spec.covariates]
+        contrib[wins] = 0.0
+        contrib[np.flatnonzero(wins), np.asarray(index)[per_covariate[wins].argmax(axis=1)]] = 1.0
+        return score, contrib
+
     def _check_columns(self, rows: pd.DataFrame) -> None:
         missing = [c for c in self.spec.columns if c not in rows.columns]
         if missing:
@@ -305,4 +333,7 @@ def _complete(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _fleet(calibrations) -> Calibration:
     cals = list(calibrations)
     median = lambda attr: np.median([getattr(c, attr) for c in cals], axis=0)
-    return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")))
+    seen = None
+    if all(c.covariates for c in cals):  # the median asset's covariate range
+        seen = {k: np.median([c.covariates[k] for c in cals], axis=0).tolist() for k in cals[0].covariates}
+    return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")), seen)

@@ -44,6 +44,10 @@ class DetectorSpec:
     threshold_param: float = 3.0
     calibrate_on: str = "training"
     min_duration: int = 30  # flagged runs shorter than this many rows are pruned
+    # A covariate is evidence when it is beyond its training range by this many times that
+    # range and changing this many times faster than it did in training (models.covariates;
+    # 0: never evidence). Chosen on SKAB and the simulator's kinds: docs/model-notes.md.
+    covariate_limit: float = 5.0
     top_sensors: int = 3  # sensors named per anomaly, by contribution
 
     def __post_init__(self) -> None:
@@ -64,6 +68,9 @@ class DetectorSpec:
                              f"got {list(self.covariates)}")
         if self.threshold_rule not in RULES:
             raise ValueError(f"threshold_rule must be one of {sorted(RULES)}, got {self.threshold_rule!r}")
+        if self.covariate_limit < 0:
+            raise ValueError(f"covariate_limit must be >= 0 (0: covariates are never evidence), "
+                             f"got {self.covariate_limit}")
         if self.threshold_param <= 0:
             raise ValueError(f"threshold_param must be > 0, got {self.threshold_param}")
         if self.calibrate_on not in ("training", "validation"):
@@ -97,8 +104,11 @@ class DetectorSpec:
     @property
     def lookback_rows(self) -> int:
         """Rows before a row that its score and its live flag depend on: the forecast
-        window, the smoothing and the confirmation (``min_duration``)."""
-        return self.window + self.smoothing + self.min_duration - 2
+        window and the smoothing, or the covariates' change (``models.covariates.LAG``),
+        and the confirmation (``min_duration``)."""
+        from models.covariates import LAG
+
+        return max(self.window + self.smoothing - 1, LAG) + self.min_duration - 1
 
 
 def _check_type(name: str, value: Any, default: Any) -> None:

@@ -3,13 +3,14 @@ bad models, and the SKAB evaluation command on a few real SKAB files."""
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from models import errors, threshold
+from models import covariates, errors, threshold
 from models.detector import FLEET, Detector, ModelError
 from models.metrics import binary_scores
 from models.spec import DetectorSpec
@@ -182,6 +183,39 @@ def test_score_ignores_covariates_and_reads_the_largest_errors():
     np.testing.assert_allclose(top1, [2.0, 3.0])  # the largest scored error only
 
 
+def test_a_covariate_is_evidence_only_beyond_its_range_and_moving_fast():
+    rng = np.random.default_rng(3)
+    train = np.c_[20 + 0.1 * rng.normal(size=400)]  # range about 0.6, largest 60-row change about 0.5
+    seen = covariates.fit(train)
+    assert seen.low[0] < 20 < seen.high[0] and 0 < seen.change[0] < 1
+    t = np.arange(600)
+    inside = np.c_[20 + 0.1 * rng.normal(size=600)]
+    warm_up = inside + np.c_[np.minimum(t, 500) * 0.004]  # leaves the range by 3 ranges, slowly
+    hot = inside + np.c_[np.where(t >= 300, 15 * (1 - np.exp(-(t - 300) / 60)), 0.0)]  # 15 K within minutes
+    assert covariates.evidence(inside, seen).max() < 0.5  # new noise: at most a little beyond the range
+    assert 0 < covariates.evidence(warm_up, seen).max() < 2  # far out, but hardly faster than training
+    evidence = covariates.evidence(hot, seen)[:, 0]
+    assert evidence[:300].max() < 0.5 and evidence[330:420].min() > 5
+    assert covariates.evidence(np.c_[np.full(600, np.nan)], seen).max() == 0.0  # missing: no evidence
+    assert not covariates.evidence(hot, seen)[:covariates.LAG].any()  # no change known yet
+
+
+def test_a_hot_water_supply_is_flagged_through_the_covariate_and_named(detector):
+    rows = sine_rows(300, 1)
+    t = np.arange(300)
+    rows[column("thermocouple", "mean")] += np.where(t >= 150, 30 * (1 - np.exp(-(t - 150) / 20)), 0.0)
+    scored = detector.score("a1", rows)
+    assert not scored["is_anomaly"].iloc[:150].any()
+    assert scored["is_anomaly"].iloc[165:200].all()  # while it climbs far beyond training
+    assert set(scored["top_sensors"].iloc[165:200].str[0]) == {"thermocouple"}
+    assert not scored["is_anomaly"].iloc[280:].any()  # settled: a new level, no longer moving
+    quiet = Detector(replace(SPEC, covariate_limit=0.0), detector.model, detector.calibrations)
+    assert not quiet.score("a1", rows)["is_anomaly"].iloc[165:200].any()  # a covariate alone: never evidence
+    # a model saved before covariate ranges were kept scores as it did
+    old = Detector(SPEC, detector.model, {a: replace(c, covariates=None) for a, c in detector.calibrations.items()})
+    assert not old.score("a1", rows)["is_anomaly"].iloc[165:200].any()
+
+
 def test_event_and_nab_metrics_on_hand_made_series():
     from models.metrics import event_scores, nab_scores
 
@@ -259,6 +293,8 @@ def test_detector_spec_rejects_bad_settings():
         DetectorSpec(threshold_rule="magic")
     with pytest.raises(ValueError, match="calibrate_on"):
         DetectorSpec(calibrate_on="test")
+    with pytest.raises(ValueError, match="covariate_limit"):
+        DetectorSpec(covariate_limit=-1.0)
     assert DetectorSpec(inputs=("mean", "roll_std")).columns[:2] == [column(SENSOR_NAMES[0], "mean"),
                                                                     column(SENSOR_NAMES[0], "roll_std")]
 
