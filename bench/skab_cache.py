@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from models.detector import _windows
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.features import FeatureSpec, column
@@ -37,17 +38,31 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def signed_errors(detector, asset: str, rows, err: np.ndarray) -> np.ndarray:
+    """The forecast error with its sign (actual - forecast, per sensor, in units of the
+    asset's training spread), NaN where ``err`` is: the direction of a deviation."""
+    spec = detector.spec
+    cal = detector.calibration(asset)
+    x, y = _windows(rows, spec, np.array(cal.mean), np.array(cal.std))
+    signed = np.full(err.shape, np.nan)
+    diff = np.nan_to_num(y - detector._predict(x), nan=0.0)
+    signed[spec.window:] = diff.reshape(len(diff), err.shape[1], -1).mean(axis=2)
+    return np.where(np.isnan(err), np.nan, signed)
+
+
 def cache_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec, path: Path) -> float:
     started = time.perf_counter()
     fitted = fit_file(f, features, spec)  # the evaluation's own first half
     rows, train, detector = fitted.rows, fitted.train, fitted.detector
     reading_ix, row_ix = fitted.reading_ix, fitted.row_ix
     err = detector.sensor_errors_many({f.asset_id: rows})[f.asset_id]
+    signed = signed_errors(detector, f.asset_id, rows, err)
     n_windows = int(train.sum()) - spec.window
     n_val = max(1, int(round(n_windows * spec.validation_fraction)))
     frame = f.frame
     np.savez_compressed(
-        path, sensor_err=err, row_ix=row_ix, reading_ix=reading_ix, n_train=int(train.sum()), n_val=n_val,
+        path, sensor_err=err, signed_err=signed, row_ix=row_ix, reading_ix=reading_ix, n_train=int(train.sum()),
+        n_val=n_val,
         window=spec.window,
         means=rows[[column(s, "mean") for s in SENSOR_NAMES]].to_numpy(np.float64),
         roll_std=rows[[column(s, "roll_std") for s in SENSOR_NAMES]].to_numpy(np.float64),
