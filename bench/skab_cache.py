@@ -4,7 +4,7 @@ model variant, keep what the scoring rules need, so that they can be compared of
     .venv/bin/python bench/skab_cache.py --variant w90 [--data DIR] [--out var/selection]
 
 Per file it writes ``<out>/<variant>/<asset>.npz``: the forecast error per feature row and
-sensor (the production ``Detector.sensor_errors_many``), the model inputs, which rows
+sensor (the production ``Detector.column_errors_many``: absolute and signed), the model inputs, which rows
 trained the model and which of them were its validation (calibration) rows, and, per
 reading, the row it falls in and the labels (used only to score, by bench/skab_selection.py).
 The last line is JSON (seconds, files).
@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.detector import _windows
+from models import errors
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.features import FeatureSpec, column
@@ -38,25 +38,14 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def signed_errors(detector, asset: str, rows, err: np.ndarray) -> np.ndarray:
-    """The forecast error with its sign (actual - forecast, per sensor, in units of the
-    asset's training spread), NaN where ``err`` is: the direction of a deviation."""
-    spec = detector.spec
-    cal = detector.calibration(asset)
-    x, y = _windows(rows, spec, np.array(cal.mean), np.array(cal.std))
-    signed = np.full(err.shape, np.nan)
-    diff = np.nan_to_num(y - detector._predict(x), nan=0.0)
-    signed[spec.window:] = diff.reshape(len(diff), err.shape[1], -1).mean(axis=2)
-    return np.where(np.isnan(err), np.nan, signed)
-
-
 def cache_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec, path: Path) -> float:
     started = time.perf_counter()
     fitted = fit_file(f, features, spec)  # the evaluation's own first half
     rows, train, detector = fitted.rows, fitted.train, fitted.detector
     reading_ix, row_ix = fitted.reading_ix, fitted.row_ix
-    err = detector.sensor_errors_many({f.asset_id: rows})[f.asset_id]
-    signed = signed_errors(detector, f.asset_id, rows, err)
+    column_err = detector.column_errors_many({f.asset_id: rows})[f.asset_id]
+    err = errors.per_sensor(column_err, len(SENSOR_NAMES))  # as the score reads them, before any baseline
+    signed = column_err.reshape(len(column_err), len(SENSOR_NAMES), -1).mean(axis=2)
     n_windows = int(train.sum()) - spec.window
     n_val = max(1, int(round(n_windows * spec.validation_fraction)))
     frame = f.frame

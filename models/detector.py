@@ -28,7 +28,8 @@ from schemas.errors import OperationFailed
 from schemas.features import column
 
 FLEET = "*"
-FORMAT_VERSION = 2  # 2: threshold rules, covariates, top-k score (the SKAB selection)
+FORMAT_VERSION = 3  # 2: threshold rules, covariates, top-k score (the SKAB selection); 3: the errors' baseline
+READABLE = {2: {"baseline_rows": 0}, 3: {}}  # the versions loaded, with what an older one did not have
 
 
 class ModelError(OperationFailed):
@@ -83,8 +84,8 @@ class Detector:
             detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), np.nan, asdict(seen))
         # Each asset's threshold, from the scores of its own training rows exactly as
         # `score` computes them (all scored training rows, or only the validation ones).
-        for asset, sensor_err in detector.sensor_errors_many(usable).items():
-            score, _ = detector._score(sensor_err)
+        for asset, column_err in detector.column_errors_many(usable).items():
+            score, _ = detector._score(column_err)
             calibration = score[spec.window:] if spec.calibrate_on == "training" else score[-n_val[asset]:]
             detector.calibrations[asset].threshold = threshold.calibrate(
                 calibration, spec.threshold_rule, spec.threshold_param)
@@ -122,9 +123,9 @@ class Detector:
         the prediction job scores a batch of assets)."""
         spec = self.spec
         out = {}
-        for asset, sensor_err in self.sensor_errors_many(frames).items():
+        for asset, column_err in self.column_errors_many(frames).items():
             cal = self.calibration(asset)
-            score, contrib = self._score(sensor_err)
+            score, contrib = self._score(column_err)
             score, contrib = self._with_covariates(frames[asset], cal, score, contrib)
             exceeding = threshold.exceeds(score, cal.threshold)
             out[asset] = pd.DataFrame({
@@ -138,10 +139,17 @@ class Detector:
 
     def sensor_errors_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
         """Per asset, the absolute forecast error per row and sensor (rows x sensors, in
-        units of the asset's training spread), with one batched forecast for all assets.
+        units of the asset's training spread; before any baseline), NaN where there is no
+        forecast (``column_errors_many``)."""
+        n_sensors = len(SENSOR_NAMES)
+        return {a: errors.per_sensor(e, n_sensors) for a, e in self.column_errors_many(frames).items()}
+
+    def column_errors_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+        """Per asset, the signed forecast error (actual - forecast) per row and model column
+        (in units of the asset's training spread), with one batched forecast for all assets.
         NaN where there is no forecast: the first ``window`` rows, an all-missing row (a gap
         on the interval grid), a row whose window is mostly gap."""
-        spec, n_sensors = self.spec, len(SENSOR_NAMES)
+        spec = self.spec
         windows = {}
         for asset, rows in frames.items():
             self._check_columns(rows)
@@ -151,17 +159,17 @@ class Detector:
         predicted = self._predict(np.concatenate([x for x, _ in windows.values()])) if windows else None
         out, offset = {}, 0
         for asset, rows in frames.items():
-            sensor_err = np.full((len(rows), n_sensors), np.nan)
+            err = np.full((len(rows), len(spec.columns)), np.nan)
             if asset in windows:
                 x, y = windows[asset]
                 assert predicted is not None  # forecast whenever any asset has windows
-                sensor_err[spec.window:] = errors.sensor_errors(predicted[offset:offset + len(x)], y, n_sensors)
+                err[spec.window:] = errors.signed_errors(predicted[offset:offset + len(x)], y)
                 offset += len(x)
                 present = rows[spec.columns].notna().any(axis=1).to_numpy()
-                sensor_err[~present] = np.nan
+                err[~present] = np.nan
                 history = sliding_window_view(present[:-1], spec.window).sum(axis=1)
-                sensor_err[spec.window:][history < spec.window / 2] = np.nan
-            out[asset] = sensor_err
+                err[spec.window:][history < spec.window / 2] = np.nan
+            out[asset] = err
         return out
 
     def forecast_error(self, frames: dict[str, pd.DataFrame]) -> float:
@@ -212,9 +220,9 @@ class Detector:
             raise ModelError(f"no usable model in {directory}: missing {', '.join(missing)}")
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION}")
-            spec = DetectorSpec.from_dict(meta["spec"])
+            if meta.get("format_version") not in READABLE:
+                raise ValueError(f"format_version {meta.get('format_version')!r}, expected one of {sorted(READABLE)}")
+            spec = DetectorSpec.from_dict({**READABLE[meta["format_version"]], **meta["spec"]})
             calibrations = {a: Calibration(**c) for a, c in meta["calibrations"].items()}
             if meta["sensors"] != list(SENSOR_NAMES) or meta["columns"] != spec.columns:
                 raise ValueError(f"built for sensors {meta['sensors']}, this version has {list(SENSOR_NAMES)}")
@@ -259,10 +267,13 @@ class Detector:
             self._predictor = Predictor(self.network())
         return self._predictor(windows)
 
-    def _score(self, sensor_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(score, contributions) per row from the rows' sensor errors; none in the first
-        ``window`` rows (no forecast)."""
+    def _score(self, column_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(score, contributions) per row from the rows' signed errors per model column,
+        less their adapting baseline (``errors.debias``); none in the first ``window`` rows
+        (no forecast)."""
         spec = self.spec
+        debiased = errors.debias(column_err, spec.baseline_rows, spec.baseline_guard, spec.smoothing)
+        sensor_err = errors.per_sensor(debiased, len(SENSOR_NAMES))
         score, contrib = errors.score(sensor_err, spec.smoothing, spec.scored, spec.score_top_k)
         score[: spec.window] = np.nan
         contrib[: spec.window] = np.nan

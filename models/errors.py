@@ -12,11 +12,23 @@ from numpy.lib.stride_tricks import sliding_window_view
 EPS = 1e-6
 
 
+def signed_errors(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Forecast errors with their sign (actual - forecast) per row and model column. NaN
+    actuals (missing readings) count as no error."""
+    return np.nan_to_num(actual - predicted, nan=0.0)
+
+
+def per_sensor(column_errors: np.ndarray, n_sensors: int) -> np.ndarray:
+    """Absolute errors per sensor, (rows, sensors), from the signed errors per model
+    column: a sensor with several input statistics gets their mean (NaN stays NaN)."""
+    err = np.abs(column_errors)
+    return err.reshape(len(err), n_sensors, -1).mean(axis=2)
+
+
 def sensor_errors(predicted: np.ndarray, actual: np.ndarray, n_sensors: int) -> np.ndarray:
     """Absolute forecast errors per sensor, (rows, sensors): a sensor with several input
     statistics gets their mean. NaN actuals (missing readings) count as no error."""
-    err = np.abs(np.nan_to_num(actual - predicted, nan=0.0))
-    return err.reshape(len(err), n_sensors, -1).mean(axis=2)
+    return per_sensor(signed_errors(predicted, actual), n_sensors)
 
 
 def smooth(values: np.ndarray, rows: int) -> np.ndarray:
@@ -28,6 +40,27 @@ def smooth(values: np.ndarray, rows: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window gives NaN, as intended
         return np.nanmean(sliding_window_view(padded, rows, axis=0), axis=-1)
+
+
+def debias(signed: np.ndarray, rows: int, guard: float, smoothing: int) -> np.ndarray:
+    """Signed errors (rows x sensors) minus an adapting baseline with a guard: per sensor,
+    the mean of its previous ``rows`` signed errors whose trailing ``smoothing``-row mean
+    was within ``guard`` (training spreads). A small shift of the operating point is
+    absorbed within ``rows`` rows; a large one (a fault) never enters the baseline, so it is
+    never absorbed. Fewer than ``rows // 4`` such errors: no baseline (0). ``rows`` 0: the
+    errors unchanged. Each window is averaged on its own (as ``smooth``), so a row's value
+    does not depend on where the computed range starts."""
+    if rows <= 0:
+        return signed
+    recent = smooth(signed, smoothing)
+    kept = np.where(np.abs(recent) < guard, signed, np.nan)
+    padded = np.concatenate([np.full((rows, *signed.shape[1:]), np.nan), kept[:-1]])  # row t sees t-rows .. t-1
+    windows = sliding_window_view(padded, rows, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window: no baseline
+        base = np.nanmean(windows, axis=-1)
+    base[np.isfinite(windows).sum(axis=-1) < max(1, rows // 4)] = 0.0
+    return signed - np.nan_to_num(base, nan=0.0)
 
 
 def score(errors: np.ndarray, smoothing: int, scored: np.ndarray | Sequence[bool] | None = None,

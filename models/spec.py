@@ -35,6 +35,12 @@ class DetectorSpec:
     # largest among the sensors that are not `covariates` (inputs whose slow drift is no
     # evidence of a fault). Chosen out of selection on SKAB: docs/model-notes.md.
     smoothing: int = 30
+    # Each sensor's signed error minus its adapting baseline (models.errors.debias): the
+    # mean of its last `baseline_rows` errors whose smoothed value stayed within
+    # `baseline_guard` training spreads: a small move of the operating point is absorbed, a
+    # fault is not (0 rows: no baseline). Chosen by the worst folder: docs/model-notes.md.
+    baseline_rows: int = 200
+    baseline_guard: float = 1.5
     covariates: tuple[str, ...] = ("temperature", "thermocouple")
     score_top_k: int = 2
     # Threshold per asset: `threshold_rule` (models.threshold.RULES) with its one parameter,
@@ -68,6 +74,9 @@ class DetectorSpec:
                              f"got {list(self.covariates)}")
         if self.threshold_rule not in RULES:
             raise ValueError(f"threshold_rule must be one of {sorted(RULES)}, got {self.threshold_rule!r}")
+        if self.baseline_rows < 0 or self.baseline_guard <= 0:
+            raise ValueError(f"baseline_rows must be >= 0 and baseline_guard > 0, "
+                             f"got {self.baseline_rows} and {self.baseline_guard}")
         if self.covariate_limit < 0:
             raise ValueError(f"covariate_limit must be >= 0 (0: covariates are never evidence), "
                              f"got {self.covariate_limit}")
@@ -104,11 +113,13 @@ class DetectorSpec:
     @property
     def lookback_rows(self) -> int:
         """Rows before a row that its score and its live flag depend on: the forecast
-        window and the smoothing, or the covariates' change (``models.covariates.LAG``),
-        and the confirmation (``min_duration``)."""
+        window, the baseline's rows and the smoothing of the errors it keeps, and the
+        smoothing (or the covariates' change, ``models.covariates.LAG``), and the
+        confirmation (``min_duration``)."""
         from models.covariates import LAG
 
-        return max(self.window + self.smoothing - 1, LAG) + self.min_duration - 1
+        baseline = self.baseline_rows + self.smoothing - 1 if self.baseline_rows else 0
+        return max(self.window + baseline + self.smoothing - 1, LAG) + self.min_duration - 1
 
 
 def _check_type(name: str, value: Any, default: Any) -> None:

@@ -93,6 +93,39 @@ def test_missing_or_corrupt_model_files_give_a_clear_error(detector, tmp_path):
         Detector.load(broken_model)
 
 
+def test_a_model_saved_before_the_baseline_loads_without_one_and_an_unknown_version_is_refused(detector, tmp_path):
+    old = detector.save(tmp_path / "v2")
+    meta = json.loads((old / "detector.json").read_text())
+    assert meta["format_version"] == 3
+    meta["format_version"] = 2
+    for name in ("baseline_rows", "baseline_guard", "covariate_limit"):
+        del meta["spec"][name]
+    for cal in meta["calibrations"].values():
+        del cal["covariates"]
+    (old / "detector.json").write_text(json.dumps(meta))
+    loaded = Detector.load(old)
+    assert loaded.spec.baseline_rows == 0 and loaded.calibrations["a1"].covariates is None  # scores as it did
+    meta["format_version"] = 99
+    (old / "detector.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="format_version 99"):
+        Detector.load(old)
+
+
+def test_the_baseline_absorbs_a_small_shift_but_never_a_large_one():
+    rng = np.random.default_rng(4)
+    signed = rng.normal(0, 0.3, (900, 2))
+    signed[300:, 0] += 0.8  # a small move of the operating point (within the guard)
+    signed[300:, 1] += 4.0  # a fault
+    debiased = errors.debias(signed, rows=200, guard=1.5, smoothing=30)
+    assert abs(debiased[600:, 0].mean()) < 0.1  # absorbed within the baseline's rows
+    assert debiased[600:, 1].mean() > 3.9  # never enters the baseline
+    assert abs(debiased[310:330, 0].mean() - 0.8) < 0.2  # at first the small shift shows
+    np.testing.assert_array_equal(errors.debias(signed, 0, 1.5, 30), signed)  # 0 rows: no baseline
+    # a row's value does not depend on where the computed range starts (replay = live)
+    lookback = 200 + 30 - 1
+    np.testing.assert_array_equal(errors.debias(signed[400 - lookback:], 200, 1.5, 30)[lookback:], debiased[400:])
+
+
 def test_rows_without_the_model_columns_are_refused(detector):
     with pytest.raises(ModelError, match="pressure__mean"):
         detector.score("a1", sine_rows(50, 1).drop(columns=[column("pressure", "mean")]))
@@ -295,6 +328,9 @@ def test_detector_spec_rejects_bad_settings():
         DetectorSpec(calibrate_on="test")
     with pytest.raises(ValueError, match="covariate_limit"):
         DetectorSpec(covariate_limit=-1.0)
+    with pytest.raises(ValueError, match="baseline_guard"):
+        DetectorSpec(baseline_guard=0.0)
+    assert DetectorSpec(baseline_rows=0).lookback_rows < DetectorSpec().lookback_rows  # the baseline reads history
     assert DetectorSpec(inputs=("mean", "roll_std")).columns[:2] == [column(SENSOR_NAMES[0], "mean"),
                                                                     column(SENSOR_NAMES[0], "roll_std")]
 
