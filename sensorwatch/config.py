@@ -78,7 +78,7 @@ class ServicesConf(_Strict):
     yarn_nodemanager_port: Port = 18040
     yarn_memory_mb: PositiveInt = 8192  # what the NodeManager offers to containers
     cratedb_transport_port: Port = 14300  # node-to-node
-    cratedb_heap: str = Field(default="512m", pattern=r"^[0-9]+[mg]$")  # CRATE_HEAP_SIZE
+    cratedb_heap: str = Field(default="1g", pattern=r"^[0-9]+[mg]$")  # CRATE_HEAP_SIZE
     hiveserver2_port: Port = 19110  # Spark Thrift Server (services up --with hiveserver2)
     superset_port: Port = 19120  # Apache Superset (sensorwatch dashboard up)
 

@@ -1,19 +1,26 @@
-"""The features job against real HDFS, PostgreSQL and Spark: fills sensor_features, re-runs
+"""The features job against real HDFS, CrateDB and Spark: fills sensor_features, re-runs
 change nothing, late events update only their intervals, backfill equals incremental,
 run records, errors, and every CrateDB statement it emits parses."""
 
+import http.client
+import json
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
+from psycopg import sql as psql
+from pyspark.sql import functions as F
 
 from schemas import ANOMALY_SCORES, JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import column
 from schemas.time import TimeRange
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed, bulk_upsert
+from sensorwatch.connectors.sql import statements as q
+from sensorwatch.connectors.sql.loader import Endpoint
 from sensorwatch.features_job import run_features
 from sensorwatch.sources.landing import seed_landing, series_frame
 from sensorwatch.sources.simulator import simulate
@@ -210,6 +217,42 @@ def test_the_bulk_loader_writes_every_value_as_it_was(spark, store_isolated):
         f"{text}-2": (millis, None, True, [], [], text, 2, None),
         f"{text}-3": (millis, -1.7976931348623157e308, False, ["x"], [1 / 3], text, 3, None),
     }
+
+
+def test_a_store_short_of_memory_is_waited_for_and_the_write_completes(spark, store_isolated):
+    """CrateDB's circuit breaker refuses a bulk request's allocation while its heap is short
+    (the demo met it on a 512 MB heap): produced for real by lowering the breaker's limit,
+    raised again 2.5 s later while the loader waits."""
+    store = SqlStore(store_isolated)
+    store.create_tables((ANOMALY_SCORES,))
+    big = "x" * 20_000  # 400 rows of 20 kB: an 8 MB request, over a 2 MB limit
+    df = spark.range(400).select(
+        F.concat(F.lit("a"), F.col("id").cast("string")).alias("asset_id"), F.lit(T0).alias("interval_start"),
+        F.lit(0.5).alias("score"), F.lit(0.7).alias("threshold"), F.lit(False).alias("exceeds"),
+        F.lit(False).alias("is_anomaly"), F.array(F.lit("pressure")).alias("top_sensors"),
+        F.array(F.lit(1.0)).alias("top_contributions"), F.lit(big).alias("model_name"), F.lit(1).alias("model_version"),
+        F.lit("r").alias("run_id"), F.lit("p").alias("source_partition"), F.lit(None).cast("int").alias("threshold_version"),
+        F.lit(T0).alias("day")).coalesce(1)
+    assert bulk_upsert(store, df, ANOMALY_SCORES) == 400  # Spark warm: the next write posts within a second
+    limit = '"indices.breaker.total.limit"'
+    store.execute(f"SET GLOBAL TRANSIENT {limit} = '2mb'")
+    restore = threading.Timer(2.5, lambda: store.execute(f"RESET GLOBAL {limit}"))
+    try:
+        # the condition is real: the same statement, posted once, is refused by the breaker
+        endpoint = Endpoint.of(store_isolated)
+        conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=60)
+        statement = q.upsert_values(store.target, ANOMALY_SCORES, placeholder=psql.SQL("?")).text()
+        row = ["a", 0, 0.5, 0.7, False, False, ["pressure"], [1.0], big, 1, "r", "p", None, 0]  # column order
+        conn.request("POST", "/_sql", json.dumps({"stmt": statement, "bulk_args": [row] * 400}), endpoint.headers)
+        answer = json.loads(conn.getresponse().read())
+        assert "CircuitBreakingException" in answer["results"][0]["error"]["message"]
+        restore.start()
+        assert bulk_upsert(store, df, ANOMALY_SCORES) == 400
+    finally:
+        restore.join()
+        store.execute(f"RESET GLOBAL {limit}")
+    (n,), = store.query(f"SELECT count(*) FROM {store.name(ANOMALY_SCORES)}")
+    assert n == 400
 
 
 def test_the_bulk_loader_logs_in_as_the_configured_user_with_its_password(spark, store_isolated):

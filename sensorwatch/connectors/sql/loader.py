@@ -12,7 +12,8 @@ the others measured (the same statement over the PostgreSQL protocol, a pgJDBC s
 merge).
 
 Values travel as JSON: timestamps as epoch milliseconds (CrateDB's precision), a double
-that is NaN or infinite as null.
+that is NaN or infinite as null. Rows CrateDB's circuit breaker refuses (its heap short for
+the moment) are sent again after a growing pause; a row it rejects for itself fails the write.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 HTTP_TIMEOUT_S = 300  # one bulk request: a batch of rows, written
+PRESSURE_RETRIES = 6  # rows refused by the store's circuit breaker: tried again after 0.5, 1, 2, 4, 8, 10 s
+PRESSURE_PAUSE_S = 0.5
 
 
 class _StoreDown(Exception):
@@ -83,6 +86,12 @@ def crate_message(text: str) -> str:
 def failed_rows(results: list[dict[str, Any]]) -> list[int]:
     """The positions of a bulk answer's rows that were not written."""
     return [n for n, result in enumerate(results) if result.get("rowcount") != 1]
+
+
+def under_pressure(result: dict[str, Any]) -> bool:
+    """Whether a row failed because the store was short of memory (CrateDB's circuit
+    breaker refuses the allocation): a transient refusal, written by a later try."""
+    return "CircuitBreakingException" in str(result.get("error", {}).get("message", ""))
 
 
 def rejection(result: dict[str, Any], row: int, batch: int) -> str:
@@ -127,18 +136,32 @@ def partition_writer(endpoint: Endpoint, statement: str, columns: list[str],
                 raise RowsRejected(f"a batch of {len(chunk)} rows refused: {crate_message(error)}")
             return list(answer["results"])
 
+        def upsert(chunk: list[tuple]) -> None:
+            """The chunk's rows written, or RowsRejected. Rows that fail are sent again (the
+            upsert is idempotent): once at once (a shard moving to its replica fails rows
+            that a second try writes); while the store is short of memory (its circuit
+            breaker), after a growing pause, up to ``PRESSURE_RETRIES`` times. A row that
+            fails otherwise is rejected."""
+            todo = list(range(len(chunk)))
+            for attempt in range(PRESSURE_RETRIES + 1):
+                results = post([chunk[n] for n in todo])
+                failed = failed_rows(results)
+                if not failed:
+                    return
+                first = results[failed[0]]
+                pressure = all(under_pressure(results[n]) for n in failed)
+                if attempt == PRESSURE_RETRIES or (attempt > 0 and not pressure):
+                    raise RowsRejected(rejection(first, todo[failed[0]], len(chunk)))
+                todo = [todo[n] for n in failed]
+                if pressure:
+                    time.sleep(min(PRESSURE_PAUSE_S * 2 ** attempt, 10.0))
+
         try:
             for batch in batches:
                 rows = list(zip(*(json_values(batch.column(c)) for c in columns), strict=True))
                 for first in range(0, len(rows), batch_rows):
                     chunk = rows[first:first + batch_rows]
-                    results = post(chunk)
-                    if failed := failed_rows(results):
-                        # Once more (the upsert is idempotent): a shard moving to its replica
-                        # fails rows that a second try writes; a rejected row fails again.
-                        again = post([chunk[n] for n in failed])
-                        if still := failed_rows(again):
-                            raise RowsRejected(rejection(again[still[0]], failed[still[0]], len(chunk)))
+                    upsert(chunk)
                     written += len(chunk)
         finally:
             conn.close()
