@@ -2,6 +2,7 @@
 rules offline on the cached forecast errors of bench/skab_cache.py, out of selection.
 
     .venv/bin/python bench/skab_selection.py [--variants w90,w60,w90_rollstd] [--cache var/selection]
+    .venv/bin/python bench/skab_selection.py --worst-case   # issue 29: bench/skab_regimes.py
 
 The protocol: a configuration (model variant, score, smoothing, calibration rows, threshold
 rule and its parameter) is *chosen* on one set of files by a fixed objective and *reported*
@@ -116,7 +117,16 @@ def main() -> None:
     parser.add_argument("--variants", default="w90,w60,w90_rollstd")
     parser.add_argument("--cache", default="var/selection")
     parser.add_argument("--objective", choices=["f1", "plateau"], default="plateau")
-    args = parser.parse_args()
+    parser.add_argument("--worst-case", action="store_true",
+                        help="issue 29's selection instead: every candidate per folder (SKAB and the simulated "
+                             "kinds), chosen by the worst folder (bench/skab_regimes.py; its caches)")
+    args, rest = parser.parse_known_args()
+    if args.worst_case:
+        import skab_regimes
+
+        sys.argv = [sys.argv[0], *rest]
+        skab_regimes.main()
+        return
     counts = {v: len(list((Path(args.cache) / v).glob("*.npz"))) for v in args.variants.split(",")}
     variants = [v for v, n in counts.items() if n and n == max(counts.values())]  # complete caches only
     caches = {v: [Cache.load(p) for p in sorted((Path(args.cache) / v).glob("*.npz"))] for v in variants}
