@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,6 +174,9 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     * ``http_bulk_packed``: the job's path, the feature values packed into one JSON text
       column (built by Spark's ``to_json``) stored without index or column store: the
       least per-column work, at the price of a view unpacking them for every reader;
+    * ``copy_from_files``: Spark writes the rows as JSON files, CrateDB's ``COPY FROM``
+      reads them (``overwrite_duplicates``: a replay replaces the rows; the files must be
+      readable by the CrateDB nodes, here the local one);
     * ``jdbc_stage_merge`` (the path on PostgreSQL): Spark's JDBC writer (pgJDBC, batched)
       into a staging table, ``INSERT ... SELECT ... ON CONFLICT`` into the target, the
       stage dropped.
@@ -195,6 +200,20 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
         store.execute(merge_stage(store.target, SENSOR_FEATURES, stage))
         store.execute(q.drop_table(store.target, stage))
 
+    def copy_from_files() -> None:
+        # CrateDB reads the files itself (its node runs on this machine): a local folder
+        # it may read, written by Spark's JSON writer, loaded with overwrite (idempotent).
+        folder = Path(tempfile.mkdtemp(prefix="sw-copy-"))
+        folder.chmod(0o755)
+        try:
+            rows.select(*cols).write.mode("overwrite").json(str(folder / "rows"))
+            summary = store.query(f"COPY {store.name(SENSOR_FEATURES)} FROM 'file://{folder}/rows/*.json' "
+                                  "WITH (overwrite_duplicates = true) RETURN SUMMARY")
+            if failed := [(uri, errors) for _, uri, _, n_errors, errors in summary if n_errors]:
+                raise SqlWriteFailed(f"COPY FROM rejected rows: {str(failed)[:200]}")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
     values = [f.name for f in SENSOR_FEATURES.all_fields if not f.indexed]
     packed = rows.select(*(c for c in cols if c in PACKED_KEYS), F.to_json(F.struct(*values)).alias("packed"))
     out = time_writers(store, [
@@ -202,7 +221,8 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
         ("psycopg_upsert", SENSOR_FEATURES, lambda: psycopg_upsert(settings, rows, SENSOR_FEATURES)),
         ("http_bulk_indexed", INDEXED_FEATURES, lambda: bulk_upsert(store, rows, INDEXED_FEATURES)),
         ("http_bulk_packed", PACKED_FEATURES, lambda: bulk_upsert(store, packed, PACKED_FEATURES)),
-        ("jdbc_stage_merge", SENSOR_FEATURES, jdbc_stage_merge)], n, "writer")
+        ("jdbc_stage_merge", SENSOR_FEATURES, jdbc_stage_merge),
+        ("copy_from_files", SENSOR_FEATURES, copy_from_files)], n, "writer")
     rows.unpersist()
     return out
 
