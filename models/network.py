@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from models.spec import DetectorSpec
+from models.stderr import native_stderr
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ banner lines
-import keras
-import tensorflow as tf
+with native_stderr():  # what the setting does not silence (absl's first lines, oneDNN) goes to the log
+    import keras
+    import tensorflow as tf
 
 log = logging.getLogger(__name__)
 PREDICT_BATCH = 4096  # fixed batch shape: one XLA compilation per model
@@ -25,7 +27,8 @@ PREDICT_BATCH = 4096  # fixed batch shape: one XLA compilation per model
 
 def device() -> str:
     """``GPU`` when TensorFlow sees one, else ``CPU``."""
-    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+    with native_stderr():  # probing CUDA on a machine without it prints an error line
+        return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
 
 
 def build(spec: DetectorSpec, n_features: int, mixed_precision: bool = False) -> keras.Model:

@@ -678,6 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     try:
         settings = load_settings(args.profile)
+        logs.native_output(settings.home / "log")
         return args.func(settings, args)
     except Exception as exc:  # one clear line for the errors we explain
         code = exit_code(exc)

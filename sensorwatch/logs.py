@@ -3,7 +3,9 @@
 Library code only calls ``logging.getLogger(__name__)``; this sets where records go: one
 line each on stderr (stdout stays for the command's own output, e.g. a job's JSON
 summary). ``SENSORWATCH_LOG_LEVEL`` (default INFO) sets the level of our loggers; the
-libraries we drive (py4j, MLflow, urllib3, ...) stay at WARNING.
+libraries we drive (py4j, urllib3, ...) stay at WARNING, the chatty ones (TensorFlow,
+MLflow) at ERROR, and native start-up output goes to a log file (``native_output``);
+``SENSORWATCH_VERBOSE=1`` shows it all.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
+from pathlib import Path
+
+from models.stderr import ENV as NATIVE_LOG
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 OURS = ("sensorwatch", "models", "features", "schemas")
@@ -18,7 +24,15 @@ OURS = ("sensorwatch", "models", "features", "schemas")
 # sends to the JVM, option values included, so a JDBC password would reach the logs (found
 # by tests/test_predict_job.py's secrets test with the root logger at DEBUG).
 QUIET = ("py4j",)
+# Libraries whose warnings are start-up chatter to a user (TensorFlow's retracing notes,
+# MLflow's advice on how models are logged): ERROR unless SENSORWATCH_VERBOSE is set.
+CHATTY = ("tensorflow", "absl", "keras", "mlflow")
+VERBOSE = "SENSORWATCH_VERBOSE"
 _configured = False
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE, "") not in ("", "0")
 
 
 class _Stderr(logging.StreamHandler):
@@ -47,8 +61,22 @@ def configure(level: str | None = None) -> None:
     for name in OURS:
         logging.getLogger(name).setLevel((level or os.environ.get("SENSORWATCH_LOG_LEVEL", "INFO")).upper())
     quiet_libraries()
+    if not verbose():
+        for name in CHATTY:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"mlflow(\..*)?$")
     logging.captureWarnings(True)
     _configured = True
+
+
+def native_output(log_dir: Path) -> None:
+    """What native libraries print on the process's stderr when they start (TensorFlow's
+    C++ banner, the JVM PySpark launches: Spark's start-up WARN lines) goes to
+    ``log_dir/native.log`` (``models.stderr``), unless SENSORWATCH_VERBOSE is set."""
+    if verbose():
+        return
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault(NATIVE_LOG, str(log_dir / "native.log"))
 
 
 def quiet_libraries() -> None:

@@ -8,6 +8,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
+from models.stderr import native_stderr
 from sensorwatch import jvm, logs
 from sensorwatch.config import Settings
 
@@ -32,7 +33,8 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: 
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it
         builder = builder.config("spark.jars", jvm.job_jars(settings))
     logs.quiet_libraries()  # py4j's DEBUG records carry option values: the JDBC password
-    spark = builder.getOrCreate()
+    with native_stderr():  # a JVM PySpark starts keeps it as its stderr: Spark's start-up lines go to the log
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
 
