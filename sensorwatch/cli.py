@@ -678,7 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
     try:
         settings = load_settings(args.profile)
-        logs.native_output(settings.home / "log")
+        if settings.services:  # the embedded services' log directory; on a cluster the container logs keep it
+            logs.native_output(settings.home / "log")
         return args.func(settings, args)
     except Exception as exc:  # one clear line for the errors we explain
         code = exit_code(exc)

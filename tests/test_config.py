@@ -91,6 +91,14 @@ def test_endpoint_port():
         endpoint_port("hdfs:///data")
 
 
+def test_a_command_runs_under_a_cluster_profile_without_local_services(monkeypatch, capsys):
+    """A profile without a `services` section (yarn-local, yarn) has no local log directory:
+    the CLI keeps native output where it is instead of failing on it (found by the YARN tests)."""
+    monkeypatch.delenv("SENSORWATCH_NATIVE_LOG", raising=False)
+    assert cli_main(["schema", "ddl", "--dialect", "cratedb", "--profile", "yarn-local"]) == 0, capsys.readouterr().err
+    assert "CREATE TABLE" in capsys.readouterr().out
+
+
 def test_cli_reports_config_error_with_exit_2(monkeypatch, capsys):
     monkeypatch.setenv("SENSORWATCH__KAFKA__PARTITIONS", "zero")
     assert cli_main(["schema", "ddl", "--dialect", "cratedb"]) == 2
