@@ -137,13 +137,6 @@ class Detector:
             }, index=frames[asset].index)
         return out
 
-    def sensor_errors_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-        """Per asset, the absolute forecast error per row and sensor (rows x sensors, in
-        units of the asset's training spread; before any baseline), NaN where there is no
-        forecast (``column_errors_many``)."""
-        n_sensors = len(SENSOR_NAMES)
-        return {a: errors.per_sensor(e, n_sensors) for a, e in self.column_errors_many(frames).items()}
-
     def column_errors_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
         """Per asset, the signed forecast error (actual - forecast) per row and model column
         (in units of the asset's training spread), with one batched forecast for all assets.

@@ -25,12 +25,6 @@ def per_sensor(column_errors: np.ndarray, n_sensors: int) -> np.ndarray:
     return err.reshape(len(err), n_sensors, -1).mean(axis=2)
 
 
-def sensor_errors(predicted: np.ndarray, actual: np.ndarray, n_sensors: int) -> np.ndarray:
-    """Absolute forecast errors per sensor, (rows, sensors): a sensor with several input
-    statistics gets their mean. NaN actuals (missing readings) count as no error."""
-    return per_sensor(signed_errors(predicted, actual), n_sensors)
-
-
 def smooth(values: np.ndarray, rows: int) -> np.ndarray:
     """Trailing mean over the last ``rows`` rows (causal, so a live run and a replay agree);
     NaN rows are skipped; shorter histories use what they have. Each window is averaged on
@@ -43,8 +37,8 @@ def smooth(values: np.ndarray, rows: int) -> np.ndarray:
 
 
 def debias(signed: np.ndarray, rows: int, guard: float, smoothing: int) -> np.ndarray:
-    """Signed errors (rows x sensors) minus an adapting baseline with a guard: per sensor,
-    the mean of its previous ``rows`` signed errors whose trailing ``smoothing``-row mean
+    """Signed errors (rows x model columns) minus an adapting baseline with a guard: per
+    column, the mean of its previous ``rows`` signed errors whose trailing ``smoothing``-row mean
     was within ``guard`` (training spreads). A small shift of the operating point is
     absorbed within ``rows`` rows; a large one (a fault) never enters the baseline, so it is
     never absorbed. Fewer than ``rows // 4`` such errors: no baseline (0). ``rows`` 0: the

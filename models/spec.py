@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from models.covariates import LAG
 from models.threshold import RULES
 from schemas import SENSOR_NAMES
 from schemas.features import INTERVAL_STATS, ROLLING_STATS, column
@@ -116,8 +117,6 @@ class DetectorSpec:
         window, the baseline's rows and the smoothing of the errors it keeps, and the
         smoothing (or the covariates' change, ``models.covariates.LAG``), and the
         confirmation (``min_duration``)."""
-        from models.covariates import LAG
-
         baseline = self.baseline_rows + self.smoothing - 1 if self.baseline_rows else 0
         return max(self.window + baseline + self.smoothing - 1, LAG) + self.min_duration - 1
 

@@ -170,7 +170,8 @@ def test_errors_smooth_score_and_name_top_sensors_on_hand_made_values():
     np.testing.assert_allclose(score, [1.0, np.sqrt(5.0)])  # RMS over the last 2 rows
     assert errors.top_sensors(np.array([[0.1, 0.6, 0.3]]), ("x", "y", "z"), 2) == [["y", "z"]]
     two_stats = np.array([[1.0, 3.0, 0.0, 0.0]])  # sensor 1 has two inputs: their mean
-    np.testing.assert_allclose(errors.sensor_errors(np.zeros((1, 4)), two_stats, 2), [[2.0, 0.0]])
+    np.testing.assert_allclose(errors.per_sensor(errors.signed_errors(np.zeros((1, 4)), two_stats), 2),
+                               [[2.0, 0.0]])
 
 
 def test_threshold_rules_on_hand_made_scores():
