@@ -36,7 +36,7 @@ lock:
 
 bench: setup
 	$(PY) bench/ingest.py
-	$(PY) bench/features.py
+	$(PY) bench/features_run.py
 	$(PY) bench/model.py
 	$(PY) bench/predict.py
 

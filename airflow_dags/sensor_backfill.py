@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, Param
 
-from sensorwatch.scheduling import TAGS, default_args, spark_task
+from sensorwatch.runtime.scheduling import TAGS, default_args, spark_task
 
 RANGE = ["--from", "{{ params.start }}", "--to", "{{ params.end }}"]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-from sensorwatch.scheduling import TAGS, default_args, spark_task
+from sensorwatch.runtime.scheduling import TAGS, default_args, spark_task
 
 with DAG(
     dag_id="sensor_features",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-from sensorwatch.scheduling import TAGS, default_args, settings, spark_task
+from sensorwatch.runtime.scheduling import TAGS, default_args, settings, spark_task
 
 EVERY = timedelta(seconds=settings().predict.interval_s)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG
 
-from sensorwatch.scheduling import TAGS, default_args, settings, spark_task
+from sensorwatch.runtime.scheduling import TAGS, default_args, settings, spark_task
 
 EVERY = timedelta(seconds=settings().predict.interval_s)
 # The end of the run's interval; manual runs (no logical date) score up to when they run.

@@ -631,7 +631,7 @@ PREDICT = {f.__name__: f for f in (predict_sql_killed_mid_write, predict_kill9_b
 
 def _prepare_predict(ctx: dict, workdir: Path) -> None:
     """The pumps, a champion, and a clean run's rows to compare with."""
-    from sensorwatch.predict_job import run_predict
+    from sensorwatch.pipeline.prediction import run_predict
     from tests.scoring_setup import END, WARMUP, at, isolated, land_and_train
 
     base, settings = isolated(ctx["base"], workdir)
@@ -646,7 +646,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", choices=[*INGEST, *PREDICT])
     args = parser.parse_args()
-    from sensorwatch.spark import get_spark
+    from sensorwatch.runtime.spark import get_spark
 
     base = load_settings("local")
     services.up(base)

@@ -22,9 +22,9 @@ from pyspark.sql import functions as F
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.kafka import spark_options
-from sensorwatch.ingest import parse_events, rules_from_settings, run_ingest
+from sensorwatch.pipeline.ingestion import parse_events, rules_from_settings, run_ingest
+from sensorwatch.runtime.spark import get_spark
 from sensorwatch.sources.produce import simulate_to_kafka
-from sensorwatch.spark import get_spark
 
 
 def timed(fn):

@@ -57,8 +57,8 @@ from sensorwatch import services
 from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.kafka import client_conf, ensure_topic
 from sensorwatch.connectors.sql import SqlStore
-from sensorwatch.sources.landing import series_frame
 from sensorwatch.sources.simulator import simulate
+from tests.landing_seed import series_frame
 
 SENSORWATCH = str(REPO / ".venv" / "bin" / "sensorwatch")
 
@@ -229,7 +229,7 @@ def stop(proc: subprocess.Popen, grace_s: float = 30) -> int | None:
 
 
 def offsets_check(settings: Settings, produced: int) -> dict:
-    from sensorwatch.spark import get_spark
+    from sensorwatch.runtime.spark import get_spark
 
     spark = get_spark(settings, "bench-load-check")
     landing = spark.read.parquet(settings.storage.landing).select("kafka_partition", "kafka_offset")

@@ -28,7 +28,7 @@ from features.compute import features_frame
 from models.detector import Detector
 from models.network import Predictor
 from sensorwatch.config import load_settings
-from sensorwatch.skab_eval import TRAIN_ROWS, events_of
+from sensorwatch.pipeline.evaluation import TRAIN_ROWS, events_of
 from sensorwatch.sources import skab
 
 

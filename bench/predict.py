@@ -54,16 +54,16 @@ from features.transforms import compute_features
 from models import registry
 from models.detector import Detector
 from models.serving import Grid, score_frame
-from models.transforms import score_features
+from models.spark_scoring import score_features
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.connectors.sql import SqlStore
-from sensorwatch.extract import Span, events_for, read_landing
-from sensorwatch.predict_job import ARROW_BATCH_CONF, run_predict
-from sensorwatch.sources.landing import seed_landing, series_frame
+from sensorwatch.pipeline.extract import Span, events_for, read_landing
+from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
+from sensorwatch.runtime.spark import get_spark
 from sensorwatch.sources.simulator import simulate
-from sensorwatch.spark import get_spark
+from tests.landing_seed import seed_landing, series_frame
 
 END = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 IDLE_S = 70  # past Spark's idle-worker limit (60 s): what each cycle of predict --continuous meets

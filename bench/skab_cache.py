@@ -23,11 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import errors
+from models import residuals
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.features import FeatureSpec, column
-from sensorwatch.skab_eval import fit_file
+from sensorwatch.pipeline.evaluation import fit_file
 from sensorwatch.sources import skab
 
 # Model variants: DetectorSpec overrides of the production defaults.
@@ -44,7 +44,7 @@ def cache_file(f: skab.SkabFile, features: FeatureSpec, spec: DetectorSpec, path
     rows, train, detector = fitted.rows, fitted.train, fitted.detector
     reading_ix, row_ix = fitted.reading_ix, fitted.row_ix
     column_err = detector.column_errors_many({f.asset_id: rows})[f.asset_id]
-    err = errors.per_sensor(column_err, len(SENSOR_NAMES))  # as the score reads them, before any baseline
+    err = residuals.per_sensor(column_err, len(SENSOR_NAMES))  # as the score reads them, before any baseline
     signed = column_err.reshape(len(column_err), len(SENSOR_NAMES), -1).mean(axis=2)
     n_windows = int(train.sum()) - spec.window
     n_val = max(1, int(round(n_windows * spec.validation_fraction)))

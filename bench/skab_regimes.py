@@ -11,7 +11,7 @@ Every candidate is applied to the cached forecast errors of the production model
 without a baseline, with the production score (top-2 steady sensors, 30-row smoothing), threshold (spread 3.0
 on the training rows) and pruning (30 rows); labels are read only to score:
 
-* ``trimmed L G``: an adapting baseline with a guard (``models.errors.debias``): each
+* ``trimmed L G``: an adapting baseline with a guard (``models.residuals.debias``): each
   sensor's signed error minus the mean of its last ``L`` signed errors whose 30-row mean
   was within ``G`` training spreads (small shifts absorbed, a large one never: the guard);
 * ``whiten s``: the steady sensors' signed errors decorrelated by their training covariance
@@ -44,7 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from skab_selection import DRIFT, STEADY, Cache
 
-from models import covariates, errors, threshold
+from models import covariates, residuals, threshold
 from models.metrics import Scores, binary_scores
 
 SMOOTHING, K, MIN_DURATION = 30, 3.0, 30
@@ -62,8 +62,8 @@ def load(folder: Path) -> list[Cache]:
 
 
 def trimmed(c: Cache, rows: int, guard: float) -> np.ndarray:
-    """|signed error - its adapting baseline| (the production ``models.errors.debias``)."""
-    return np.abs(errors.debias(c.signed, rows, guard, SMOOTHING))
+    """|signed error - its adapting baseline| (the production ``models.residuals.debias``)."""
+    return np.abs(residuals.debias(c.signed, rows, guard, SMOOTHING))
 
 
 def whitened(c: Cache, shrink: float) -> np.ndarray:
@@ -87,7 +87,7 @@ def row_flags(c: Cache, err: np.ndarray, covariate_limit: float = 0.0,
               short: tuple[float, int] | None = None) -> np.ndarray:
     """The test readings' flags: the production score on ``err``, the covariates' evidence
     and the impulse path when asked."""
-    score, _ = errors.score(err, SMOOTHING, scored=STEADY_MASK, top_k=2)
+    score, _ = residuals.score(err, SMOOTHING, scored=STEADY_MASK, top_k=2)
     score[:c.window] = np.nan
     limit = threshold.spread(score[c.window:c.n_train], K)
     if covariate_limit:
@@ -95,7 +95,7 @@ def row_flags(c: Cache, err: np.ndarray, covariate_limit: float = 0.0,
     flags = threshold.flag(score, limit, MIN_DURATION)
     if short:
         factor, hold = short
-        raw, _ = errors.score(err, 1, scored=STEADY_MASK, top_k=2)
+        raw, _ = residuals.score(err, 1, scored=STEADY_MASK, top_k=2)
         raw[:c.window] = np.nan
         for t in np.flatnonzero(np.nan_to_num(raw) > factor * np.nanmax(raw[c.window:c.n_train])):
             flags[t:t + hold] = True

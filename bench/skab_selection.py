@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models import errors, threshold
+from models import residuals, threshold
 from models.metrics import binary_scores
 from schemas import SENSOR_NAMES
 
@@ -71,7 +71,7 @@ def level_errors(c: Cache) -> np.ndarray:
     from what training saw (the forecaster's error fades once a shift fills its window)."""
     train = c.means[: c.n_train]
     mean, std = np.nanmean(train, axis=0), np.nanstd(train, axis=0)
-    return np.abs(c.means - mean) / np.where(std > errors.EPS, std, 1.0)
+    return np.abs(c.means - mean) / np.where(std > residuals.EPS, std, 1.0)
 
 
 def score_of(c: Cache, kind: str, smoothing: int) -> np.ndarray:
@@ -79,13 +79,13 @@ def score_of(c: Cache, kind: str, smoothing: int) -> np.ndarray:
     without the slow-drift sensors; ``level_steady``: input level on the steady sensors."""
     steady = np.array([i in STEADY for i in range(len(SENSOR_NAMES))])
     if kind == "rms":  # the production score before this selection
-        s, _ = errors.score(c.err, smoothing)
+        s, _ = residuals.score(c.err, smoothing)
     elif kind == "rms_steady":
-        s, _ = errors.score(c.err, smoothing, scored=steady)
+        s, _ = residuals.score(c.err, smoothing, scored=steady)
     elif kind == "top2_steady":  # the two scored sensors with the largest smoothed squared error
-        s, _ = errors.score(c.err, smoothing, scored=steady, top_k=2)
+        s, _ = residuals.score(c.err, smoothing, scored=steady, top_k=2)
     elif kind == "level_steady":
-        s, _ = errors.score(level_errors(c)[:, STEADY], smoothing)
+        s, _ = residuals.score(level_errors(c)[:, STEADY], smoothing)
     else:
         raise ValueError(kind)
     s[: c.window] = np.nan

@@ -1,6 +1,6 @@
 """Validation choices side by side (not a test): the same Kafka batch through
 
-* ``arrow``: the project's validator (``sensorwatch.validate``, orjson on Arrow batches in
+* ``arrow``: the project's validator (``sensorwatch.pipeline.validator``, orjson on Arrow batches in
   Python workers, ``mapInArrow``), and
 * ``from_json``: Spark's own JSON functions and column expressions in the JVM, built to give
   the same columns (typed fields, extras, Kafka lineage, every reason, the raw payload of
@@ -33,10 +33,10 @@ from schemas import ASSET_ID_MAX_LEN, SENSOR_EVENT, SENSOR_NAMES, Kind
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.kafka import spark_options
-from sensorwatch.ingest import parse_events, rules_from_settings
+from sensorwatch.pipeline.ingestion import parse_events, rules_from_settings
+from sensorwatch.pipeline.validator import EventRules
+from sensorwatch.runtime.spark import get_spark
 from sensorwatch.sources.produce import simulate_to_kafka
-from sensorwatch.spark import get_spark
-from sensorwatch.validate import EventRules
 
 _SPARK_TYPE = {Kind.STRING: T.StringType(), Kind.BIGINT: T.LongType(), Kind.TIMESTAMP: T.LongType(),
                Kind.DOUBLE: T.DoubleType()}
@@ -53,7 +53,7 @@ def _json_type(raw: Column, is_string: Column) -> Column:
 
 
 def validate_with_from_json(raw: DataFrame, rules: EventRules) -> DataFrame:
-    """The same checks as ``sensorwatch.validate``, in Spark SQL expressions."""
+    """The same checks as ``sensorwatch.pipeline.validator``, in Spark SQL expressions."""
     text = F.col("value").cast("string")
     typed_schema = T.StructType([T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields])
     # Two parses: typed (the values) and raw text per key (presence, extras, type names).

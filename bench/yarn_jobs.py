@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.runtime.submit import submission
 from sensorwatch.services import yarn
 from sensorwatch.sources.produce import simulate_to_kafka
-from sensorwatch.submit import submission
 
 START = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
 

@@ -4,7 +4,7 @@
 
 Without a range: incremental (what landed since the last successful run, late events
 included). With ``--from/--to`` (ISO times, UTC by default): a backfill of that range.
-Only wiring: the logic lives in ``sensorwatch.features_job`` and ``features``.
+Only wiring: the logic lives in ``sensorwatch.pipeline.featurization`` and ``features``.
 """
 
 import sys

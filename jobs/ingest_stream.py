@@ -2,7 +2,7 @@
 
     spark-submit jobs/ingest_stream.py [--profile yarn] [--trigger availableNow|processingTime] [--timeout S]
 
-Only wiring: the logic lives in ``sensorwatch.ingest``.
+Only wiring: the logic lives in ``sensorwatch.pipeline.ingestion``.
 """
 
 import sys

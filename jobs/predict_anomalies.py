@@ -4,7 +4,7 @@
 
 Scores the feature intervals of the last ``predict.interval_s`` before T (default: now),
 or every interval of a backfill range, with the ``champion`` model, in Spark (pandas UDF,
-``mapInPandas``). Only wiring: the logic lives in ``sensorwatch.predict_job`` and ``models``.
+``mapInPandas``). Only wiring: the logic lives in ``sensorwatch.pipeline.prediction`` and ``models``.
 """
 
 import sys

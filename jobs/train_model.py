@@ -6,7 +6,7 @@
 Reads the features of the range (default: the newest ``model.train_hours``), trains the
 LSTM (GPU when TensorFlow sees one), logs the run to MLflow, registers a version and moves
 the ``champion`` alias only if the version is not worse on the held-back data.
-Only wiring: the logic lives in ``sensorwatch.train_job`` and ``models``.
+Only wiring: the logic lives in ``sensorwatch.pipeline.training`` and ``models``.
 """
 
 import sys

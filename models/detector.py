@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models import covariates, drift, errors, threshold
+from models import covariates, drift, residuals, threshold
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.errors import OperationFailed
@@ -133,7 +133,7 @@ class Detector:
                 "is_anomaly": threshold.confirmed(exceeding, spec.min_duration),
                 "in_event": threshold.flag(score, cal.threshold, spec.min_duration),
                 "contributions": list(contrib),
-                "top_sensors": errors.top_sensors(contrib, SENSOR_NAMES, spec.top_sensors),
+                "top_sensors": residuals.top_sensors(contrib, SENSOR_NAMES, spec.top_sensors),
             }, index=frames[asset].index)
         return out
 
@@ -156,7 +156,7 @@ class Detector:
             if asset in windows:
                 x, y = windows[asset]
                 assert predicted is not None  # forecast whenever any asset has windows
-                err[spec.window:] = errors.signed_errors(predicted[offset:offset + len(x)], y)
+                err[spec.window:] = residuals.signed_errors(predicted[offset:offset + len(x)], y)
                 offset += len(x)
                 present = rows[spec.columns].notna().any(axis=1).to_numpy()
                 err[~present] = np.nan
@@ -178,7 +178,7 @@ class Detector:
             x, y = _windows(rows, self.spec, mean, std)
             raw = rows[self.spec.columns].to_numpy(np.float64)[self.spec.window:]
             predicted = self._predict(x) * std + mean
-            spread = np.maximum(np.nanstd(raw, axis=0), errors.EPS)
+            spread = np.maximum(np.nanstd(raw, axis=0), residuals.EPS)
             err = np.abs(raw - predicted) / spread
             total += float(np.nansum(err))
             count += int(np.sum(np.isfinite(err)))
@@ -227,7 +227,7 @@ class Detector:
 
     def with_thresholds(self, thresholds: dict[str, float]) -> Detector:
         """This detector with ``thresholds`` replacing some assets' calibrated thresholds
-        (recalibrated from operators' labels, ``sensorwatch.thresholds``); same network."""
+        (recalibrated from operators' labels, ``sensorwatch.operations.threshold_versions``); same network."""
         if not thresholds:
             return self
         calibrations = dict(self.calibrations)
@@ -262,12 +262,12 @@ class Detector:
 
     def _score(self, column_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(score, contributions) per row from the rows' signed errors per model column,
-        less their adapting baseline (``errors.debias``); none in the first ``window`` rows
+        less their adapting baseline (``residuals.debias``); none in the first ``window`` rows
         (no forecast)."""
         spec = self.spec
-        debiased = errors.debias(column_err, spec.baseline_rows, spec.baseline_guard, spec.smoothing)
-        sensor_err = errors.per_sensor(debiased, len(SENSOR_NAMES))
-        score, contrib = errors.score(sensor_err, spec.smoothing, spec.scored, spec.score_top_k)
+        debiased = residuals.debias(column_err, spec.baseline_rows, spec.baseline_guard, spec.smoothing)
+        sensor_err = residuals.per_sensor(debiased, len(SENSOR_NAMES))
+        score, contrib = residuals.score(sensor_err, spec.smoothing, spec.scored, spec.score_top_k)
         score[: spec.window] = np.nan
         contrib[: spec.window] = np.nan
         return score, contrib
@@ -314,7 +314,7 @@ def _fit_normalisation(rows: pd.DataFrame, spec: DetectorSpec) -> tuple[np.ndarr
     values = rows[spec.columns].to_numpy(np.float64)
     mean = np.nan_to_num(np.nanmean(values, axis=0))
     std = np.nan_to_num(np.nanstd(values, axis=0), nan=1.0)
-    return mean, np.where(std > errors.EPS, std, 1.0)
+    return mean, np.where(std > residuals.EPS, std, 1.0)
 
 
 def _windows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray,

@@ -2,7 +2,7 @@
 threshold, and choose the lowest one that keeps false alarms within a budget (pandas).
 
 An event under threshold ``t`` is a run of consecutive stored score rows above ``t`` that
-lasts ``min_duration`` rows (how ``models.events`` merges them: rows exist for scored
+lasts ``min_duration`` rows (how ``models.event_merging`` merges them: rows exist for scored
 intervals only, so an interval without data does not end a run). A labelled event is
 still alerted under ``t`` when such a run overlaps it.
 """

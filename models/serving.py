@@ -1,6 +1,6 @@
 """Scoring the newest feature rows with a registered model, without Spark.
 
-``score_batches`` is what each Spark Python worker runs (``models.transforms`` wires it
+``score_batches`` is what each Spark Python worker runs (``models.spark_scoring`` wires it
 into ``mapInPandas``); it also runs in-process, which is how the tests and the benchmark
 compare the two paths. The model travels with the task (``models.shipped``) and is
 unpacked once per Python process and registered version.
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.compute import whole_assets
-from models import errors
+from models import residuals
 from models.detector import Detector
 from models.shipped import ShippedModel, detector_for
 from schemas import ANOMALY_SCORES, SENSOR_NAMES
@@ -103,7 +103,7 @@ def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel | None, g
 def _top(contributions: np.ndarray, scored: np.ndarray, k: int) -> tuple[list, list]:
     """Per row: the ``k`` top sensors and their shares (rounded to 1e-6), largest first;
     empty lists for a row without a score."""
-    order = errors.top_k(contributions, k)
+    order = residuals.top_k(contributions, k)
     names = np.asarray(SENSOR_NAMES, dtype=object)[order].tolist()
     shares = np.round(np.take_along_axis(contributions, order, axis=1), 6).tolist()
     return ([n if ok else [] for n, ok in zip(names, scored)], [s if ok else [] for s, ok in zip(shares, scored)])

@@ -36,7 +36,7 @@ class DetectorSpec:
     # largest among the sensors that are not `covariates` (inputs whose slow drift is no
     # evidence of a fault). Chosen out of selection on SKAB: docs/model-notes.md.
     smoothing: int = 30
-    # Each sensor's signed error minus its adapting baseline (models.errors.debias): the
+    # Each sensor's signed error minus its adapting baseline (models.residuals.debias): the
     # mean of its last `baseline_rows` errors whose smoothed value stayed within
     # `baseline_guard` training spreads: a small move of the operating point is absorbed, a
     # fault is not (0 rows: no baseline). Chosen by the worst folder: docs/model-notes.md.

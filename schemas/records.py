@@ -124,7 +124,7 @@ SENSOR_FEATURES = Table(
         Field("interval_start", Kind.TIMESTAMP, nullable=False, doc="start of the fixed interval (UTC)"),
         *(Field(f.name, Kind(f.kind), nullable=False, doc=f.doc) for f in ROW_FLAGS),
         # Read by asset and time (the key), never looked up by value: not indexed, which
-        # halves CrateDB's work per 87-column row (bench/features.py measures both).
+        # halves CrateDB's work per 87-column row (bench/features_run.py measures both).
         *(Field(name, Kind(st.kind), doc=st.doc, indexed=False) for name, st in sensor_columns(SENSOR_NAMES)),
     ),
     # CrateDB: one partition per day, rows of an asset on one shard; a partition column
@@ -263,7 +263,7 @@ MAINTENANCE_WINDOWS = Table(
     clustered_by="asset_id",
 )
 
-THRESHOLD_STATUSES = ("proposed", "active", "retired")
+PROPOSED, ACTIVE, RETIRED = THRESHOLD_STATUSES = ("proposed", "active", "retired")  # a threshold version's life
 
 THRESHOLD_VERSIONS = Table(
     name="threshold_versions",

@@ -2,7 +2,7 @@
 # Idempotent setup on a fresh Debian 12 machine: system packages, then the .venv.
 # A second run only checks (seconds). Services themselves are installed lazily by
 # `sensorwatch services up`; their jars (Kafka, Hadoop, Spark's Kafka source) are resolved from
-# Maven Central here, once, into ~/.cache/sensorwatch/jvm (python -m sensorwatch.jvm);
+# Maven Central here, once, into ~/.cache/sensorwatch/jvm (python -m sensorwatch.runtime.jvm);
 # CrateDB comes from its release tarball (sensorwatch/services/cratedb.py says where).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ need_apt=()
 command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 command -v openssl >/dev/null || need_apt+=(openssl)
-# pgJDBC: only bench/features.py's comparison of bulk writers (the previous path) uses it.
+# pgJDBC: only bench/features_run.py's comparison of bulk writers (the previous path) uses it.
 [ -f /usr/share/java/postgresql.jar ] || need_apt+=(libpostgresql-jdbc-java)
 # Headless Chromium and its WebDriver: the dashboard's check in a real browser.
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
@@ -30,7 +30,7 @@ export UV_COMPILE_BYTECODE=1
 # PySpark is on PyPI as an sdist only, and this network's proxy answers every revalidation as
 # "modified": uv then downloads and builds it again on each install, leaving another 1.4 GB in
 # its cache every time (measured: 60 copies, 54 GB). So build its wheel once into our own
-# wheelhouse and point every install at it (sensorwatch/package.py uses the same folder).
+# wheelhouse and point every install at it (sensorwatch/runtime/package.py uses the same folder).
 wheelhouse="${SENSORWATCH_CACHE:-$HOME/.cache/sensorwatch}/wheels"
 pyspark_pin=$(grep -o '"pyspark==[^"]*"' pyproject.toml | tr -d '"')
 if ! ls "$wheelhouse/pyspark-${pyspark_pin#pyspark==}-"*.whl >/dev/null 2>&1; then
@@ -54,7 +54,7 @@ fi
 
 # The JVM components, pinned in jvm/*/pom.xml: resolved from Maven Central once (a stamp per
 # pom; a second run runs no mvn at all).
-.venv/bin/python -m sensorwatch.jvm
+.venv/bin/python -m sensorwatch.runtime.jvm
 
 # An environment of its own for a dependency group of pyproject.toml (pinned by its
 # constraints file), reinstalled when either changes: group_env DIR GROUP CONSTRAINTS [--with-project].

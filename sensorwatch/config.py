@@ -246,7 +246,7 @@ class PredictConf(_Strict):
 
 
 class AlertsConf(_Strict):
-    """Alerts on Kafka (``sensorwatch.alerts``): the topic (compacted: it holds each event's
+    """Alerts on Kafka (``sensorwatch.operations.alerts``): the topic (compacted: it holds each event's
     latest state) and the severity levels (peak score / threshold) whose crossing re-alerts."""
 
     topic: Topic

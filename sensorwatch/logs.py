@@ -81,6 +81,6 @@ def native_output(log_dir: Path) -> None:
 
 def quiet_libraries() -> None:
     """``QUIET`` at WARNING (also where the CLI did not configure logging: a notebook, a
-    test); ``sensorwatch.spark.get_spark`` calls it."""
+    test); ``sensorwatch.runtime.spark.get_spark`` calls it."""
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -89,7 +89,7 @@ def isolated(live_services: Settings) -> Settings:
 
 @pytest.fixture(scope="session")
 def spark(live_services: Settings):
-    from sensorwatch.spark import get_spark
+    from sensorwatch.runtime.spark import get_spark
 
     session = get_spark(live_services, "sensorwatch-tests", model_runtime=True)  # as the predict job
     yield session
@@ -118,7 +118,7 @@ def built_package(tmp_path_factory):
     """``sensorwatch package`` once per session (tests/test_package.py and test_yarn.py)."""
     import shutil
 
-    from sensorwatch.package import build
+    from sensorwatch.runtime.package import build
 
     out = tmp_path_factory.mktemp("dist")
     free = shutil.disk_usage(out).free
@@ -150,3 +150,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if not SERVICE_FIXTURES & set(item.fixturenames) and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.unit)
+
+
+def sasl_settings(settings):
+    """``settings`` pointed at the embedded broker's SASL_SSL listener, as the embedded user."""
+    from sensorwatch.services.kafka import MECHANISM, ca_file, sasl_password
+
+    svc = settings.embedded
+    return settings.with_overrides(kafka={
+        "bootstrap_servers": f"127.0.0.1:{svc.kafka_sasl_ssl_port}", "security_protocol": "SASL_SSL",
+        "sasl_mechanism": MECHANISM, "username": svc.kafka_sasl_user, "password": sasl_password(settings),
+        "ssl_ca_location": str(ca_file(settings))})

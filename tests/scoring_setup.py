@@ -53,8 +53,8 @@ def land_and_train(spark, settings, workdir: Path):
     from features.compute import features_frame
     from models import registry
     from models.detector import Detector
-    from sensorwatch.sources.landing import seed_landing, series_frame
     from sensorwatch.sources.simulator import simulate
+    from tests.landing_seed import seed_landing, series_frame
 
     series = simulate(4, 1400, T0, seed=3, anomalies_per_asset=1)
     events = series_frame(series)
@@ -104,7 +104,7 @@ def main(action: str, path: str) -> None:
 
     if action == "prepare":
         from sensorwatch import services
-        from sensorwatch.spark import get_spark
+        from sensorwatch.runtime.spark import get_spark
 
         workdir = Path(path).parent
         local = load_settings("local")

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from models.alerts import MESSAGE_COLUMNS, due, event_id, in_maintenance, parse_event_id
+from models.alert_rules import MESSAGE_COLUMNS, due, event_id, in_maintenance, parse_event_id
 from schemas import ANOMALY_ALERTS, ANOMALY_EVENTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS, PREDICTION_RUNS, json_schema
 from schemas.errors import UsageError
 from schemas.time import TimeRange
-from sensorwatch.alerts import Published, publish_alerts, read_alerts
 from sensorwatch.cli import main
 from sensorwatch.connectors.kafka import KafkaUnavailable
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.connectors.sql import statements as q
-from sensorwatch.feedback import add_maintenance, label_event
+from sensorwatch.operations.alerts import Published, publish_alerts, read_alerts
+from sensorwatch.operations.feedback import add_maintenance, label_event
 
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 LEVELS = [2.0, 4.0]

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.errors import SensorwatchError
-from schemas.time import parse_time
-from sensorwatch.cli import _range, build_parser, exit_code, main
+from schemas.time import TimeRange, parse_time
+from sensorwatch.cli import build_parser, exit_code, main
 
 PARSER = build_parser()
 SUBCOMMANDS = {name: sub for action in PARSER._actions if isinstance(action, argparse._SubParsersAction)
@@ -54,7 +54,7 @@ def test_any_arguments_are_a_usage_error_or_reach_the_commands_checks(args, caps
         return
     try:
         if hasattr(parsed, "end"):
-            _range(parsed)
+            TimeRange.optional(parsed.start, parsed.end)
         elif getattr(parsed, "start", None):  # produce --start
             parse_time(parsed.start)
         if getattr(parsed, "at", None):

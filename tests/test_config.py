@@ -132,7 +132,7 @@ def test_a_profile_extends_another_with_only_what_differs(tmp_path):
 
 
 def test_a_cluster_submission_carries_the_overrides_and_hides_the_secrets(monkeypatch):
-    from sensorwatch.submit import submission
+    from sensorwatch.runtime.submit import submission
 
     monkeypatch.setenv("SENSORWATCH__KAFKA__TOPIC", "elsewhere")
     monkeypatch.setenv("SENSORWATCH_KAFKA_PASSWORD", "s3cret")
@@ -198,8 +198,8 @@ def test_a_live_run_scores_only_what_the_stream_has_had_time_to_land(profile):
     the newest ~25 s of every cycle had not landed and stayed unscored)."""
     from datetime import UTC, datetime, timedelta
 
-    from sensorwatch.continuous import Cycles
-    from sensorwatch.predict_job import scored_range
+    from sensorwatch.pipeline.continuous import Cycles
+    from sensorwatch.pipeline.prediction import scored_range
 
     settings = load_settings(profile, environ={})
     trigger = settings.ingest.processing_time.split()

@@ -15,8 +15,8 @@ from sensorwatch.cli import exit_code, main
 from sensorwatch.config import ConfigError
 from sensorwatch.connectors.sql import SqlUnavailable, SqlWriteFailed
 from sensorwatch.connectors.sql import statements as q
-from sensorwatch.features_job import run_features
-from sensorwatch.train_job import NoTrainingData
+from sensorwatch.pipeline.featurization import run_features
+from sensorwatch.pipeline.training import NoTrainingData
 
 T = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 HOSTILE = "pump'); DROP TABLE sensor_features; --"
@@ -89,9 +89,9 @@ def test_a_job_function_takes_a_time_range_not_loose_datetimes():
 def test_logging_is_configured_once_and_a_warning_comes_out_once(capfd):
     logs.configure()
     logs.configure()  # a second call adds no second handler
-    logging.getLogger("sensorwatch.predict_job").warning("stale model: v1")
+    logging.getLogger("sensorwatch.pipeline.prediction").warning("stale model: v1")
     logging.getLogger("sensorwatch.x").info("progress")
     logging.getLogger("py4j").info("library chatter stays below WARNING")
     err = capfd.readouterr().err
-    assert err.count("stale model: v1") == 1 and "WARNING sensorwatch.predict_job" in err
+    assert err.count("stale model: v1") == 1 and "WARNING sensorwatch.pipeline.prediction" in err
     assert "progress" in err and "library chatter" not in err

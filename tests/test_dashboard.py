@@ -6,7 +6,7 @@ import zipfile
 
 import yaml
 
-from sensorwatch.dashboard import BI_ROLE, DATABASE_FILE, MASK, render, severity_band
+from sensorwatch.operations.dashboard import BI_ROLE, DATABASE_FILE, MASK, render, severity_band
 
 
 def test_every_file_is_rendered_with_its_values_and_no_password(base_settings):

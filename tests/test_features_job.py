@@ -21,9 +21,9 @@ from schemas.time import TimeRange
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable, SqlWriteFailed, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.connectors.sql.loader import Endpoint
-from sensorwatch.features_job import run_features
-from sensorwatch.sources.landing import seed_landing, series_frame
+from sensorwatch.pipeline.featurization import run_features
 from sensorwatch.sources.simulator import simulate
+from tests.landing_seed import seed_landing, series_frame
 
 T0 = datetime(2026, 2, 1, 9, 40, tzinfo=UTC)
 KEY = ["asset_id", "interval_start"]
@@ -145,7 +145,7 @@ def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_is
     undeclared fields from the wire (kept in ``extras``) are counted in the run record."""
     from pyspark.sql import functions as F
 
-    from sensorwatch.sources.landing import landing_frame
+    from tests.landing_seed import landing_frame
 
     ev = events(assets=2, seconds=120)
     now = datetime.now(UTC)
@@ -320,7 +320,7 @@ def test_retention_drops_whole_day_partitions_older_than_the_setting(spark, stor
     """Three days of features; keeping two days drops the oldest day's partition, and only
     it. The features run applies the setting; `sensorwatch retention` does it on demand."""
     from sensorwatch.cli import main
-    from sensorwatch.retention import drop_old_partitions
+    from sensorwatch.operations.retention import drop_old_partitions
 
     days = [T0 + timedelta(days=d) for d in range(3)]
     for n, day in enumerate(days):

@@ -12,8 +12,8 @@ from features.rolling import rolling_stats
 from features.transforms import compute_features
 from schemas import SENSOR_FEATURES, SENSOR_NAMES
 from schemas.features import INTERVAL_STATS, ROLLING_STATS, FeatureSpec, Selection, column
-from sensorwatch.extract import Span, dirty_spans, landing_hours
-from sensorwatch.sources.landing import landing_frame
+from sensorwatch.pipeline.extract import Span, dirty_spans, landing_hours
+from tests.landing_seed import landing_frame
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 SPEC = FeatureSpec(interval_s=5, rolling_intervals=4)

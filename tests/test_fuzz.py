@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sensorwatch.validate import ARROW_COLUMNS, EventRules, validate_batch
+from sensorwatch.pipeline.validator import ARROW_COLUMNS, EventRules, validate_batch
 from tests.adversarial import BAD, Case, Limits, case, good
 
 NOW_MS = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)

@@ -9,7 +9,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
-from sensorwatch.ingest import landed_summary, run_ingest
+from sensorwatch.operations.landing_counts import landed_summary
+from sensorwatch.pipeline.ingestion import run_ingest
 from sensorwatch.sources.produce import replay_skab_to_kafka, simulate_to_kafka
 
 from .conftest import SKAB_DIR
@@ -26,7 +27,7 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
     # each batch is a job_runs row like every other job's run: the same counts, rejected = quarantined
     from sensorwatch.connectors.kafka import topic_id
     from sensorwatch.connectors.sql import SqlStore
-    from sensorwatch.ingest import path_safe
+    from sensorwatch.pipeline.topic_guard import path_safe
 
     prefix = f"ingest-{path_safe(topic_id(isolated.kafka, isolated.kafka.topic))[:8]}-b%"
     store = SqlStore(isolated)
@@ -117,7 +118,7 @@ def _recreate_topic(settings):
 def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark):
     """A topic deleted and created again must never make ingest skip events silently: Spark's
     source sees only offsets, and the new topic has more messages than were read."""
-    from sensorwatch.ingest import IngestFailed
+    from sensorwatch.pipeline.topic_guard import IngestFailed
 
     strict = isolated.with_overrides(ingest={"fail_on_data_loss": True})
     simulate_to_kafka(strict, assets=2, seconds=300, anomalies_per_asset=0)
@@ -136,14 +137,14 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
 def test_topic_ids_become_one_path_segment():
     # librdkafka prints ids in standard base64: a '/' once made the set-aside checkpoint a
     # path under a missing folder, the rename failed, and the old offsets were reused.
-    from sensorwatch.ingest import path_safe
+    from sensorwatch.pipeline.topic_guard import path_safe
 
     assert path_safe("/JRg1keAQh+qSlTemQSpzw") == "_JRg1keAQh-qSlTemQSpzw"
 
 
 def test_missing_topic_is_a_clear_failure_not_a_created_topic(isolated, spark):
     from sensorwatch.connectors.kafka import topic_partitions
-    from sensorwatch.ingest import IngestFailed
+    from sensorwatch.pipeline.topic_guard import IngestFailed
 
     with pytest.raises(IngestFailed, match=f"topic '{isolated.kafka.topic}' does not exist"):
         run_ingest(spark, isolated)
@@ -154,7 +155,7 @@ def test_ingest_over_sasl_ssl_lands_events_and_a_wrong_password_is_refused(isola
     """The yarn profile's path: SCRAM-SHA-512 over TLS (the test CA) for the producer, the
     pre-flight checks and Spark's own Kafka source."""
     from sensorwatch.connectors.kafka import KafkaUnavailable, spark_options
-    from sensorwatch.services.kafka import sasl_settings
+    from tests.conftest import sasl_settings
 
     secure = sasl_settings(isolated)
     simulate_to_kafka(secure, assets=2, seconds=300, anomalies_per_asset=0)
@@ -176,7 +177,7 @@ def test_an_unreachable_history_endpoint_warns_and_loses_nothing(isolated, spark
 
     down = isolated.with_overrides(history={"host": "127.0.0.1", "port": 19999, "register_partitions": True})
     simulate_to_kafka(down, assets=2, seconds=60, anomalies_per_asset=0)
-    with caplog.at_level("WARNING", logger="sensorwatch.ingest"):
+    with caplog.at_level("WARNING", logger="sensorwatch.pipeline.ingestion"):
         assert run_ingest(spark, down).landed == 120
     assert "run `sensorwatch history sync` later" in caplog.text and "127.0.0.1:19999" in caplog.text
     assert spark.read.parquet(down.storage.landing).count() == 120
@@ -236,7 +237,7 @@ def test_ten_thousand_adversarial_messages_among_valid_traffic(isolated, spark):
 def test_a_stream_that_cannot_start_is_reported_by_its_cause():
     """What a run started while HDFS is in low-resource safe mode printed (bench/faults.py,
     ingest_disk_nearly_full) before: Py4JJavaError's traceback; now one IngestFailed line."""
-    from sensorwatch.ingest import _root_cause
+    from sensorwatch.pipeline.ingestion import _root_cause
 
     py4j_text = (
         "An error occurred while calling o100.start.\n"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sensorwatch import jvm
+from sensorwatch.runtime import jvm
 
 
 def test_resolved_components_are_cached_and_a_second_resolve_runs_no_maven(monkeypatch):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models import covariates, errors, threshold
+from models import covariates, residuals, threshold
 from models.detector import FLEET, Detector, ModelError
 from models.metrics import binary_scores
 from models.spec import DetectorSpec
@@ -116,14 +116,14 @@ def test_the_baseline_absorbs_a_small_shift_but_never_a_large_one():
     signed = rng.normal(0, 0.3, (900, 2))
     signed[300:, 0] += 0.8  # a small move of the operating point (within the guard)
     signed[300:, 1] += 4.0  # a fault
-    debiased = errors.debias(signed, rows=200, guard=1.5, smoothing=30)
+    debiased = residuals.debias(signed, rows=200, guard=1.5, smoothing=30)
     assert abs(debiased[600:, 0].mean()) < 0.1  # absorbed within the baseline's rows
     assert debiased[600:, 1].mean() > 3.9  # never enters the baseline
     assert abs(debiased[310:330, 0].mean() - 0.8) < 0.2  # at first the small shift shows
-    np.testing.assert_array_equal(errors.debias(signed, 0, 1.5, 30), signed)  # 0 rows: no baseline
+    np.testing.assert_array_equal(residuals.debias(signed, 0, 1.5, 30), signed)  # 0 rows: no baseline
     # a row's value does not depend on where the computed range starts (replay = live)
     lookback = 200 + 30 - 1
-    np.testing.assert_array_equal(errors.debias(signed[400 - lookback:], 200, 1.5, 30)[lookback:], debiased[400:])
+    np.testing.assert_array_equal(residuals.debias(signed[400 - lookback:], 200, 1.5, 30)[lookback:], debiased[400:])
 
 
 def test_rows_without_the_model_columns_are_refused(detector):
@@ -162,15 +162,15 @@ def test_threshold_calibration_and_pruning_on_hand_made_scores():
 
 def test_errors_smooth_score_and_name_top_sensors_on_hand_made_values():
     err = np.array([[1.0, 2.0], [3.0, 2.0], [np.nan, 2.0]])
-    np.testing.assert_allclose(errors.smooth(err, 2)[:, 0], [1.0, 2.0, 3.0])  # NaN skipped
-    score, contrib = errors.score(np.array([[1.0, 3.0], [3.0, 1.0]]), smoothing=1)
+    np.testing.assert_allclose(residuals.smooth(err, 2)[:, 0], [1.0, 2.0, 3.0])  # NaN skipped
+    score, contrib = residuals.score(np.array([[1.0, 3.0], [3.0, 1.0]]), smoothing=1)
     np.testing.assert_allclose(score, [np.sqrt(5.0), np.sqrt(5.0)])  # RMS over sensors
     np.testing.assert_allclose(contrib, [[0.1, 0.9], [0.9, 0.1]])  # shares of squared error
-    score, _ = errors.score(np.array([[1.0, 1.0], [3.0, 3.0]]), smoothing=2)
+    score, _ = residuals.score(np.array([[1.0, 1.0], [3.0, 3.0]]), smoothing=2)
     np.testing.assert_allclose(score, [1.0, np.sqrt(5.0)])  # RMS over the last 2 rows
-    assert errors.top_sensors(np.array([[0.1, 0.6, 0.3]]), ("x", "y", "z"), 2) == [["y", "z"]]
+    assert residuals.top_sensors(np.array([[0.1, 0.6, 0.3]]), ("x", "y", "z"), 2) == [["y", "z"]]
     two_stats = np.array([[1.0, 3.0, 0.0, 0.0]])  # sensor 1 has two inputs: their mean
-    np.testing.assert_allclose(errors.per_sensor(errors.signed_errors(np.zeros((1, 4)), two_stats), 2),
+    np.testing.assert_allclose(residuals.per_sensor(residuals.signed_errors(np.zeros((1, 4)), two_stats), 2),
                                [[2.0, 0.0]])
 
 
@@ -210,10 +210,10 @@ def test_threshold_rules_on_hand_made_scores():
 def test_score_ignores_covariates_and_reads_the_largest_errors():
     err = np.array([[1.0, 2.0, 9.0], [3.0, 0.0, 9.0]])
     scored = np.array([True, True, False])  # the third sensor is a covariate: never evidence
-    score, contrib = errors.score(err, smoothing=1, scored=scored)
+    score, contrib = residuals.score(err, smoothing=1, scored=scored)
     np.testing.assert_allclose(score, [np.sqrt(2.5), np.sqrt(4.5)])  # RMS over the scored two
     np.testing.assert_allclose(contrib, [[0.2, 0.8, 0.0], [1.0, 0.0, 0.0]])
-    top1, _ = errors.score(err, smoothing=1, scored=scored, top_k=1)
+    top1, _ = residuals.score(err, smoothing=1, scored=scored, top_k=1)
     np.testing.assert_allclose(top1, [2.0, 3.0])  # the largest scored error only
 
 

@@ -12,8 +12,8 @@ from importlib import metadata
 import pytest
 
 from sensorwatch.config import REPO_ROOT, load_settings
-from sensorwatch.package import Package, instructions
-from sensorwatch.submit import JOBS, submission
+from sensorwatch.runtime.package import Package, instructions
+from sensorwatch.runtime.submit import JOBS, submission
 
 SITE = "lib/python3.11/site-packages/"
 NEEDED = ("pyspark", "tensorflow", "keras", "mlflow", "confluent_kafka", "hdfs", "psycopg", "pyarrow", "pandas",
@@ -44,7 +44,7 @@ def test_the_archive_holds_the_dependencies_and_the_project(unpacked):
         assert any(n.startswith(f"{SITE}{name}/") for n in names), f"{name} is not in the archive"
     assert {"bin/python", "bin/spark-submit", "pyvenv.cfg"} <= names
     # installed as a wheel: the code itself is inside, no .pth pointing back at this checkout
-    assert f"{SITE}sensorwatch/predict_job.py" in names and f"{SITE}models/serving.py" in names
+    assert f"{SITE}sensorwatch/pipeline/prediction.py" in names and f"{SITE}models/serving.py" in names
     assert not [name for name, text in unpacked.pth.items() if str(REPO_ROOT) in text]
     assert sorted(p.name for p in package.jobs_dir.glob("*.py")) == sorted(JOBS.values())
     assert {p.name for p in package.conf_dir.glob("*.yaml")} >= {"local.yaml", "yarn.yaml"}

@@ -20,7 +20,7 @@ import pytest
 
 from features.compute import features_frame
 from models import registry
-from models.alerts import event_id
+from models.alert_rules import event_id
 from models.detector import ModelError
 from models.serving import Grid, score_frame
 from schemas import (
@@ -36,17 +36,17 @@ from schemas import (
     json_schema,
 )
 from schemas.time import TimeRange
-from sensorwatch.alerts import read_alerts
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
 from sensorwatch.connectors.sql import statements as q
-from sensorwatch.events import reads, update_events
-from sensorwatch.features_job import run_features
-from sensorwatch.feedback import label_event
-from sensorwatch.predict_job import run_predict
-from sensorwatch.sources.landing import seed_landing
-from sensorwatch.thresholds import active as active_thresholds
+from sensorwatch.operations.alerts import read_alerts
+from sensorwatch.operations.events import reads, update_events
+from sensorwatch.operations.feedback import label_event
+from sensorwatch.operations.threshold_versions import active as active_thresholds
+from sensorwatch.pipeline.featurization import run_features
+from sensorwatch.pipeline.prediction import run_predict
 from tests.conftest import doc_sql_blocks, drop_test_schemas
+from tests.landing_seed import seed_landing
 from tests.scoring_setup import (
     END,
     SMALL,
@@ -161,7 +161,7 @@ def test_the_continuous_mode_writes_what_scheduled_runs_write(pipeline, spark):
     """``predict --continuous``: a Structured Streaming trigger per cycle running the same
     code. A logical clock (three 3-minute cycles, one per 1 s trigger, as a replay) makes
     it comparable with the scheduled runs' backfill, row for row."""
-    from sensorwatch.continuous import run_continuous
+    from sensorwatch.pipeline.continuous import run_continuous
 
     live = with_schema(pipeline["base"])
     ticks = iter([at(WARMUP + 180), at(WARMUP + 360), at(WARMUP + 360), at(END)] + [at(END)] * 100)
@@ -431,7 +431,7 @@ def test_an_unreachable_store_is_retried_then_fails_writing_nothing(pipeline, sp
 
 
 def test_the_asset_plot_shows_detected_and_true_anomalies(pipeline, spark, tmp_path):
-    from sensorwatch.report import plot_asset
+    from sensorwatch.operations.asset_plot import plot_asset
 
     settings, series = pipeline["settings"], pipeline["series"]
     run_features(spark, settings, TimeRange(at(0), at(END)))  # the plotted signals come from sensor_features
@@ -589,7 +589,7 @@ def test_the_superset_dashboard_shows_the_results_in_a_browser(pipeline, tmp_pat
     the connection is the read-only BI login, headless Chromium logs in, every chart gets
     rows (those the views hold), a screenshot is written; provisioning again updates the
     same objects."""
-    from sensorwatch.dashboard import BI_ROLE, SLUG, Api, check, provision
+    from sensorwatch.operations.dashboard import BI_ROLE, SLUG, Api, check, provision
 
     settings = pipeline["settings"]
     board = provision(settings)
@@ -625,8 +625,8 @@ def test_the_crate_console_and_crash_answer_a_bi_query_as_the_bi_login(pipeline,
     """CrateDB's Admin UI (the Crate console), opened in headless Chromium as the BI login,
     runs a docs/bi.md query in its Console: the page shows the rows the login reads over
     the PostgreSQL protocol. CrateDB's shell, crash, runs the same query as that login."""
-    from sensorwatch.console import check
-    from sensorwatch.dashboard import BI_ROLE, bi_password
+    from sensorwatch.operations.console import check
+    from sensorwatch.operations.dashboard import BI_ROLE, bi_password
 
     settings = pipeline["settings"]
     example = doc_sql_blocks("sql")[1]  # the fleet by status

@@ -89,7 +89,7 @@ def test_every_service_listens_on_loopback_only(live_services):
 ALLOWED_SQL_TEXT = {
     "sensorwatch/connectors/sql/client.py": "a constant probe (SELECT 1)",
     "sensorwatch/services/hiveserver2.py": "a constant probe (SELECT 1)",
-    "sensorwatch/cli.py": "`schema ddl` prints DDL for a person to run (table names from schemas/), runs nothing",
+    "sensorwatch/cli/stack.py": "`schema ddl` prints DDL for a person to run (table names from schemas/), runs nothing",
     "sensorwatch/connectors/history.py": "HiveQL over the landing zone (no parameters in HiveServer2): the database "
                                          "name is checked by its pattern in config, partition dates by a regex",
 }

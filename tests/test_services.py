@@ -136,7 +136,7 @@ def test_kafka_keeps_messages_across_down_and_up(isolated):
 
 def test_sasl_ssl_listener_refuses_clients_without_the_right_credentials(live_services):
     from sensorwatch.connectors.kafka import broker_reachable
-    from sensorwatch.services.kafka import sasl_settings
+    from tests.conftest import sasl_settings
 
     sasl = sasl_settings(live_services)
     assert sasl.kafka.security_protocol == "SASL_SSL" and broker_reachable(sasl.kafka)
@@ -149,7 +149,7 @@ def test_sasl_ssl_listener_refuses_clients_without_the_right_credentials(live_se
 
 def test_sasl_ssl_without_a_password_is_a_clear_error(live_services):
     from sensorwatch.connectors.kafka import KafkaUnavailable, client_conf
-    from sensorwatch.services.kafka import sasl_settings
+    from tests.conftest import sasl_settings
 
     sasl = sasl_settings(live_services)
     keyless = load_settings("local", environ={}).with_overrides(kafka={

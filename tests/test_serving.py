@@ -10,7 +10,7 @@ import pytest
 
 from models import drift, threshold
 from models.detector import Detector
-from models.events import merge_events
+from models.event_merging import merge_events
 from models.serving import SCORE_COLUMNS, Grid, score_batches, score_frame
 from tests.test_model import SPEC, sine_rows
 

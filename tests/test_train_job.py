@@ -16,9 +16,9 @@ from schemas import SENSOR_FEATURES
 from schemas.time import TimeRange
 from sensorwatch.cli import main
 from sensorwatch.connectors.sql import SqlStore
-from sensorwatch.sources.landing import series_frame
+from sensorwatch.pipeline.training import NoTrainingData, run_train
 from sensorwatch.sources.simulator import simulate
-from sensorwatch.train_job import NoTrainingData, run_train
+from tests.landing_seed import series_frame
 
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 SMALL = {"window": 10, "units": 16, "epochs": 8, "patience": 3, "smoothing": 10, "learning_rate": 0.01}
@@ -64,7 +64,7 @@ def test_a_loaded_champion_scores_exactly_like_the_trained_detector(trainable, t
     run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
     loaded = registry.load(trainable.model)
     assert loaded.version == 1 and loaded.name == trainable.model.name
-    from sensorwatch.train_job import read_features
+    from sensorwatch.pipeline.training import read_features
 
     data = read_features(SqlStore(trainable), loaded.detector.spec.columns, TimeRange(T0, T0 + timedelta(hours=1)))
     asset, rows = next(iter(data.frames.items()))

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
+from pyspark.sql.pandas.types import from_arrow_schema
 
-from sensorwatch.ingest import KAFKA_COLUMNS, landing_rows, parse_events, quarantine_rows
+from sensorwatch.pipeline.ingestion import landing_rows, parse_events, quarantine_rows
+from sensorwatch.pipeline.validator import ARROW_COLUMNS, EventRules, validate_batch
 from sensorwatch.sources.produce import bad_payloads, encode_event
-from sensorwatch.validate import ARROW_COLUMNS, EventRules, validate_batch
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -95,7 +96,7 @@ def test_deep_nesting_is_quarantined_not_raised(payload):
 def test_the_column_wise_path_gives_exactly_the_per_row_results(monkeypatch):
     """Valid rows take a faster, column-wise path: on a batch mixing valid rows with every
     edge of every rule, its output must equal the per-row reference's, row for row."""
-    import sensorwatch.validate as V
+    import sensorwatch.pipeline.validator as V
 
     min_ms, max_ms = RULES.min_ms, NOW_MS + 3600 * 1000
 
@@ -145,9 +146,12 @@ def test_future_skew_is_judged_against_the_kafka_timestamp():
 # --- the Spark wrapper -------------------------------------------------------------
 
 
+KAFKA_ROWS = from_arrow_schema(ARROW_COLUMNS)  # the rows Spark's Kafka source gives
+
+
 def _frame(spark, payloads):
     rows = [(b"k", p, "t", 0, i, NOW, 0) for i, p in enumerate(payloads)]
-    return spark.createDataFrame(rows, KAFKA_COLUMNS)
+    return spark.createDataFrame(rows, KAFKA_ROWS)
 
 
 def test_spark_wrapper_gives_the_same_rows_as_the_function(spark):

@@ -22,10 +22,10 @@ from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors import history
 from sensorwatch.connectors.sql import SqlStore
-from sensorwatch.package import upload
+from sensorwatch.runtime.package import upload
+from sensorwatch.runtime.submit import submission
 from sensorwatch.services import yarn
 from sensorwatch.sources.produce import simulate_to_kafka
-from sensorwatch.submit import submission
 from tests.conftest import doc_sql_blocks, unique
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def submit(cluster, on_yarn, job: str, *args: str):
     done = sub.run(timeout_s=900)
     assert done.application_id, done.stderr[-3000:]
     report = yarn.application(cluster, done.application_id)
-    logs = yarn.container_logs(cluster, done.application_id)
+    logs = container_logs(cluster, done.application_id)
     return done, report, logs
 
 
@@ -177,3 +177,11 @@ def test_a_failing_job_ends_failed_and_its_logs_say_why(cluster, on_yarn, ingest
     assert done.returncode != 0
     assert (report["state"], report["finalStatus"]) == ("FINISHED", "FAILED")
     assert any("never-registered" in text for name, text in logs.items() if name.endswith("stdout")), sorted(logs)
+
+
+def container_logs(settings, app_id):
+    """Every log file of an application's containers on this NodeManager (no log
+    aggregation: they stay in its log dir), keyed ``container/file``."""
+    base = settings.home / "yarn" / "logs" / app_id
+    return {f"{f.parent.name}/{f.name}": f.read_text(errors="replace")
+            for f in sorted(base.glob("container_*/*")) if f.is_file()}

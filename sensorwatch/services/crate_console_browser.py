@@ -3,7 +3,7 @@ query in its Console, read the result rows from the page, write a screenshot, an
 what it saw as JSON.
 
 Standalone (standard library + Selenium), run in Superset's environment like
-``superset_browser.py`` (Selenium is a Superset dependency), by ``sensorwatch.console``:
+``superset_browser.py`` (Selenium is a Superset dependency), by ``sensorwatch.operations.console``:
 
     python crate_console_browser.py BASE_URL USER PASSWORD_FILE QUERY_FILE OUT.png
 

@@ -1,6 +1,6 @@
 """A real Apache Hadoop 3.5.0 NameNode + DataNode with WebHDFS, on 127.0.0.1.
 
-The jars come from Maven Central (``jvm/hadoop/pom.xml``, cached by ``sensorwatch.jvm``):
+The jars come from Maven Central (``jvm/hadoop/pom.xml``, cached by ``sensorwatch.runtime.jvm``):
 the release PySpark 4.2's own Hadoop client is built from, on Java 17. YARN's daemons of the
 same release share that classpath.
 """
@@ -13,8 +13,8 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
-from sensorwatch import jvm
 from sensorwatch.config import Settings, endpoint_port
+from sensorwatch.runtime import jvm
 from sensorwatch.services.process import ServiceError, read_pid, start_background, stop_pid, wait_until
 
 JVM_FLAGS = ("-Xmx512m", "-Xms64m", "-Djava.net.preferIPv4Stack=true")

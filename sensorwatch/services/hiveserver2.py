@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from sensorwatch.config import Settings, endpoint_port
+from sensorwatch.runtime.submit import spark_client_env
 from sensorwatch.services.process import ServiceError, read_pid, start_background, stop_pid, wait_until
-from sensorwatch.submit import spark_client_env
 
 MAIN = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 

@@ -1,6 +1,6 @@
 """The embedded Apache Kafka 4 broker: KRaft, broker and controller in one JVM, on 127.0.0.1.
 
-Jars from Maven Central (``jvm/kafka-broker/pom.xml``, cached by ``sensorwatch.jvm``).
+Jars from Maven Central (``jvm/kafka-broker/pom.xml``, cached by ``sensorwatch.runtime.jvm``).
 Three listeners:
 
 * PLAINTEXT on ``kafka.bootstrap_servers`` (profile ``local``);
@@ -22,9 +22,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from sensorwatch import jvm
 from sensorwatch.config import Settings, endpoint_port
 from sensorwatch.connectors.kafka import broker_reachable, client_conf
+from sensorwatch.runtime import jvm
 from sensorwatch.services.process import ServiceError, read_pid, start_background, stop_pid, wait_until
 
 NAME = "kafka"
@@ -63,15 +63,6 @@ def sasl_password(settings: Settings) -> str:
     if not path.exists():
         raise ServiceError(f"no SCRAM password at {path}: start the broker first (sensorwatch services up kafka)")
     return path.read_text().strip()
-
-
-def sasl_settings(settings: Settings) -> Settings:
-    """``settings`` pointed at the embedded broker's SASL_SSL listener, as the embedded user."""
-    svc = settings.embedded
-    return settings.with_overrides(kafka={
-        "bootstrap_servers": f"127.0.0.1:{svc.kafka_sasl_ssl_port}", "security_protocol": "SASL_SSL",
-        "sasl_mechanism": MECHANISM, "username": svc.kafka_sasl_user, "password": sasl_password(settings),
-        "ssl_ca_location": str(ca_file(settings))})
 
 
 def _openssl(*args: str) -> None:

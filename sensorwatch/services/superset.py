@@ -4,7 +4,7 @@ environment of its own (``.venv-superset``, as Airflow has ``.venv-airflow``).
 Started only on request (``sensorwatch dashboard up``, or ``services up --with superset``).
 Its own metadata (users, the database connection, datasets, charts, dashboards) is a SQLite
 file under ``var/superset``; the secret key and the ``admin`` password are generated there
-once (mode 0600). What it shows is provisioned by ``sensorwatch.dashboard`` from the files
+once (mode 0600). What it shows is provisioned by ``sensorwatch.operations.dashboard`` from the files
 in ``conf/superset``; the data it reads is the SQL store, as the read-only BI login.
 """
 

@@ -4,7 +4,7 @@ chart has its data, write a screenshot, and print what each chart got, as JSON.
 
 Standalone (standard library + Selenium): it runs in Superset's environment
 (``.venv-superset/bin/python``, where Selenium is a Superset dependency), started by
-``sensorwatch.dashboard.check``:
+``sensorwatch.operations.dashboard.check``:
 
     python superset_browser.py BASE_URL DASHBOARD_PATH USER PASSWORD_FILE OUT.png CHARTS
 

@@ -29,8 +29,8 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from sensorwatch import jvm
 from sensorwatch.config import Settings, endpoint_port
+from sensorwatch.runtime import jvm
 from sensorwatch.services.hdfs import _site_xml
 from sensorwatch.services.process import read_pid, start_background, stop_pid, wait_until
 
@@ -174,11 +174,3 @@ def is_up(settings: Settings) -> bool:
 def application(settings: Settings, app_id: str) -> dict:
     """The ResourceManager's report of one application (state, finalStatus, diagnostics...)."""
     return cluster(settings, f"apps/{app_id}")["app"]
-
-
-def container_logs(settings: Settings, app_id: str) -> dict[str, str]:
-    """Every log file of an application's containers on this NodeManager (no log
-    aggregation: they stay in its log dir), keyed ``container/file``."""
-    base = settings.home / "yarn" / "logs" / app_id
-    return {f"{f.parent.name}/{f.name}": f.read_text(errors="replace")
-            for f in sorted(base.glob("container_*/*")) if f.is_file()}

@@ -14,7 +14,7 @@ import numpy as np
 from schemas import SENSOR_NAMES
 from sensorwatch.config import Settings
 from sensorwatch.connectors.kafka import ensure_topic, make_producer, produce_all
-from sensorwatch.progress import Progress
+from sensorwatch.runtime.progress import Progress
 from sensorwatch.sources import simulator, skab
 from sensorwatch.sources.simulator import AssetSeries
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sensorwatch.submit import jobs_python  # light: config + submit only
+from sensorwatch.runtime.submit import jobs_python  # light: config + submit only
 
 REPO = Path(__file__).resolve().parents[2]
 JOBS_BIN = jobs_python().parent

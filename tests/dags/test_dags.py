@@ -53,7 +53,7 @@ def test_task_graphs(dagbag, dag_id, graph):
 
 def test_tasks_submit_their_job_with_the_profiles_conf(dagbag):
     from sensorwatch.config import load_settings
-    from sensorwatch.submit import JOBS
+    from sensorwatch.runtime.submit import JOBS
 
     settings = load_settings("local")
     for dag in dagbag.dags.values():
@@ -132,7 +132,7 @@ def test_a_predict_dag_run_submits_to_yarn(airflow_db, scoring_data, monkeypatch
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk import timezone
 
-    import sensorwatch.scheduling as scheduling
+    import sensorwatch.runtime.scheduling as scheduling
     from tests.scoring_setup import WARMUP, at
 
     _sensorwatch("services", "up", "--with", "yarn")

@@ -8,8 +8,10 @@ not retried (``SqlWriteFailed``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -48,6 +50,17 @@ def retrying(attempt: Callable[[], T], *, retries: int, backoff_s: float, retry_
                         first_line(exc), backoff_s * 2 ** n)
             time.sleep(backoff_s * 2 ** n)
     raise AssertionError("unreachable")
+
+
+@functools.lru_cache(512)
+def _row_type(names: tuple[str, ...]) -> Any:
+    return namedtuple("Row", names, rename=True)  # a name that is no identifier (count(*)) or repeats: _<position>
+
+
+def named_rows(cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], Any]:
+    """psycopg's row factory of ``SqlStore.query``: each row a named tuple whose fields are
+    the statement's column names (give an expression an alias to read it by name)."""
+    return _row_type(tuple(column.name for column in cursor.description or ()))._make
 
 
 def connection_params(settings: Settings, connect_timeout_s: int = 5) -> dict[str, Any]:
@@ -115,7 +128,9 @@ class SqlStore:
         """Run one statement; returns the affected row count."""
         return self._run(statement, params, fetch=False)
 
-    def query(self, statement: Statement | str, params: Iterable[Any] | None = None) -> list[tuple]:
+    def query(self, statement: Statement | str, params: Iterable[Any] | None = None) -> list[Any]:
+        """The rows, each a named tuple: fields by the statement's column names (or aliases),
+        and still a tuple for unpacking and for ``pandas.DataFrame``."""
         return self._run(statement, params, fetch=True)
 
     def execute_many(self, statement: Statement, rows: Sequence[Sequence[Any]]) -> None:
@@ -134,7 +149,8 @@ class SqlStore:
                 if many:
                     conn.cursor().executemany(text, [tuple(p) for p in params or ()])
                     return None
-                cur = conn.execute(text, tuple(params) if params is not None else None)
+                cur = conn.cursor(row_factory=named_rows)
+                cur.execute(text, tuple(params) if params is not None else None)
                 return cur.fetchall() if fetch else cur.rowcount
 
         try:

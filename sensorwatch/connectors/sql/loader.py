@@ -7,7 +7,7 @@ to CrateDB's HTTP endpoint as bulk arguments (``/_sql`` with ``bulk_args``: one 
 one bulk operation, one result per row). The upsert is idempotent: a run that failed
 half-way is completed by its re-run, and a replay rewrites the same rows. What a reader
 must not see of an unfinished run, the views hide (they show the rows of runs whose
-record says complete: ``schemas.views``). ``bench/features.py`` compares this path with
+record says complete: ``schemas.views``). ``bench/features_run.py`` compares this path with
 the others measured (the same statement over the PostgreSQL protocol, a pgJDBC stage +
 merge).
 

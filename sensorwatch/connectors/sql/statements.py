@@ -141,7 +141,7 @@ def delete_by_key(t: Target, table: Table) -> Statement:
 
 def partition_days(t: Target, table: Table) -> Statement:
     """The days of a day-partitioned table's partitions (epoch milliseconds)."""
-    return Statement(sql.SQL("SELECT \"values\"['day'] FROM information_schema.table_partitions "
+    return Statement(sql.SQL("SELECT \"values\"['day'] AS day_ms FROM information_schema.table_partitions "
                              "WHERE table_schema = %s AND table_name = %s"), (t.schema, table.name))
 
 
@@ -165,12 +165,12 @@ def recent_runs(t: Target, last: int) -> Statement:
 # -- features -------------------------------------------------------------------------
 def newest_per_asset(t: Target, table: Table, time_column: str) -> Statement:
     """``(asset_id, max(time_column))`` for each asset of ``table``."""
-    return Statement(sql.SQL("SELECT asset_id, max({}) FROM {} GROUP BY asset_id").format(
+    return Statement(sql.SQL("SELECT asset_id, max({}) AS newest FROM {} GROUP BY asset_id").format(
         sql.Identifier(time_column), t.table(table)))
 
 
 def newest_feature_time(t: Target) -> Statement:
-    return Statement(sql.SQL("SELECT max(interval_start) FROM {}").format(t.table(SENSOR_FEATURES)))
+    return Statement(sql.SQL("SELECT max(interval_start) AS newest FROM {}").format(t.table(SENSOR_FEATURES)))
 
 
 def rows_between(t: Target, table: Table | str, names: Sequence[str], start: datetime | None, end: datetime | None,
@@ -222,8 +222,9 @@ def events_touching(t: Target, assets: Sequence[str], lo: datetime, hi: datetime
                     tables: ScoreTables = CHAMPION) -> Statement:
     """Per asset, the span of its stored events that reach into [lo, hi]."""
     version, params = tables.where()
-    return Statement(sql.SQL("SELECT asset_id, min(event_start), max(event_end) FROM {} WHERE asset_id = ANY(%s) "
-                             "AND event_end >= %s AND event_start <= %s{} GROUP BY asset_id").format(
+    return Statement(sql.SQL("SELECT asset_id, min(event_start) AS first_start, max(event_end) AS last_end FROM {} "
+                             "WHERE asset_id = ANY(%s) AND event_end >= %s AND event_start <= %s{} "
+                             "GROUP BY asset_id").format(
         t.table(tables.events), version), (list(assets), lo, hi, *params))
 
 
@@ -254,7 +255,7 @@ def exceedances(t: Target, assets: Sequence[str], start: datetime, end: datetime
 
 def newest_score(t: Target, assets: Sequence[str], tables: ScoreTables = CHAMPION) -> Statement:
     version, params = tables.where()
-    return Statement(sql.SQL("SELECT asset_id, max(interval_start) FROM {} WHERE asset_id = ANY(%s){} "
+    return Statement(sql.SQL("SELECT asset_id, max(interval_start) AS newest FROM {} WHERE asset_id = ANY(%s){} "
                              "GROUP BY asset_id").format(t.table(tables.scores), version), (list(assets), *params))
 
 

@@ -1,0 +1,73 @@
+"""Alerts from anomaly events: which event deserves a message now (pandas only).
+
+An event's alert state is its status (``open`` while it reaches the newest scored
+interval, else ``closed``) and its severity level (how many of the configured levels its
+severity, peak score / threshold, has reached). A message is due when that state differs
+from the one last published for the event: when it opens, crosses a level, closes (or
+opens again after late events). An unchanged event is never announced twice, whichever
+run or backfill looks at it. ``sensorwatch.operations.alerts`` publishes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from schemas import ANOMALY_ALERTS
+from schemas.time import naive_utc
+
+MESSAGE_COLUMNS = [c for c in ANOMALY_ALERTS.column_names if c != "published_at"]
+
+
+def event_id(asset_id: str, event_start: pd.Timestamp) -> str:
+    """The alert's key: the asset and the event's onset (ISO 8601, UTC) -- the event's own key."""
+    return f"{asset_id}|{pd.to_datetime(event_start, utc=True).isoformat()}"
+
+
+def severity_level(severity: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """How many of the ascending ``levels`` each severity has reached."""
+    return np.searchsorted(np.asarray(levels, dtype=np.float64), severity, side="right").astype(np.int32)
+
+
+def parse_event_id(value: str) -> tuple[str, pd.Timestamp]:
+    """``event_id``'s inverse: (asset, onset in UTC); ValueError for anything else."""
+    asset, sep, start = value.rpartition("|")
+    if not sep or not asset:
+        raise ValueError(f"not an event id (asset|onset, as in the alerts): {value!r}")
+    try:
+        return asset, pd.to_datetime(start, utc=True)
+    except ValueError as exc:
+        raise ValueError(f"not an event id (asset|onset, as in the alerts): {value!r}") from exc
+
+
+def in_maintenance(events: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
+    """Per event (``asset_id``, ``event_start``, ``event_end``): whether it overlaps a
+    maintenance window of its asset (``asset_id``, ``window_start``, ``window_end``)."""
+    hit = np.zeros(len(events), dtype=bool)
+    if events.empty or windows.empty:
+        return hit
+    starts, ends = (naive_utc(events[c]).to_numpy() for c in ("event_start", "event_end"))
+    assets = events["asset_id"].to_numpy()
+    for w in windows.itertuples():
+        w_start, w_end = (naive_utc(pd.Timestamp(t)).to_datetime64() for t in (w.window_start, w.window_end))
+        hit |= (assets == w.asset_id) & (starts < w_end) & (ends > w_start)
+    return hit
+
+
+def due(candidates: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
+    """Events (``anomaly_events`` columns, plus ``last_status`` and ``last_level`` of the
+    alert last published, null if none) -> the alert rows to publish now (``MESSAGE_COLUMNS``)."""
+    if candidates.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MESSAGE_COLUMNS})
+    severity = candidates["peak_score"].to_numpy(np.float64) / candidates["threshold"].to_numpy(np.float64)
+    alerts = candidates.assign(
+        event_id=[event_id(a, s) for a, s in zip(candidates["asset_id"], candidates["event_start"])],
+        status=np.where(candidates["is_open"].astype(bool), "open", "closed"),
+        severity=severity, severity_level=severity_level(severity, levels),
+        day=pd.to_datetime(candidates["event_start"], utc=True).dt.floor("D"),
+    )
+    changed = (alerts["status"] != alerts["last_status"]) | \
+        (alerts["severity_level"] != pd.to_numeric(alerts["last_level"], errors="coerce").fillna(-1).astype(int))
+    return alerts.loc[changed.to_numpy(bool), MESSAGE_COLUMNS].reset_index(drop=True)

@@ -1,0 +1,41 @@
+"""The one way to get a SparkSession: master and conf from the profile, Spark's Kafka source
+on the classpath."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+from models.stderr import native_stderr
+from sensorwatch import logs
+from sensorwatch.config import Settings
+from sensorwatch.runtime import jvm
+
+DAEMON_MODULE = "spark.python.daemon.module"
+
+
+def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: bool = False) -> SparkSession:
+    """Build (or reuse) the session. Under spark-submit the JVM is already running: the jars
+    come from its command line (``sensorwatch.runtime.submit``), and on YARN the master too.
+    ``model_runtime``: the Python workers are forked from a daemon that has imported
+    TensorFlow (``sensorwatch.runtime.worker_daemon``), for the jobs that score."""
+    # Python workers must use this interpreter (the project's environment) unless told otherwise.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in settings.spark.conf.items():
+        builder = builder.config(key, value)
+    if model_runtime:
+        builder = builder.config(DAEMON_MODULE, "sensorwatch.runtime.worker_daemon")
+    if settings.spark.master != "yarn":
+        builder = builder.master(settings.spark.master)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it
+        builder = builder.config("spark.jars", jvm.job_jars(settings))
+    logs.quiet_libraries()  # py4j's DEBUG records carry option values: the JDBC password
+    with native_stderr():  # a JVM PySpark starts keeps it as its stderr: Spark's start-up lines go to the log
+        spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
