@@ -22,8 +22,8 @@ import pandas as pd
 
 from models import recalibrate, registry
 from schemas import ANOMALY_SCORES, THRESHOLD_VERSIONS
-from schemas.records import ACTIVE, PROPOSED, RETIRED
 from schemas.errors import UsageError
+from schemas.records import ACTIVE, PROPOSED, RETIRED
 from schemas.time import now
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore
