@@ -12,7 +12,10 @@ without alerting on it; promoting that version ends its time as the challenger.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +33,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
 from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
 
 ALIAS = "champion"
 CHALLENGER = "challenger"
@@ -127,12 +132,16 @@ def log_detector(conf: RegistryConf, detector: Detector, example: pd.DataFrame, 
     wrapper = DetectorPyfunc()
     wrapper.detector = detector  # only to infer the output signature
     signature = infer_signature(inputs, wrapper.predict(None, inputs))
-    info = mlflow.pyfunc.log_model(  # a fresh instance: MLflow pickles it, the model travels as artifacts
-        name=ARTIFACT, python_model=DetectorPyfunc(), artifacts={ARTIFACT: str(directory)},
-        signature=signature, registered_model_name=conf.name,
-        # Explicit requirements: inferring them costs 7-20 s and imports every package.
-        pip_requirements=[f"tensorflow=={_version('tensorflow')}", f"mlflow=={mlflow.__version__}",
-                          f"pandas=={pd.__version__}", "sensorwatch"])
+    # MLflow prints what it registered on stderr: kept in the log instead (logging.DEBUG).
+    with contextlib.redirect_stderr(io.StringIO()) as said:
+        info = mlflow.pyfunc.log_model(  # a fresh instance: MLflow pickles it, the model travels as artifacts
+            name=ARTIFACT, python_model=DetectorPyfunc(), artifacts={ARTIFACT: str(directory)},
+            signature=signature, registered_model_name=conf.name,
+            # Explicit requirements: inferring them costs 7-20 s and imports every package.
+            pip_requirements=[f"tensorflow=={_version('tensorflow')}", f"mlflow=={mlflow.__version__}",
+                              f"pandas=={pd.__version__}", "sensorwatch"])
+    for line in said.getvalue().splitlines():
+        log.debug("mlflow: %s", line)
     return int(info.registered_model_version)
 
 
