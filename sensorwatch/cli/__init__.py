@@ -3,7 +3,7 @@
 The commands are declared by group, each beside its handler:
 
     pipeline.py    produce, ingest, landed, features, train, predict, runs
-    model.py       model list|promote|rollback|challenger|compare, evaluate skab|experiments
+    modeling.py    model list|promote|rollback|challenger|compare, evaluate skab|experiments
     operations.py  anomalies, alerts, label, maintenance, thresholds, plot, dashboard, console, retention
     stack.py       services, bi, history, schema, package, submit
 
@@ -18,11 +18,11 @@ import sys
 
 from schemas.errors import SensorwatchError, UsageError
 from sensorwatch import logs
-from sensorwatch.cli import model, operations, pipeline, stack
+from sensorwatch.cli import modeling, operations, pipeline, stack
 from sensorwatch.cli.command import Command, OneOf, Option
 from sensorwatch.config import load_settings
 
-GROUPS = (pipeline.COMMANDS, model.COMMANDS, operations.COMMANDS, stack.COMMANDS)
+GROUPS = (pipeline.COMMANDS, modeling.COMMANDS, operations.COMMANDS, stack.COMMANDS)
 
 # The one place where errors become exit codes (first match wins).
 EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.dags.conftest import DAGS, JOBS_BIN, REPO, scoring_setup
+from tests.dags.airflow_setup import DAGS, JOBS_BIN, REPO, scoring_setup
+
+pytest_plugins = ["tests.dags.airflow_setup"]  # its fixtures: airflow_db, dagbag
 
 DAG_IDS = {"sensor_ingest", "sensor_features", "sensor_predict", "sensor_retrain", "sensor_backfill"}
 EVERY_3_MIN = timedelta(minutes=3)

@@ -1,4 +1,5 @@
-"""DAG tests: run in the Airflow environment (.venv-airflow), with an Airflow home of their
+"""The DAG tests' setup, imported first by test_dags.py (Airflow reads its environment at import): they
+run in the Airflow environment (.venv-airflow), with an Airflow home of their
 own (SQLite metadata database, created once per session). The jobs the DAGs submit run in
 the jobs environment (.venv): its bin/ holds spark-submit, and tests.scoring_setup prepares
 their data there."""
