@@ -33,8 +33,8 @@ def timed(fn):
     return result, time.monotonic() - t0
 
 
-def steady_rate(stats: list[dict], max_per_trigger: int) -> int | None:
-    full = [b for b in stats[1:] if b["landed"] + b["quarantined"] >= 0.9 * max_per_trigger]
+def steady_rate(batches: list, max_per_trigger: int) -> int | None:
+    full = [b for b in batches[1:] if b.landed + b.quarantined >= 0.9 * max_per_trigger]
     seconds = sum(b["seconds"] for b in full)
     return round(sum(b["landed"] + b["quarantined"] for b in full) / seconds) if full else None
 
@@ -71,10 +71,10 @@ def main() -> None:
     print(f"read+parse+validate (no write): {t_parse:.1f}s ({events / t_parse:,.0f} events/s)", flush=True)
 
     summary, t_ingest = timed(lambda: run_ingest(spark, settings))
-    assert summary.landed == produced["valid_events"] and summary.quarantined == args.bad, summary
-    batch_s = sum(b["seconds"] for b in summary.batch_stats)
-    print(f"ingest availableNow: {t_ingest:.1f}s in {summary.batches} batches "
-          f"({batch_s:.1f}s inside batches); Spark stage ms: {summary.duration_ms}", flush=True)
+    assert summary.rows_out == produced["valid_events"] and summary.rows_rejected == args.bad, summary
+    batch_s = sum(b.seconds for b in summary.details.batches)
+    print(f"ingest availableNow: {t_ingest:.1f}s in {len(summary.details.batches)} batches "
+          f"({batch_s:.1f}s inside batches); Spark stage ms: {summary.details.duration_ms}", flush=True)
     figures = {
         "events": events,
         "bad_events": args.bad,
@@ -84,19 +84,19 @@ def main() -> None:
         "events_per_s_in_batches": round(events / batch_s),
         # Full batches after the first (which pays the JVM's warm-up: JIT, Kafka consumers,
         # the Parquet writer): what a long-running stream sustains.
-        "events_per_s_steady": steady_rate(summary.batch_stats, args.max_per_trigger),
+        "events_per_s_steady": steady_rate(summary.details.batches, args.max_per_trigger),
         "seconds": {
             "produce": round(t_produce, 2), "spark_start": round(t_spark, 2), "source_read": round(t_read, 2),
             "read_parse_validate": round(t_parse, 2), "ingest_total": round(t_ingest, 2),
             "ingest_in_batches": round(batch_s, 2),
         },
-        "batch_stage_seconds": {stage: round(sum(b[f"s_{stage}"] for b in summary.batch_stats), 2)
+        "batch_stage_seconds": {stage: round(sum(b.stages[stage] for b in summary.details.batches), 2)
                                 for stage in ("read_validate_land", "quarantine", "publish")},
-        "spark_duration_ms": summary.duration_ms,
-        "batches": summary.batches,
+        "spark_duration_ms": summary.details.duration_ms,
+        "batches": len(summary.details.batches),
     }
-    for stat in summary.batch_stats:
-        print("batch", json.dumps(stat), flush=True)
+    for batch in summary.details.batches:
+        print("batch", json.dumps(batch.to_json()), flush=True)
     print(json.dumps(figures))
 
 

@@ -131,8 +131,8 @@ def timed_cycle(spark, settings) -> dict:
     t0 = time.monotonic()
     summary = run_predict(spark, settings, at=END)
     cycle_s = time.monotonic() - t0
-    return {"cycle_s": round(cycle_s, 1), **{f"{k}_s": v for k, v in summary.details["seconds"].items()},
-            **{f"write_{k}_s": v for k, v in summary.details["write_split"].items()},
+    return {"cycle_s": round(cycle_s, 1), **{f"{k}_s": v for k, v in summary.details.seconds.items()},
+            **{f"write_{k}_s": v for k, v in summary.details.write_split.items()},
             "intervals_scored": summary.rows_out, **sampler.stop()}
 
 

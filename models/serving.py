@@ -85,17 +85,16 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     return pd.concat(parts, ignore_index=True)[list(SCORE_COLUMNS)]
 
 
-def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel | None, grid: Grid,
-                  detector: Detector | None = None) -> Iterator[pd.DataFrame]:
-    """``mapInPandas``: batches of feature rows sorted by (asset, interval) -> scores.
-    An asset's rows may span batches: each is scored once all its rows have arrived, and
-    the assets complete in a batch are scored together (one batched forecast). The
-    detector is the shipped ``model``'s (unpacked once per process), or ``detector`` when
-    given in-process."""
-    if detector is None:
-        if model is None:
-            raise ValueError("score_batches needs the shipped model or a detector")
-        detector = detector_for(model)
+def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` in each Spark Python worker: the shipped ``model``'s detector
+    (unpacked once per process) over ``score_stream``."""
+    return score_stream(batches, detector_for(model), grid)
+
+
+def score_stream(batches: Iterator[pd.DataFrame], detector: Detector, grid: Grid) -> Iterator[pd.DataFrame]:
+    """Batches of feature rows sorted by (asset, interval) -> scores. An asset's rows may
+    span batches: each is scored once all its rows have arrived, and the assets complete
+    in a batch are scored together (one batched forecast)."""
     for frame in whole_assets(batches):
         yield score_frame(detector, frame, grid)
 

@@ -156,7 +156,7 @@ def test_schema_drift_extra_and_missing_columns_in_landing_files(spark, store_is
         df.write.mode("append").partitionBy("date", "hour").parquet(store_isolated.storage.landing)
     result = run_features(spark, store_isolated)
     assert result.status == "succeeded" and result.rows_out == len(ev)
-    assert result.details["unknown_fields"] == {"vibration_z_rms": 120}
+    assert result.details.unknown_fields == {"vibration_z_rms": 120}
     rows = table(store_isolated)
     assert "vibration_z_rms" not in "".join(rows.columns)
     b_rows = rows[rows.asset_id == "pump-0001"]
@@ -343,7 +343,7 @@ def test_retention_drops_whole_day_partitions_older_than_the_setting(spark, stor
     seed_landing(spark, store_isolated, events(assets=1, seconds=60, start=days[2] + timedelta(hours=1)),
                  first_offset=300)
     record = run_features(spark, store_isolated.with_overrides(sql={"retention_days": 1}))
-    assert record.details["retention_dropped"] == {"sensor_features": [str(d.date()) for d in days[1:]]}
+    assert record.details.retention_dropped == {"sensor_features": [str(d.date()) for d in days[1:]]}
     assert table(store_isolated).empty
     monkeypatch.setenv("SENSORWATCH__SQL__SCHEMA", store_isolated.sql.schema_)
     assert main(["retention", "--days", "0"]) == 2

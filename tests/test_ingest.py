@@ -22,8 +22,8 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
     skab = replay_skab_to_kafka(isolated, data_dir=Path(SKAB_DIR), files=["valve2/1.csv"],
                                 ground_truth=tmp_path / "skab.json")
     summary = run_ingest(spark, isolated)
-    assert summary.landed == sim["valid_events"] + skab["valid_events"]
-    assert summary.quarantined == 33
+    assert summary.rows_out == sim["valid_events"] + skab["valid_events"]
+    assert summary.rows_rejected == 33
     # each batch is a job_runs row like every other job's run: the same counts, rejected = quarantined
     from sensorwatch.connectors.kafka import topic_id
     from sensorwatch.connectors.sql import SqlStore
@@ -34,8 +34,8 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
     (batches, rows_in, rows_out, rejected), = store.query(
         f"SELECT count(*), sum(rows_in), sum(rows_out), sum(rows_rejected) FROM {store.name('job_runs')} "
         "WHERE job = 'ingest' AND status = 'succeeded' AND run_id LIKE %s", (prefix,))
-    assert (batches, rows_out, rejected) == (summary.batches, summary.landed, 33)
-    assert rows_in == summary.landed + 33
+    assert (batches, rows_out, rejected) == (len(summary.details.batches), summary.rows_out, 33)
+    assert rows_in == summary.rows_out + 33
 
     landing = spark.read.parquet(isolated.storage.landing)
     per_asset = {r["asset_id"]: r["count"] for r in landing.groupBy("asset_id").count().collect()}
@@ -70,17 +70,17 @@ def test_simulated_skab_and_bad_events_land_or_are_quarantined(isolated, spark, 
 
     # The summary the demo prints agrees.
     seen = landed_summary(spark, isolated)
-    assert seen["landing_total"] == summary.landed and seen["quarantine_total"] == 33
+    assert seen["landing_total"] == summary.rows_out and seen["quarantine_total"] == 33
 
 
 def test_rerun_without_new_data_adds_nothing_then_new_data_lands(isolated, spark):
     simulate_to_kafka(isolated, assets=2, seconds=300, anomalies_per_asset=0)
     first = run_ingest(spark, isolated)
     again = run_ingest(spark, isolated)
-    assert first.landed == 600 and again.landed == 0 and again.batches == 0
+    assert first.rows_out == 600 and again.rows_out == 0 and not again.details.batches
     simulate_to_kafka(isolated, assets=3, seconds=100, anomalies_per_asset=0)
     later = run_ingest(spark, isolated)
-    assert later.landed == 300
+    assert later.rows_out == 300
     assert spark.read.parquet(isolated.storage.landing).count() == 900
 
 
@@ -88,7 +88,7 @@ def test_processing_time_trigger_picks_up_new_events(isolated, spark):
     settings = isolated.with_overrides(ingest={"trigger": "processingTime", "processing_time": "2 seconds"})
     simulate_to_kafka(settings, assets=2, seconds=200, anomalies_per_asset=0)
     summary = run_ingest(spark, settings, timeout_s=25)
-    assert summary.landed == 400
+    assert summary.rows_out == 400
     assert spark.read.parquet(settings.storage.landing).agg(F.countDistinct("kafka_offset", "kafka_partition")).first()[0] == 400
 
 
@@ -97,8 +97,8 @@ def test_small_trigger_limit_gives_several_batches(isolated, spark):
     simulate_to_kafka(settings, assets=5, seconds=700, anomalies_per_asset=0)
     started = time.monotonic()
     summary = run_ingest(spark, settings)
-    assert summary.batches >= 4 and summary.landed == 3500, (summary, time.monotonic() - started)
-    assert all(b["landed"] <= 1000 for b in summary.batch_stats)
+    assert len(summary.details.batches) >= 4 and summary.rows_out == 3500, (summary, time.monotonic() - started)
+    assert all(b.landed <= 1000 for b in summary.details.batches)
 
 
 def _recreate_topic(settings):
@@ -122,7 +122,7 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
 
     strict = isolated.with_overrides(ingest={"fail_on_data_loss": True})
     simulate_to_kafka(strict, assets=2, seconds=300, anomalies_per_asset=0)
-    assert run_ingest(spark, strict).landed == 600
+    assert run_ingest(spark, strict).rows_out == 600
     _recreate_topic(strict)
     simulate_to_kafka(strict, assets=2, seconds=400, anomalies_per_asset=0)  # more than before: offsets alone can't tell
     with pytest.raises(IngestFailed, match=r"was recreated .*delete the ingest checkpoint \(hdfs://.*checkpoints/ingest\)"):
@@ -130,7 +130,7 @@ def test_recreated_topic_fails_clearly_or_is_read_from_its_start(isolated, spark
     assert spark.read.parquet(strict.storage.landing).count() == 600  # nothing half-written
 
     lenient = strict.with_overrides(ingest={"fail_on_data_loss": False})
-    assert run_ingest(spark, lenient).landed == 800  # the whole new topic
+    assert run_ingest(spark, lenient).rows_out == 800  # the whole new topic
     assert spark.read.parquet(strict.storage.landing).count() == 1400
 
 
@@ -159,7 +159,7 @@ def test_ingest_over_sasl_ssl_lands_events_and_a_wrong_password_is_refused(isola
 
     secure = sasl_settings(isolated)
     simulate_to_kafka(secure, assets=2, seconds=300, anomalies_per_asset=0)
-    assert run_ingest(spark, secure).landed == 600
+    assert run_ingest(spark, secure).rows_out == 600
 
     wrong = secure.with_overrides(kafka={"password": "wrong"}, storage={"root": secure.storage.root + "-wrong"})
     with pytest.raises(KafkaUnavailable):
@@ -178,7 +178,7 @@ def test_an_unreachable_history_endpoint_warns_and_loses_nothing(isolated, spark
     down = isolated.with_overrides(history={"host": "127.0.0.1", "port": 19999, "register_partitions": True})
     simulate_to_kafka(down, assets=2, seconds=60, anomalies_per_asset=0)
     with caplog.at_level("WARNING", logger="sensorwatch.pipeline.ingestion"):
-        assert run_ingest(spark, down).landed == 120
+        assert run_ingest(spark, down).rows_out == 120
     assert "run `sensorwatch history sync` later" in caplog.text and "127.0.0.1:19999" in caplog.text
     assert spark.read.parquet(down.storage.landing).count() == 120
     monkeypatch.setenv("SENSORWATCH__HISTORY__PORT", "19999")
@@ -219,8 +219,8 @@ def test_ten_thousand_adversarial_messages_among_valid_traffic(isolated, spark):
 
     summary = run_ingest(spark, isolated)
     good = [c for c in cases if c.reason is None]
-    assert len(bad) > 9_500 and summary.quarantined == len(bad)
-    assert summary.landed == len(good) + plain["valid_events"]
+    assert len(bad) > 9_500 and summary.rows_rejected == len(bad)
+    assert summary.rows_out == len(good) + plain["valid_events"]
     landed = spark.read.parquet(isolated.storage.landing).where(F.col("seq") >= 1_000_000)
     assert Counter((r["asset_id"], r["seq"]) for r in landed.select("asset_id", "seq").collect()) == \
         Counter((c.asset_id, c.seq) for c in good)

@@ -128,7 +128,7 @@ def test_monitoring_rows_describe_the_run(pipeline, spark):
     assert any("feature drift" in w for w in run.warnings) == bool(run.drifted_features)
     # a champion trained on data that ended long ago is stale
     stale = settings.with_overrides(predict={"stale_after_h": 0.05})
-    assert any("stale model" in w and "retrain" in w for w in run_predict(spark, stale, at=at(END)).warnings)
+    assert any("stale model" in w and "retrain" in w for w in run_predict(spark, stale, at=at(END)).details.warnings)
 
 
 def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spark):
@@ -149,7 +149,7 @@ def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spar
     assert len(table(live, ANOMALY_EVENTS)) == len(table(backfill, ANOMALY_EVENTS))
     # Alerts: the same keys, ending in the same states; one message per change of state,
     # none from the re-run (nothing changed).
-    assert rerun.details["alerts"] == {"published": 0, "tombstones": 0}
+    assert rerun.details.alerts == {"published": 0, "tombstones": 0}
     live_alerts, backfill_alerts = read_alerts(live), read_alerts(backfill)
     latest = lambda msgs: {k: (v["status"], v["severity_level"]) for k, v in msgs}
     assert latest(live_alerts) == latest(backfill_alerts) and len(backfill_alerts) == len(latest(backfill_alerts))
@@ -289,7 +289,7 @@ def test_rows_of_a_run_that_never_committed_are_taken_over_by_the_next_run(pipel
     assert scores == first.rows_out > 0
     assert store.query(f"SELECT count(*) FROM {store.name('v_asset_scores')}") == [(0,)]
     second = run_predict(spark, settings, at=at(WARMUP + 180))
-    assert second.details["rows_taken_over"] >= scores
+    assert second.details.rows_taken_over >= scores
     assert store.query(f"SELECT count(*) FROM {store.name('v_asset_scores')}") == [(scores,)]
     assert store.query(f"SELECT count(*) FROM {store.name('v_anomaly_events')}") == \
         store.query(f"SELECT count(*) FROM {store.name(ANOMALY_EVENTS)}")
@@ -297,7 +297,7 @@ def test_rows_of_a_run_that_never_committed_are_taken_over_by_the_next_run(pipel
         {second.run_id}
     # a committed run's rows are never taken over: a third run changes nothing of the lineage
     third = run_predict(spark, settings, at=at(WARMUP + 180))
-    assert third.details["rows_taken_over"] == 0
+    assert third.details.rows_taken_over == 0
     assert {r[0] for r in store.query(f"SELECT DISTINCT run_id FROM {store.name(ANOMALY_SCORES)}")} == \
         {second.run_id}
 
@@ -521,7 +521,7 @@ def test_a_challenger_is_scored_beside_the_champion_compared_and_cannot_break_th
 
     span = TimeRange(at(WARMUP), at(END))
     summary = run_predict(spark, settings, span=span)
-    assert summary.details["challenger"]["version"] == 2 and "error" not in summary.details["challenger"]
+    assert summary.details.challenger["version"] == 2 and "error" not in summary.details.challenger
     ours, theirs = table(settings, ANOMALY_SCORES), table(settings, CHALLENGER_SCORES)
     assert len(theirs) == len(ours) == 4 * (END - WARMUP) and (theirs.model_version == 2).all()
     assert (ours.model_version == 1).all() and (theirs.run_id == summary.run_id).all()
@@ -573,8 +573,8 @@ def test_a_challenger_is_scored_beside_the_champion_compared_and_cannot_break_th
     register_foreign_signature(conf, foreign.detector.saved_in, foreign.detector.spec.columns)
     registry.set_challenger(conf, 3)
     broken = run_predict(spark, settings, at=at(END))
-    assert broken.status == "succeeded" and "pressure__kurtosis" in broken.details["challenger"]["error"]
-    assert any(w.startswith("challenger v3 not scored") for w in broken.warnings)
+    assert broken.status == "succeeded" and "pressure__kurtosis" in broken.details.challenger["error"]
+    assert any(w.startswith("challenger v3 not scored") for w in broken.details.warnings)
     assert (table(settings, CHALLENGER_SCORES).model_version == 2).all()
 
     # Promotion is deliberate, and ends the challenger's time as one.

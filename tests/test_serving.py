@@ -11,7 +11,7 @@ import pytest
 from models import drift, threshold
 from models.detector import Detector
 from models.event_merging import merge_events
-from models.serving import SCORE_COLUMNS, Grid, score_batches, score_frame
+from models.serving import SCORE_COLUMNS, Grid, score_frame, score_stream
 from tests.test_model import SPEC, sine_rows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,7 +54,7 @@ def test_batches_split_inside_an_asset_score_like_one_frame(detector):
     rows = two_assets().sort_values(["asset_id", "interval_start"], ignore_index=True)
     g = grid(100, 400)
     batches = [rows.iloc[i:i + 170] for i in range(0, len(rows), 170)]  # boundaries inside both assets
-    streamed = pd.concat(score_batches(iter(batches), model=None, grid=g, detector=detector), ignore_index=True)
+    streamed = pd.concat(score_stream(iter(batches), detector, g), ignore_index=True)
     direct = score_frame(detector, rows, g)
     assert list(streamed.columns) == list(SCORE_COLUMNS)
     pd.testing.assert_frame_equal(streamed, direct)

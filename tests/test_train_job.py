@@ -40,14 +40,14 @@ def trainable(store_isolated, tmp_path):
 
 def test_train_registers_a_champion_with_everything_logged(trainable):
     summary = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
-    assert summary.version == 1 and summary.promoted and summary.gate == "no champion yet"
-    assert summary.rows == 1800 and summary.assets == 3 and summary.device in ("CPU", "GPU")
+    assert summary.details.version == 1 and summary.details.promoted and summary.details.gate == "no champion yet"
+    assert summary.rows_in == 1800 and summary.details.assets == 3 and summary.details.device in ("CPU", "GPU")
     conf = trainable.model
     assert registry.champion_version(conf) == 1
-    run = mlflow.get_run(summary.mlflow_run_id)
+    run = mlflow.get_run(summary.details.mlflow_run_id)
     assert run.data.params["detector.window"] == "10" and run.data.params["data.assets"] == "3"
-    assert run.data.tags["device"] == summary.device and run.data.tags["data.sha256"] == summary.data_sha256
-    assert len(mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_loss")) == summary.epochs
+    assert run.data.tags["device"] == summary.details.device and run.data.tags["data.sha256"] == summary.details.data_sha256
+    assert len(mlflow.MlflowClient().get_metric_history(run.info.run_id, "val_loss")) == summary.details.epochs
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"data_version.json", "feature_spec.json", "schema.json"} <= artifacts
     version = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/data_version.json")
@@ -57,7 +57,7 @@ def test_train_registers_a_champion_with_everything_logged(trainable):
                                                                      "accelerometer1_rms__mean"]
     # A second run on the same data is the same data version.
     again = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)))
-    assert again.data_sha256 == summary.data_sha256 and again.version == 2
+    assert again.details.data_sha256 == summary.details.data_sha256 and again.details.version == 2
 
 
 def test_a_loaded_champion_scores_exactly_like_the_trained_detector(trainable, tmp_path):
@@ -79,8 +79,8 @@ def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trai
     # Barely trained: one epoch at a tiny learning rate forecasts far worse.
     worse_settings = trainable.with_overrides(model={"detector": {**SMALL, "epochs": 1, "learning_rate": 1e-6}})
     worse = run_train(worse_settings, TimeRange(T0, T0 + timedelta(hours=1)))
-    assert worse.version == 2 and not worse.promoted and "kept the champion" in worse.gate
-    assert worse.holdout_error > first.holdout_error
+    assert worse.details.version == 2 and not worse.details.promoted and "kept the champion" in worse.details.gate
+    assert worse.details.holdout_error > first.details.holdout_error
     assert registry.champion_version(trainable.model) == 1
     args = ["--profile", "local"]
     monkeypatch.setenv("SENSORWATCH__MODEL__TRACKING_URI", trainable.model.tracking_uri)
@@ -98,7 +98,7 @@ def test_the_gate_refuses_a_worse_model_and_promote_rollback_move_the_alias(trai
     assert "has no version 9" in capsys.readouterr().err
     # Trained as a challenger: registered and scored beside the champion, never promoted by the gate.
     third = run_train(trainable, TimeRange(T0, T0 + timedelta(hours=1)), challenger=True)
-    assert third.version == 3 and not third.promoted and "registered as the challenger" in third.gate
+    assert third.details.version == 3 and not third.details.promoted and "registered as the challenger" in third.details.gate
     assert registry.champion_version(trainable.model) == 1 and registry.challenger_version(trainable.model) == 3
     assert main(["model", "challenger", *args]) == 2  # which version?
     assert main(["model", "challenger", "--clear", *args]) == 0

@@ -35,7 +35,8 @@ from pyspark.sql import DataFrame, SparkSession
 from schemas.errors import OperationFailed, SensorwatchError
 from schemas.time import TimeRange, now
 from sensorwatch.config import Settings
-from sensorwatch.pipeline.prediction import PredictSummary, landed_until, run_predict
+from sensorwatch.pipeline.prediction import PredictDetails, landed_until, run_predict
+from sensorwatch.pipeline.runs import RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class Cycles:
     settings: Settings
     clock: Callable[[], datetime] = now
     scored_until: datetime | None = None
-    done: list[PredictSummary] = field(default_factory=list)
+    done: list[RunRecord[PredictDetails]] = field(default_factory=list)
 
     def next_span(self) -> TimeRange | None:
         """[where the last cycle stopped, the end of what has landed by the clock); None: nothing new."""
@@ -91,7 +92,7 @@ def release_memory() -> None:
 
 def run_continuous(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None,
                    trigger_s: float | None = None, clock: Callable[[], datetime] = now,
-                   max_cycles: int | None = None) -> list[PredictSummary]:
+                   max_cycles: int | None = None) -> list[RunRecord[PredictDetails]]:
     """Run prediction cycles every ``trigger_s`` (default ``predict.interval_s``) until
     ``timeout_s`` (default: forever) or ``max_cycles`` cycles that scored something; returns
     each such cycle's summary. ``clock`` is for tests and replays (each trigger's logical time)."""

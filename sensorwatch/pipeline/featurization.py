@@ -37,7 +37,7 @@ from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.operations.retention import drop_old_partitions
 from sensorwatch.pipeline.extract import Span, dirty_spans, events_for, keep_planned, read_landing, unknown_fields
-from sensorwatch.pipeline.runs import RunRecord, last_watermark, recorded_run
+from sensorwatch.pipeline.runs import Details, RunRecord, last_watermark, recorded_run
 
 JOB = "features"
 
@@ -70,32 +70,44 @@ class Recomputed:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def run_features(spark: SparkSession, settings: Settings, span: TimeRange | None = None) -> RunRecord:
+@dataclass
+class FeaturesDetails(Details):
+    """A features run's own figures (``job_runs.details``)."""
+
+    mode: str = ""  # incremental | backfill
+    rows_at_watermark: int = 0  # incremental: the events of the newest ingest batch, counted at the watermark
+    unknown_fields: dict[str, int] = field(default_factory=dict)  # fields the schema does not know -> events
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage
+    retention_dropped: dict[str, list[str]] = field(default_factory=dict)  # table -> day partitions dropped
+
+
+def run_features(spark: SparkSession, settings: Settings,
+                 span: TimeRange | None = None) -> RunRecord[FeaturesDetails]:
     """One run of the features job: a backfill of ``span`` when given, else incremental.
     Returns the run's summary (also written to ``job_runs``)."""
     spec = settings.features.spec()
     store = SqlStore(settings)
     store.create_tables((JOB_RUNS, SENSOR_FEATURES))
-    with recorded_run(store, JOB) as record:
+    with recorded_run(store, JOB, FeaturesDetails()) as record:
         started = time.monotonic()
         landing = read_landing(spark, settings)
         plan = plan_backfill(span, spec) if span is not None else plan_incremental(store, landing, spec)
-        record.details["mode"] = plan.mode
+        record.details.mode = plan.mode
         try:
             done = recompute(store, landing, plan, spec, started=started)
         finally:
             plan.unpersist()
         if plan.mode == "incremental":
-            record.watermark, record.details["rows_at_watermark"] = plan.watermark, plan.rows_at_watermark
+            record.watermark, record.details.rows_at_watermark = plan.watermark, plan.rows_at_watermark
         record.rows_in, record.rows_out, record.late_rows = done.rows_in, done.rows_out, done.late_rows
         record.covering(done.span)
         if done.rows_in:
-            record.details.update(unknown_fields=done.unknown_fields, seconds=done.seconds)
+            record.details.unknown_fields, record.details.seconds = done.unknown_fields, done.seconds
         else:
             record.status = "noop"
         dropped = drop_old_partitions(store, settings.sql.retention_days)
         if dropped:
-            record.details["retention_dropped"] = {name: [str(d) for d in days] for name, days in dropped.items()}
+            record.details.retention_dropped = {name: [str(d) for d in days] for name, days in dropped.items()}
     return record.summary()
 
 

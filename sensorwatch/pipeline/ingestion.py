@@ -8,7 +8,6 @@ Load: ``BatchPublisher``, exactly-once per micro-batch (see its docstring).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
@@ -29,7 +28,7 @@ from sensorwatch.config import Settings
 from sensorwatch.connectors.hdfs import HadoopFs
 from sensorwatch.connectors.kafka import spark_options
 from sensorwatch.connectors.sql import SqlStore, SqlUnavailable
-from sensorwatch.pipeline.runs import RunRecord
+from sensorwatch.pipeline.runs import Details, RunRecord
 from sensorwatch.pipeline.topic_guard import IngestFailed, check_topic_identity, ingest_checkpoint, path_safe
 from sensorwatch.pipeline.validator import PARSED_SCHEMA, EventRules, validate_batches
 
@@ -103,6 +102,21 @@ def _root_cause(text: str) -> str:
 
 
 @dataclass
+class IngestBatch(Details):
+    """One committed micro-batch (its ``job_runs`` row's details, and the log's line)."""
+
+    batch_id: int
+    landed: int
+    quarantined: int
+    seconds: float
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per step of the batch
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "landed": self.landed, "quarantined": self.quarantined,
+                "seconds": self.seconds, **{f"s_{name}": t for name, t in self.stages.items()}}
+
+
+@dataclass
 class BatchPublisher:
     """Load: write one micro-batch to the landing zone and quarantine, exactly once.
 
@@ -120,7 +134,7 @@ class BatchPublisher:
     spark: SparkSession
     settings: Settings
     topic_id: str = "0"
-    stats: list[dict] = field(default_factory=list)
+    batches: list[IngestBatch] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._fs = HadoopFs(self.spark, self.settings.storage.root)
@@ -162,25 +176,24 @@ class BatchPublisher:
             self._register(batch_id, published)
             clock["register"] = time.monotonic()
         marks = list(clock.items())
-        stat = {"batch_id": batch_id, "landed": counts["landing"], "quarantined": counts["quarantine"],
-                "seconds": round(time.monotonic() - started, 2),
-                **{f"s_{name}": round(t - marks[i][1], 2) for i, (name, t) in enumerate(marks[1:])}}
-        self.stats.append(stat)
-        log.info("ingest batch %d committed: %s", batch_id, json.dumps(stat))
-        self._record(batch_id, started_at, stat)
+        done = IngestBatch(batch_id, counts["landing"], counts["quarantine"], round(time.monotonic() - started, 2),
+                           {name: round(t - marks[i][1], 2) for i, (name, t) in enumerate(marks[1:])})
+        self.batches.append(done)
+        log.info("ingest batch %d committed: %s", batch_id, json.dumps(done.to_json()))
+        self._record(started_at, done)
 
-    def _record(self, batch_id: int, started_at: datetime, stat: dict) -> None:
+    def _record(self, started_at: datetime, done: IngestBatch) -> None:
         """One ``job_runs`` row per committed batch, like every other job's run. Its id is
         the batch's (topic, number): a replayed batch rewrites its row, never adds one. The
         data is committed already: an unreachable store is a warning, not a failed batch."""
-        record = RunRecord(JOB, run_id=f"ingest-{self._tag}-b{batch_id:010d}", started_at=started_at,
-                           finished_at=started_at + timedelta(seconds=stat["seconds"]), status="succeeded",
-                           rows_in=stat["landed"] + stat["quarantined"], rows_out=stat["landed"],
-                           rows_rejected=stat["quarantined"], duration_s=stat["seconds"], details=stat)
+        record = RunRecord(JOB, done, run_id=f"ingest-{self._tag}-b{done.batch_id:010d}", started_at=started_at,
+                           finished_at=started_at + timedelta(seconds=done.seconds), status="succeeded",
+                           rows_in=done.landed + done.quarantined, rows_out=done.landed,
+                           rows_rejected=done.quarantined, duration_s=done.seconds)
         try:
             SqlStore(self.settings).upsert(JOB_RUNS, [record.row()])
         except SqlUnavailable as exc:
-            log.warning("ingest batch %d: its job_runs row was not written: %s", batch_id, exc)
+            log.warning("ingest batch %d: its job_runs row was not written: %s", done.batch_id, exc)
 
     def _publish(self, batch_id: int, staged: str, target: str) -> set[tuple[str, int]]:
         """Rename the staged Parquet files of one batch into the partition dirs of ``target``;
@@ -221,26 +234,24 @@ class BatchPublisher:
                 self._fs.delete(path)
 
 
-@dataclass(frozen=True)
-class IngestSummary:
-    """What one ingest run wrote (each batch also has its ``job_runs`` row)."""
+@dataclass
+class IngestDetails(Details):
+    """An ingest run's own figures: its committed batches (each also has its ``job_runs``
+    row) and Spark's view of the stream."""
 
-    batches: int
-    landed: int
-    quarantined: int
-    seconds: float
-    event_time: dict[str, str] | None  # Spark's min/avg/max/watermark of the last batch with events
-    duration_ms: dict[str, int]  # Spark's time per stage, summed over batches
-    batch_stats: list[dict] = field(repr=False)
+    batches: list[IngestBatch] = field(default_factory=list, repr=False)
+    event_time: dict[str, str] | None = None  # Spark's min/avg/max/watermark of the last batch with events
+    duration_ms: dict[str, int] = field(default_factory=dict)  # Spark's time per stage, summed over batches
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "batch_stats"}
+        return {"batches": len(self.batches), "event_time": self.event_time, "duration_ms": self.duration_ms}
 
 
-def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | None = None) -> IngestSummary:
+def run_ingest(spark: SparkSession, settings: Settings, *,
+               timeout_s: float | None = None) -> RunRecord[IngestDetails]:
     """Run the ingest stream: availableNow returns when caught up; processingTime runs until
-    ``timeout_s`` (or forever). Returns a summary of what was written (each batch also has
-    its ``job_runs`` row)."""
+    ``timeout_s`` (or forever). Returns the run's record, its batches summed (each batch
+    has its own ``job_runs`` row; the run as a whole has none)."""
     rules = rules_from_settings(settings)
     try:
         SqlStore(settings).create_tables((JOB_RUNS,))
@@ -257,6 +268,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
         writer = writer.trigger(availableNow=True)
     else:
         writer = writer.trigger(processingTime=settings.ingest.processing_time)
+    record = RunRecord(JOB, IngestDetails(batches=publisher.batches))
     started = time.monotonic()
     try:
         query = writer.start()
@@ -273,14 +285,12 @@ def run_ingest(spark: SparkSession, settings: Settings, *, timeout_s: float | No
     for report in query.recentProgress:
         for stage, ms in (report.get("durationMs") or {}).items():
             durations[stage] = durations.get(stage, 0) + ms
-    return IngestSummary(
-        batches=len(publisher.stats),
-        landed=sum(s["landed"] for s in publisher.stats),
-        quarantined=sum(s["quarantined"] for s in publisher.stats),
-        seconds=round(time.monotonic() - started, 2),
-        event_time=next((r["eventTime"] for r in reversed(query.recentProgress) if r.get("eventTime", {}).get("max")),
-                        None),
-        duration_ms=durations,
-        batch_stats=publisher.stats,
-    )
-
+    batches = publisher.batches
+    record.details.duration_ms = durations
+    record.details.event_time = next(
+        (r["eventTime"] for r in reversed(query.recentProgress) if r.get("eventTime", {}).get("max")), None)
+    record.rows_out, record.rows_rejected = sum(b.landed for b in batches), sum(b.quarantined for b in batches)
+    record.rows_in = record.rows_out + record.rows_rejected
+    record.status = "succeeded" if batches else "noop"
+    record.finished_at, record.duration_s = now(), round(time.monotonic() - started, 2)
+    return record

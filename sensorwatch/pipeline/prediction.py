@@ -68,7 +68,7 @@ from sensorwatch.operations.alerts import publish_alerts
 from sensorwatch.operations.events import update_events
 from sensorwatch.operations.threshold_versions import active as active_thresholds
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
-from sensorwatch.pipeline.runs import RunRecord, recorded_run
+from sensorwatch.pipeline.runs import Details, RunRecord, recorded_run
 
 log = logging.getLogger(__name__)
 JOB = "predict"
@@ -106,24 +106,31 @@ class Scored:
 
 
 @dataclass
-class PredictSummary(RunRecord):
-    """A prediction run: its ``job_runs`` row, and what monitoring said."""
+class PredictDetails(Details):
+    """A prediction run's own figures (``job_runs.details``), and what monitoring said."""
 
-    warnings: tuple[str, ...] = ()
+    model: str = ""
+    version: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage (a failed run: those it finished)
+    write_split: dict[str, float] = field(default_factory=dict)  # the write stage: scores, refresh, events
+    rows_taken_over: int = 0  # rows of unfinished earlier runs over the span, now this run's
+    alerts: dict[str, int] = field(default_factory=dict)  # published, tombstones
     anomalies: int = 0
     open_events: int = 0
+    warnings: list[str] = field(default_factory=list)  # monitoring's (also logged)
+    challenger: dict[str, Any] = field(default_factory=dict)  # version, rows, open_events, seconds | error
 
 
 def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = None,
-                span: TimeRange | None = None) -> PredictSummary:
+                span: TimeRange | None = None) -> RunRecord[PredictDetails]:
     """One prediction run; returns its summary (also in ``job_runs`` and ``prediction_runs``)."""
     scored = scored_range(settings, at, span)
     store = SqlStore(settings).with_views()
-    with recorded_run(store, JOB) as record:
+    with recorded_run(store, JOB, PredictDetails()) as record:
         record.covering(scored)
         model = registry.load(settings.model)
         model.check_inputs(SENSOR_FEATURES.column_names)
-        record.details.update(model=model.name, version=model.version)
+        record.details.model, record.details.version = model.name, model.version
         done = Scored()
         challenger = load_challenger(settings, done)
         grid = Grid.for_range(scored.start, scored.end, settings.features.interval_s,
@@ -131,8 +138,7 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         try:
             predict(spark, settings, store, model, grid, record.run_id, done, challenger)
         finally:
-            record.details["seconds"] = done.seconds  # a failed run keeps the stages it finished
-            record.details["write_split"] = done.write_split
+            record.details.seconds, record.details.write_split = done.seconds, done.write_split
         record.rows_in, record.rows_out = done.rows_in, done.rows_out
         if not done.rows_out:  # nothing landed, or events only in the lookback
             record.status = "noop"
@@ -142,7 +148,7 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
                                                    settings.predict.psi_warn))
         tables = [ANOMALY_SCORES, ANOMALY_EVENTS] + ([CHALLENGER_SCORES, CHALLENGER_EVENTS]
                                                     if done.challenger.get("rows") else [])
-        record.details["rows_taken_over"] = take_over_unfinished(store, record.run_id, record.started_at, tables,
+        record.details.rows_taken_over = take_over_unfinished(store, record.run_id, record.started_at, tables,
                                                                  grid.scored_start, grid.end)
         store.upsert(PREDICTION_RUNS, [monitor])  # the commit marker: the views show the run's rows
         for warning in monitor["warnings"]:
@@ -150,13 +156,10 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         # Last: a broker outage fails the run with every SQL row written; the next run
         # publishes what is missing (also after a no-op run).
         published = publish_alerts(store, settings)
-        record.details["alerts"] = {"published": published.messages, "tombstones": published.tombstones}
-        record.details.update(anomalies=monitor["anomalies"], open_events=done.open_events,
-                              warnings=monitor["warnings"])
-        if done.challenger:
-            record.details["challenger"] = done.challenger
-    return PredictSummary(**vars(record.summary()), warnings=tuple(monitor["warnings"]),
-                          anomalies=monitor["anomalies"], open_events=monitor["open_events"])
+        record.details.alerts = {"published": published.messages, "tombstones": published.tombstones}
+        record.details.anomalies, record.details.open_events = monitor["anomalies"], monitor["open_events"]
+        record.details.warnings, record.details.challenger = list(monitor["warnings"]), done.challenger
+    return record.summary()
 
 
 def load_challenger(settings: Settings, done: Scored) -> LoadedModel | None:

@@ -7,6 +7,7 @@ their state there too: the ``watermark`` of their last successful run.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from schemas import JOB_RUNS
 from schemas.time import TimeRange, now
@@ -27,11 +28,24 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class RunRecord:
-    """One run of a job: its ``job_runs`` row, typed. The job fills it while it runs; the
-    job function returns a copy (``summary``)."""
+class Details:
+    """A job's own figures in its run record, typed per job (``FeaturesDetails``,
+    ``PredictDetails``, ...); stored in ``job_runs.details`` as JSON."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+D = TypeVar("D", bound=Details)
+
+
+@dataclass
+class RunRecord(Generic[D]):
+    """One run of a job: its ``job_runs`` row, typed, and the job's own ``details``. The job
+    fills it while it runs and returns a copy (``summary``): every job returns this type."""
 
     job: str
+    details: D
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: datetime = field(default_factory=now)
     finished_at: datetime | None = None
@@ -45,30 +59,30 @@ class RunRecord:
     duration_s: float | None = None
     error: str | None = None
     watermark: datetime | None = None
-    details: dict[str, Any] = field(default_factory=dict)
 
     def row(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in JOB_RUNS.column_names}
-        values["details"] = json.dumps(self.details, sort_keys=True, default=str) if self.details else None
+        values["details"] = json.dumps(self.details.to_json(), sort_keys=True, default=str)
         return values
 
     def covering(self, span: TimeRange | None) -> None:
         self.range_start, self.range_end = (span.start, span.end) if span else (None, None)
 
-    def summary(self) -> RunRecord:
+    def summary(self) -> RunRecord[D]:
         """A copy of the record as written (the value a job function returns)."""
-        return dataclasses.replace(self, details=dict(self.details))
+        return dataclasses.replace(self, details=copy.deepcopy(self.details))
 
     def to_json(self) -> dict[str, Any]:
         """For printing (the CLI's last line); times as ISO text via ``default=str``."""
-        return dataclasses.asdict(self)
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "details"},
+                "details": self.details.to_json()}
 
 
 @contextmanager
-def recorded_run(store: SqlStore, job: str) -> Iterator[RunRecord]:
-    """Record one run of ``job``. The body fills in counts; set ``status = "noop"`` when
-    there was nothing to do. An exception marks the run failed and propagates."""
-    record = RunRecord(job=job)
+def recorded_run(store: SqlStore, job: str, details: D) -> Iterator[RunRecord[D]]:
+    """Record one run of ``job``. The body fills in counts and ``details``; set ``status =
+    "noop"`` when there was nothing to do. An exception marks the run failed and propagates."""
+    record = RunRecord(job, details)
     store.upsert(JOB_RUNS, [record.row()])
     started = time.monotonic()
     failure: BaseException | None = None

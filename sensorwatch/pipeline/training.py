@@ -10,7 +10,6 @@ champion's on the same data (``model.promotion_tolerance``).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 import tempfile
@@ -28,7 +27,7 @@ from schemas.time import TimeRange, naive_utc, utc
 from sensorwatch.config import ModelConf, Settings
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.connectors.sql import statements as q
-from sensorwatch.pipeline.runs import recorded_run
+from sensorwatch.pipeline.runs import Details, RunRecord, recorded_run
 
 if TYPE_CHECKING:  # TensorFlow is imported only when a model is trained
     from models.detector import Detector
@@ -206,37 +205,33 @@ def gate_and_promote(conf: ModelConf, version: int, trained: Trained, challenger
     return Gate(promoted, reason, champion, champion_error)
 
 
-@dataclass(frozen=True)
-class TrainSummary:
-    """A training run: the new version, the gate's verdict, the data it saw."""
+@dataclass
+class TrainDetails(Details):
+    """A training run's own figures (``job_runs.details``): the new version, the gate's
+    verdict, the data it saw."""
 
-    run_id: str
-    model: str
-    version: int
-    promoted: bool
-    gate: str
-    device: str
-    mlflow_run_id: str
-    data_sha256: str
-    holdout_error: float
-    champion_before: int | None
-    champion_error: float | None
-    rows: int
-    assets: int
-    epochs: int
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    model: str = ""
+    version: int = 0
+    promoted: bool = False
+    gate: str = ""  # the gate's reason
+    device: str = ""  # CPU | GPU
+    mlflow_run_id: str = ""
+    data_sha256: str = ""  # the training data's version (every value read, hashed)
+    holdout_error: float | None = None
+    champion_before: int | None = None
+    champion_error: float | None = None
+    assets: int = 0
+    epochs: int = 0
 
 
 def run_train(settings: Settings, span: TimeRange | None = None, assets: list[str] | None = None,
-              challenger: bool = False) -> TrainSummary:
-    """Extract, train, log, gate (or register as the ``challenger``); returns the summary
-    (also in ``job_runs``)."""
+              challenger: bool = False) -> RunRecord[TrainDetails]:
+    """Extract, train, log, gate (or register as the ``challenger``); returns the run's
+    record (also in ``job_runs``): rows_in the feature rows read, rows_out those trained on."""
     conf, spec = settings.model, settings.model.spec()
     store = SqlStore(settings)
     store.create_tables()
-    with recorded_run(store, JOB) as run:
+    with recorded_run(store, JOB, TrainDetails(model=conf.name)) as run:
         span = span or default_range(store, conf.train_hours)
         run.covering(span)
         data = read_features(store, spec.columns, span, assets)
@@ -246,9 +241,9 @@ def run_train(settings: Settings, span: TimeRange | None = None, assets: list[st
         version, mlflow_run = log_run(settings, run.run_id, data, data_version, trained)
         verdict = gate_and_promote(conf, version, trained, challenger)
         run.rows_out = trained.rows
-        run.details = {"model": conf.name, "version": version, "promoted": verdict.promoted, "gate": verdict.reason,
-                       "device": trained.detector.training["device"], "mlflow_run_id": mlflow_run,
-                       "data_sha256": data_version["sha256"]}
-        return TrainSummary(run_id=run.run_id, **run.details, holdout_error=round(trained.holdout_error, 6),
-                            champion_before=verdict.champion_before, champion_error=verdict.champion_error,
-                            rows=data.rows, assets=len(data.frames), epochs=trained.detector.training["epochs"])
+        run.details = TrainDetails(
+            model=conf.name, version=version, promoted=verdict.promoted, gate=verdict.reason,
+            device=trained.detector.training["device"], mlflow_run_id=mlflow_run, data_sha256=data_version["sha256"],
+            holdout_error=round(trained.holdout_error, 6), champion_before=verdict.champion_before,
+            champion_error=verdict.champion_error, assets=len(data.frames), epochs=trained.detector.training["epochs"])
+    return run.summary()
