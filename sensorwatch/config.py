@@ -129,10 +129,6 @@ class StorageConf(_Strict):
     def quarantine(self) -> str:
         return self.path("quarantine", "events")
 
-    @property
-    def checkpoints(self) -> str:
-        return self.path("checkpoints")
-
 
 class SqlConf(_Strict):
     host: str

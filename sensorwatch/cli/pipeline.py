@@ -15,9 +15,6 @@ from sensorwatch.connectors.sql import SqlStore
 COMMANDS = CommandGroup()
 COMMANDS.group("produce", "produce sensor events into Kafka")
 
-FROM = arg("--from", dest="start", help="ISO time (inclusive)")
-TO = arg("--to", dest="end", help="ISO time (exclusive)")
-
 
 @COMMANDS.command(
     "produce simulate", "N simulated pumps x 8 sensors with injected anomalies",
