@@ -1,6 +1,6 @@
 """The schema model: a table is a list of typed fields declared once, rendered many ways.
 
-``Table.spark_schema()`` -> Spark StructType, ``Field.arrow_field()`` -> a pyarrow field,
+``Table.spark_schema()`` -> Spark StructType, ``Table.arrow_schema()`` -> pyarrow schema,
 ``ddl(table, dialect)`` -> CREATE TABLE for ``cratedb`` (the SQL store) or ``hive`` (an
 external Parquet table over the landing zone). Dialect differences live only here.
 """
@@ -157,6 +157,11 @@ class Table:
         from pyspark.sql import types as T
 
         return T.StructType([f.spark_field() for f in self.all_fields])
+
+    def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
+        return pa.schema([f.arrow_field() for f in self.all_fields])
 
 
 _JSON: dict[Kind, dict[str, Any]] = {
