@@ -26,7 +26,7 @@ OURS = ("sensorwatch", "models", "features", "schemas")
 QUIET = ("py4j",)
 # Libraries whose warnings are start-up chatter to a user (TensorFlow's retracing notes,
 # MLflow's advice on how models are logged): ERROR unless SENSORWATCH_VERBOSE is set.
-CHATTY = ("tensorflow", "absl", "keras", "mlflow")
+CHATTY = ("tensorflow", "absl", "keras", "mlflow", "librdkafka")
 VERBOSE = "SENSORWATCH_VERBOSE"
 _configured = False
 

@@ -8,6 +8,7 @@ machine (~8x kafka-python's throughput, see README). Spark's source is the JVM
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,6 +17,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.errors import Unavailable
 from sensorwatch.config import KafkaConf
+
+LIBRDKAFKA = logging.getLogger("librdkafka")  # the clients' native log (``logs.CHATTY``: errors only)
 
 
 class KafkaUnavailable(Unavailable):
@@ -30,8 +33,10 @@ def _password(kafka: KafkaConf) -> str:
 
 
 def client_conf(kafka: KafkaConf) -> dict[str, Any]:
-    """librdkafka settings: bootstrap servers and, for SASL_SSL, the SCRAM login and the CA."""
-    conf: dict[str, object] = {"bootstrap.servers": kafka.bootstrap_servers}
+    """librdkafka settings: bootstrap servers and, for SASL_SSL, the SCRAM login and the CA.
+    librdkafka's own log goes through Python's logging (logger ``librdkafka``), not
+    straight to stderr."""
+    conf: dict[str, object] = {"bootstrap.servers": kafka.bootstrap_servers, "logger": LIBRDKAFKA}
     if kafka.security_protocol == "SASL_SSL":
         conf.update({"security.protocol": "SASL_SSL", "sasl.mechanisms": kafka.sasl_mechanism,
                      "sasl.username": kafka.username, "sasl.password": _password(kafka)})
