@@ -131,13 +131,12 @@ class BatchPublisher:
     no stray files of failed attempts stay visible to other engines.
     """
 
-    spark: SparkSession
+    fs: HadoopFs  # the session's own Hadoop filesystem: staging, renames, deletes
     settings: Settings
     topic_id: str = "0"
     batches: list[IngestBatch] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._fs = HadoopFs(self.spark, self.settings.storage.root)
         self._targets = {"landing": self.settings.storage.landing, "quarantine": self.settings.storage.quarantine}
         self._tag = path_safe(self.topic_id)[:8]
         self._registered: dict[str, set[tuple[str, int]]] = {}  # per dataset: partitions already registered
@@ -170,7 +169,7 @@ class BatchPublisher:
                          for name, target in self._targets.items()}
         finally:
             batch.unpersist()
-        self._fs.delete(staging, recursive=True)
+        self.fs.delete(staging, recursive=True)
         clock["publish"] = time.monotonic()
         if self.settings.history is not None and self.settings.history.register_partitions:
             self._register(batch_id, published)
@@ -199,11 +198,11 @@ class BatchPublisher:
         """Rename the staged Parquet files of one batch into the partition dirs of ``target``;
         returns the (date, hour) partitions they went to."""
         partitions = set()
-        for source in self._fs.glob(f"{staged}/date=*/hour=*/*.parquet"):
+        for source in self.fs.glob(f"{staged}/date=*/hour=*/*.parquet"):
             date_dir, hour_dir, name = source.rsplit("/", 3)[1:]
             target_dir = f"{target}/{date_dir}/{hour_dir}"
-            self._fs.mkdirs(target_dir)
-            if not self._fs.rename(source, f"{target_dir}/{self._prefix(batch_id)}{name}"):
+            self.fs.mkdirs(target_dir)
+            if not self.fs.rename(source, f"{target_dir}/{self._prefix(batch_id)}{name}"):
                 raise OSError(f"could not move {source} into {target_dir}")
             partitions.add((date_dir.split("=", 1)[1], int(hour_dir.split("=", 1)[1])))
         return partitions
@@ -227,11 +226,11 @@ class BatchPublisher:
                             "(run `sensorwatch history sync` later): %s", batch_id, exc)
 
     def _delete_batch_files(self, batch_id: int, staging: str) -> None:
-        self._fs.delete(staging, recursive=True)
+        self.fs.delete(staging, recursive=True)
         for target in self._targets.values():
-            for path in self._fs.glob(f"{target}/date=*/hour=*/{self._prefix(batch_id)}*"):
+            for path in self.fs.glob(f"{target}/date=*/hour=*/{self._prefix(batch_id)}*"):
                 log.info("ingest batch %d: removing %s of an interrupted attempt", batch_id, path.rsplit("/", 1)[1])
-                self._fs.delete(path)
+                self.fs.delete(path)
 
 
 @dataclass
@@ -258,7 +257,7 @@ def run_ingest(spark: SparkSession, settings: Settings, *,
     except SqlUnavailable as exc:
         log.warning("ingest: job_runs unreachable, batches will not be recorded there: %s", exc)
     fs = HadoopFs(spark, settings.storage.root)
-    publisher = BatchPublisher(spark, settings, topic_id=check_topic_identity(fs, settings))
+    publisher = BatchPublisher(fs, settings, topic_id=check_topic_identity(fs, settings))
     parsed = parse_events(read_kafka_stream(spark, settings), rules) \
         .withWatermark("event_time", settings.ingest.watermark_delay)
     writer = (parsed.writeStream.queryName("sensorwatch_ingest")
