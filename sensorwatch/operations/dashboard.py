@@ -27,6 +27,7 @@ import requests
 from sensorwatch.config import DEFAULT_CONF_DIR, Settings
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.connectors.sql import statements as q
+from sensorwatch.operations.asset_plot import most_severe_asset
 from sensorwatch.services import superset
 from sensorwatch.services.process import ServiceError
 
@@ -83,11 +84,6 @@ def bi_password(settings: Settings) -> str:
     return given or superset.secret(bi_password_file(settings), 18)
 
 
-def most_severe_asset(store: SqlStore) -> str:
-    rows = store.query(q.top_events(store.target, 1))
-    return str(rows[0].asset_id) if rows else ""
-
-
 def provision(settings: Settings, asset: str | None = None) -> Dashboard:
     """Superset up (and CrateDB), the BI login, the bundle imported, the datasets'
     columns read from the store; returns where the dashboard is."""
@@ -97,7 +93,7 @@ def provision(settings: Settings, asset: str | None = None) -> Dashboard:
     store = SqlStore(settings).with_views()
     password = bi_password(settings)
     store.create_read_only_login(BI_ROLE, password)
-    asset = asset or most_severe_asset(store)
+    asset = asset or most_severe_asset(store) or ""
     bundle = io.BytesIO()
     with zipfile.ZipFile(bundle, "w") as zf:
         for name, text in render(settings, asset).items():
