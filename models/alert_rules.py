@@ -2,9 +2,10 @@
 
 An event's alert state is its status (``open`` while it reaches the newest scored
 interval, else ``closed``) and its severity level (how many of the configured levels its
-severity, peak score / threshold, has reached). A message is due when that state differs
-from the one last published for the event: when it opens, crosses a level, closes (or
-opens again after late events). An unchanged event is never announced twice, whichever
+severity, peak score / threshold, has reached), and its kind (process or instrument). A
+message is due when that state differs from the one last published for the event: when it
+opens, crosses a level, closes (or opens again after late events), or is found to be an
+instrument's fault. An unchanged event is never announced twice, whichever
 run or backfill looks at it. ``sensorwatch.operations.alerts`` publishes them.
 """
 
@@ -57,17 +58,22 @@ def in_maintenance(events: pd.DataFrame, windows: pd.DataFrame) -> np.ndarray:
 
 
 def due(candidates: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
-    """Events (``anomaly_events`` columns, plus ``last_status`` and ``last_level`` of the
-    alert last published, null if none) -> the alert rows to publish now (``MESSAGE_COLUMNS``)."""
+    """Events (``anomaly_events`` columns, plus ``last_status``, ``last_level`` and
+    ``last_kind`` of the alert last published, null if none) -> the alert rows to publish
+    now (``MESSAGE_COLUMNS``). An event stored before kinds is a process event."""
     if candidates.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in MESSAGE_COLUMNS})
     severity = candidates["peak_score"].to_numpy(np.float64) / candidates["threshold"].to_numpy(np.float64)
+    kind = candidates["kind"].fillna("process") if "kind" in candidates else pd.Series("process", candidates.index)
     alerts = candidates.assign(
+        kind=kind, instrument_check=candidates.get("instrument_check"),
         event_id=[event_id(a, s) for a, s in zip(candidates["asset_id"], candidates["event_start"])],
         status=np.where(candidates["is_open"].astype(bool), "open", "closed"),
         severity=severity, severity_level=severity_level(severity, levels),
         day=pd.to_datetime(candidates["event_start"], utc=True).dt.floor("D"),
     )
+    last_kind = alerts["last_kind"].fillna("process") if "last_kind" in alerts else alerts["kind"]
     changed = (alerts["status"] != alerts["last_status"]) | \
-        (alerts["severity_level"] != pd.to_numeric(alerts["last_level"], errors="coerce").fillna(-1).astype(int))
+        (alerts["severity_level"] != pd.to_numeric(alerts["last_level"], errors="coerce").fillna(-1).astype(int)) | \
+        (alerts["last_status"].notna() & (alerts["kind"] != last_kind))
     return alerts.loc[changed.to_numpy(bool), MESSAGE_COLUMNS].reset_index(drop=True)

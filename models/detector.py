@@ -21,15 +21,16 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models import covariates, drift, residuals, threshold
+from models import covariates, drift, instrument, residuals, threshold
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.errors import OperationFailed
 from schemas.features import column
 
 FLEET = "*"
-FORMAT_VERSION = 3  # 2: threshold rules, covariates, top-k score (the SKAB selection); 3: the errors' baseline
-READABLE = {2: {"baseline_rows": 0}, 3: {}}  # the versions loaded, with what an older one did not have
+# 2: threshold rules, covariates, top-k score (the SKAB selection); 3: the errors' baseline; 4: instrument profiles
+FORMAT_VERSION = 4
+READABLE = {2: {"baseline_rows": 0}, 3: {}, 4: {}}  # the versions loaded, with what an older one did not have
 
 
 class ModelError(OperationFailed):
@@ -38,13 +39,22 @@ class ModelError(OperationFailed):
 
 @dataclass
 class Calibration:
-    """Per asset: input normalisation (per model column), the score threshold, and what
-    training saw of the covariates (``models.covariates``; None in models saved before)."""
+    """Per asset: input normalisation (per model column), the score threshold, what
+    training saw of the covariates (``models.covariates``) and of each sensor's readings
+    (``models.instrument.SensorProfile``, ``SENSOR_NAMES`` order: the instrument checks).
+    None: not known (models saved before; the fleet's instrument profiles: an asset the
+    model has not seen gets no instrument checks)."""
 
     mean: list[float]
     std: list[float]
     threshold: float
     covariates: dict[str, list[float]] | None = None
+    instrument_profiles: list[dict[str, Any]] | None = None
+
+    def profiles(self) -> list[instrument.SensorProfile] | None:
+        if not self.instrument_profiles:
+            return None
+        return [instrument.SensorProfile.from_json(p) for p in self.instrument_profiles]
 
 
 @dataclass
@@ -53,6 +63,7 @@ class Detector:
     model: Any  # keras.Model, or None until the first forecast of a loaded detector (``network()``)
     calibrations: dict[str, Calibration]
     training: dict[str, Any] = field(default_factory=dict)  # device, epochs, losses, rows
+    checks: instrument.InstrumentSpec = field(default_factory=instrument.InstrumentSpec)
     _predictor: Any = field(default=None, repr=False, compare=False)
     _model_path: Path | None = field(default=None, repr=False, compare=False)
 
@@ -81,7 +92,10 @@ class Detector:
         detector = cls(spec, result.model, {})
         for asset, (mean, std) in norms.items():
             seen = covariates.fit(detector._covariate_values(usable[asset]))
-            detector.calibrations[asset] = Calibration(mean.tolist(), std.tolist(), np.nan, asdict(seen))
+            profiles = detector._readings(usable[asset])
+            detector.calibrations[asset] = Calibration(
+                mean.tolist(), std.tolist(), np.nan, asdict(seen),
+                None if profiles is None else [p.to_json() for p in instrument.fit_profiles(profiles, detector.checks)])
         # Each asset's threshold, from the scores of its own training rows exactly as
         # `score` computes them (all scored training rows, or only the validation ones).
         for asset, column_err in detector.column_errors_many(usable).items():
@@ -103,6 +117,21 @@ class Detector:
     # ---- scoring ----------------------------------------------------------------------
     def calibration(self, asset_id: str) -> Calibration:
         return self.calibrations.get(asset_id) or self.calibrations[FLEET]
+
+    @property
+    def lookback_rows(self) -> int:
+        """Rows before a row that its score, its flags and its instrument condition depend on."""
+        return max(self.spec.lookback_rows, self.checks.lookback)
+
+    def instrument_flags(self, asset_id: str, rows: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
+        """The instrument checks (``models.instrument.check_all``) on one asset's rows (on
+        the interval grid, oldest first) against what training saw of its sensors; {} where
+        nothing is known of them (an asset the model has not seen, an older model, a model
+        that reads no interval mean)."""
+        profiles, readings = self.calibration(asset_id).profiles(), self._readings(rows)
+        if profiles is None or readings is None:
+            return {}
+        return instrument.check_all(readings, profiles, self.checks)
 
     def score(self, asset_id: str, rows: pd.DataFrame) -> pd.DataFrame:
         """One asset's feature rows (consecutive intervals, oldest first) -> per row:
@@ -200,6 +229,7 @@ class Detector:
             "format_version": FORMAT_VERSION, "spec": self.spec.to_dict(), "columns": self.spec.columns,
             "sensors": list(SENSOR_NAMES), "training": self.training,
             "calibrations": {a: asdict(c) for a, c in self.calibrations.items()},
+            "instrument_checks": self.checks.to_json(),
         }
 
     @classmethod
@@ -217,13 +247,14 @@ class Detector:
                 raise ValueError(f"format_version {meta.get('format_version')!r}, expected one of {sorted(READABLE)}")
             spec = DetectorSpec.from_dict({**READABLE[meta["format_version"]], **meta["spec"]})
             calibrations = {a: Calibration(**c) for a, c in meta["calibrations"].items()}
+            checks = instrument.InstrumentSpec.from_json(meta.get("instrument_checks", {}))
             if meta["sensors"] != list(SENSOR_NAMES) or meta["columns"] != spec.columns:
                 raise ValueError(f"built for sensors {meta['sensors']}, this version has {list(SENSOR_NAMES)}")
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"corrupt model metadata in {meta_path}: {exc}") from exc
         if not _is_keras_archive(model_path):
             raise ModelError(f"corrupt model file {model_path}: not a Keras archive")
-        return cls(spec, None, calibrations, meta.get("training", {}), _model_path=model_path)
+        return cls(spec, None, calibrations, meta.get("training", {}), checks, _model_path=model_path)
 
     def with_thresholds(self, thresholds: dict[str, float]) -> Detector:
         """This detector with ``thresholds`` replacing some assets' calibrated thresholds
@@ -271,6 +302,13 @@ class Detector:
         score[: spec.window] = np.nan
         contrib[: spec.window] = np.nan
         return score, contrib
+
+    def _readings(self, rows: pd.DataFrame) -> np.ndarray | None:
+        """Each sensor's interval mean (rows x ``SENSOR_NAMES``): what the instrument checks
+        read; None where the model does not read the means."""
+        if "mean" not in self.spec.inputs:
+            return None
+        return rows[[column(s, "mean") for s in SENSOR_NAMES]].to_numpy(np.float64)
 
     def _covariate_values(self, rows: pd.DataFrame) -> np.ndarray:
         """The covariates' first model input (their interval means), rows x covariates."""

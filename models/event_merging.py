@@ -1,4 +1,5 @@
-"""Anomaly events: consecutive exceeding intervals of an asset merged into one event.
+"""Anomaly events: consecutive exceeding intervals of an asset merged into one event, and
+an instrument's condition (``models.instrument``) into an instrument event.
 
 An event is a run of scored intervals above the threshold that reached ``min_duration``
 (it holds at least one ``is_anomaly`` row). A scored interval below the threshold ends the
@@ -8,6 +9,12 @@ its onset (the first exceeding interval), ends after its last exceeding interval
 open while it reaches the asset's newest scored interval. Its sensors are ranked by
 their summed share of its scores. pandas only; the prediction job feeds it the stored
 ``anomaly_scores`` rows around what a run wrote, so events grow across runs.
+
+Kinds (``classify``): the model's events are ``process``; the rows of one instrument
+condition (one check on one sensor) make an ``instrument`` event from where it began. A
+model event carried by one sensor (``CARRIED``) that an instrument condition on that sensor
+overlaps is that instrument's fault: it becomes an instrument event (the check named), and
+the condition is not listed a second time.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ import numpy as np
 import pandas as pd
 
 from schemas import ANOMALY_EVENTS
+
+PROCESS, INSTRUMENT = "process", "instrument"
+CARRIED = 0.6  # a model event is carried by one sensor when that sensor holds this share of its scores
 
 
 def merge_events(scores: pd.DataFrame, interval_s: int, newest: dict[str, pd.Timestamp]) -> pd.DataFrame:
@@ -50,10 +60,71 @@ def merge_events(scores: pd.DataFrame, interval_s: int, newest: dict[str, pd.Tim
         "is_open": newest_of.notna() & (last["interval_start"] >= newest_of),
         "peak_score": peak["score"].astype(np.float64), "peak_at": peak["interval_start"],
         "threshold": last["threshold"].astype(np.float64), "sensors": sensors, "sensor_shares": shares,
+        "kind": PROCESS, "instrument_check": None,
         "model_name": last["model_name"], "model_version": last["model_version"].astype(int),
         "run_id": last["run_id"], "day": start.dt.floor("D"),
     })
     return out.reset_index(drop=True)[ANOMALY_EVENTS.column_names]
+
+
+def merge_conditions(rows: pd.DataFrame, interval_s: int, newest: dict[str, pd.Timestamp]) -> pd.DataFrame:
+    """``anomaly_scores`` rows in an instrument condition (``instrument_check`` set; any
+    assets, any order) -> ``anomaly_events`` rows of kind instrument: the rows of one check
+    on one sensor whose conditions touch (each began at most one interval after the
+    previous row) make one event, from the earliest ``instrument_since`` to the end of its
+    last row; ``confirmed_at`` is its first flagged row."""
+    step = pd.Timedelta(seconds=interval_s)
+    if rows.empty:
+        return _empty()
+    rows = rows.sort_values(["asset_id", "instrument_check", "instrument_sensor", "interval_start"], ignore_index=True)
+    same = (rows[["asset_id", "instrument_check", "instrument_sensor"]] ==
+            rows[["asset_id", "instrument_check", "instrument_sensor"]].shift(1)).all(axis=1).to_numpy()
+    touches = (rows["instrument_since"] <= rows["interval_start"].shift(1) + step).to_numpy()
+    rows["_run"] = np.cumsum(~(same & touches))
+    rows["_score"] = rows["score"].astype(np.float64).fillna(-np.inf)  # a run without scores: its first row
+    runs = rows.groupby("_run", sort=True)
+    first, last = runs.head(1).set_index("_run"), runs.tail(1).set_index("_run")
+    start, end = runs["instrument_since"].min(), last["interval_start"] + step
+    peak = rows.loc[runs["_score"].idxmax().to_numpy()].set_index("_run")
+    newest_of = last["asset_id"].map(newest)
+    out = pd.DataFrame({
+        "asset_id": last["asset_id"], "event_start": start, "event_end": end, "confirmed_at": first["interval_start"],
+        "intervals": ((end - start) / step).astype(np.int64), "duration_s": (end - start).dt.total_seconds(),
+        "is_open": newest_of.notna() & (last["interval_start"] >= newest_of),
+        "peak_score": peak["score"].astype(np.float64).fillna(0.0), "peak_at": peak["interval_start"],
+        "threshold": last["threshold"].astype(np.float64),
+        "sensors": last["instrument_sensor"].map(lambda s: [s]), "sensor_shares": [[1.0]] * len(last),
+        "kind": INSTRUMENT, "instrument_check": last["instrument_check"],
+        "model_name": last["model_name"], "model_version": last["model_version"].astype(int),
+        "run_id": last["run_id"], "day": start.dt.floor("D"),
+    })
+    return out.reset_index(drop=True)[ANOMALY_EVENTS.column_names]
+
+
+def classify(process: pd.DataFrame, conditions: pd.DataFrame) -> pd.DataFrame:
+    """The model's events and the instrument events (``merge_events``, ``merge_conditions``)
+    -> one table of events, each with its kind: a model event carried by one sensor that an
+    instrument event on that sensor overlaps takes that event's kind and check (the
+    condition is not listed again); an instrument event starting where a model event of
+    the asset starts is dropped (one event per key)."""
+    if process.empty or conditions.empty:
+        return pd.concat([e for e in (process, conditions) if len(e)] or [process], ignore_index=True)
+    process, absorbed = process.copy(), set()
+    for i, event in process.iterrows():
+        shares = event["sensor_shares"]
+        if shares is None or not len(shares) or shares[0] < CARRIED:
+            continue
+        on_it = conditions[(conditions["asset_id"] == event["asset_id"])
+                           & conditions["sensors"].map(lambda s, top=event["sensors"][0]: list(s) == [top])
+                           & (conditions["event_start"] < event["event_end"])
+                           & (conditions["event_end"] > event["event_start"])]
+        if len(on_it):
+            process.at[i, "kind"], process.at[i, "instrument_check"] = INSTRUMENT, on_it["instrument_check"].iloc[0]
+            absorbed |= set(on_it.index)
+    starts = set(zip(process["asset_id"], process["event_start"]))
+    kept = conditions.drop(index=list(absorbed))
+    kept = kept[[(a, t) not in starts for a, t in zip(kept["asset_id"], kept["event_start"])]]
+    return pd.concat([process, kept], ignore_index=True)
 
 
 def _ranked_sensors(rows: pd.DataFrame, keep: pd.Series) -> tuple[pd.Series, pd.Series]:

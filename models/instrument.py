@@ -45,6 +45,21 @@ class InstrumentSpec:
     # the twins within that time; an instrument's drift does not)
     alone_sigmas: float = 4.0  # a spike or a jump is one instrument's only where no other sensor stepped
     # by this many of its step-sigmas in the same interval
+    lookback: int = 240  # rows before a row that its flags depend on (and how far back ``since`` reaches):
+    # a frozen check that would need a longer run is not made for that sensor
+
+    def __post_init__(self) -> None:
+        if self.lookback < self.drift_window + self.drift_persist or self.lookback < self.spike_context + \
+                self.spike_max or self.lookback < self.frozen_min:
+            raise ValueError(f"lookback ({self.lookback}) must cover drift_window + drift_persist, "
+                             "spike_context + spike_max and frozen_min")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> InstrumentSpec:
+        return cls(**d)
 
 
 @dataclass(frozen=True)
@@ -159,8 +174,12 @@ def _trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def frozen(x: np.ndarray, p: SensorProfile, spec: InstrumentSpec) -> np.ndarray:
-    """``since`` per row: where an unchanged run that has lasted long enough began."""
+    """``since`` per row: where an unchanged run that has lasted long enough began. A
+    sensor whose training runs ask for more than ``spec.lookback`` rows is not checked (a
+    live run could not tell)."""
     need = max(spec.frozen_min, int(np.ceil(spec.frozen_factor * p.longest_flat)))
+    if need > spec.lookback:
+        return np.full(len(x), NO_FLAG)
     run = _runs_of(_unchanged(x, p.resolution)) + 1  # readings in the run, the first one included
     rows = np.arange(len(x))
     return np.where(run >= need, rows - run + 1, NO_FLAG)
@@ -189,6 +208,8 @@ def spike(x: np.ndarray, p: SensorProfile, spec: InstrumentSpec) -> np.ndarray:
             if i - start <= spec.spike_max:  # soon enough: a spike (later: a level shift's end)
                 out[i] = start
             start = None
+        elif start is not None and i - start > spec.spike_max:  # not back in time: a level shift, the new
+            start = None  # normal (so a row's flag depends on the last spike_context + spike_max rows only)
     return out
 
 
@@ -267,6 +288,19 @@ def _alone(flags: dict[tuple[str, int], np.ndarray], values: np.ndarray, profile
             others = np.delete(stepped, s, axis=1)
             busy = others[rows].any(axis=1) | others[since[rows]].any(axis=1)
             since[rows[busy]] = NO_FLAG
+
+
+def condition_per_row(flags: dict[tuple[str, int], np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One condition per row, for a row of scores: (check index into ``CHECKS``, sensor
+    column, ``since``), -1 each where no check flags the row. Of several, the one that began
+    first (then the first in ``CHECKS``, then the first sensor)."""
+    rows = len(next(iter(flags.values()))) if flags else 0
+    check, sensor, since = np.full(rows, -1), np.full(rows, -1), np.full(rows, np.iinfo(np.int64).max)
+    for (name, s), began in sorted(flags.items(), key=lambda kv: (CHECKS.index(kv[0][0]), kv[0][1])):
+        earlier = (began != NO_FLAG) & (began < since)
+        check[earlier], sensor[earlier], since[earlier] = CHECKS.index(name), s, began[earlier]
+    since[check < 0] = NO_FLAG
+    return check, sensor, since
 
 
 @dataclass(frozen=True)

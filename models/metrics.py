@@ -119,3 +119,52 @@ def nab_scores(times: list[np.ndarray], changepoints: list[np.ndarray], predicti
             totals[profile] += [score, len(windows) * a_fn, len(windows) * a_tp]
     return {p: float(round(100 * (s - null) / (perfect - null), 2)) if perfect != null else 0.0
             for p, (s, null, perfect) in totals.items()}
+
+
+# The simulator's injected anomalies and the kind of event each should become.
+TRUE_KIND = {"stuck": "instrument", "spike": "instrument", "drift": "instrument", "correlated": "process"}
+GRACE_S = 120  # an event may end this long after its anomaly (the score is smoothed over past intervals)
+
+
+@dataclass(frozen=True)
+class KindCard:
+    """Injected anomalies against events, per kind of anomaly."""
+
+    per_kind: dict[str, dict[str, int]]  # kind -> injected, found, right_kind
+    false_events: int  # events that overlap no injected anomaly
+    asset_days: float  # the scored time they were looked for in
+
+    def totals(self) -> dict[str, int | float | None]:
+        total = lambda k: sum(v[k] for v in self.per_kind.values())
+        return {"injected": total("injected"), "found": total("found"), "right_kind": total("right_kind"),
+                "false_events": self.false_events,
+                "false_per_day": round(self.false_events / self.asset_days, 2) if self.asset_days else None}
+
+
+def kind_card(truths: list[dict], events: list[dict], scored: dict[str, tuple], grace_s: int = GRACE_S) -> KindCard:
+    """``truths``: injected anomalies (``asset_id``, ``kind`` of ``TRUE_KIND``, ``start``,
+    ``end`` inclusive, as timestamps); ``events``: ``anomaly_events`` rows (``asset_id``,
+    ``event_start``, ``event_end``, ``kind``; a null kind is process); ``scored``: asset ->
+    (first, last) interval scored. Only anomalies inside an asset's scored span count, and
+    only the events of those assets. An anomaly is found when an event of its asset
+    overlaps [start, end + ``grace_s``], of the right kind when one such event has the kind
+    ``TRUE_KIND`` gives it."""
+    import pandas as pd
+
+    grace = pd.Timedelta(seconds=grace_s)
+    per_kind = {k: {"injected": 0, "found": 0, "right_kind": 0} for k in TRUE_KIND}
+    matched: set[int] = set()
+    for truth in truths:
+        span = scored.get(truth["asset_id"])
+        if span is None or not span[0] <= truth["start"] <= span[1]:
+            continue
+        hits = [i for i, e in enumerate(events) if e["asset_id"] == truth["asset_id"]
+                and e["event_start"] <= truth["end"] + grace and e["event_end"] > truth["start"]]
+        matched |= set(hits)
+        card = per_kind[truth["kind"]]
+        card["injected"] += 1
+        card["found"] += bool(hits)
+        card["right_kind"] += any((events[i]["kind"] or "process") == TRUE_KIND[truth["kind"]] for i in hits)
+    false = sum(1 for i, e in enumerate(events) if e["asset_id"] in scored and i not in matched)
+    days = sum((hi - lo).total_seconds() for lo, hi in scored.values()) / 86400
+    return KindCard(per_kind, false, days)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.compute import whole_assets
-from models import residuals
+from models import instrument, residuals
 from models.detector import Detector
 from models.shipped import ShippedModel, detector_for
 from schemas import ANOMALY_SCORES, SENSOR_NAMES
@@ -29,7 +29,7 @@ from schemas.time import utc
 
 # What scoring produces; the job adds the lineage columns.
 SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
-                 "top_contributions")
+                 "top_contributions", "instrument_check", "instrument_sensor", "instrument_since")
 
 
 def score_schema():
@@ -75,10 +75,12 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
         score = scored["score"].to_numpy()[keep]
         names, shares = _top(np.stack(scored["contributions"].to_numpy()[keep]), np.isfinite(score),
                              detector.spec.top_sensors)
+        check, sensor, since = _instrument(detector, asset, frames[asset], index)
         parts.append(pd.DataFrame({
             "asset_id": asset, "interval_start": index[keep], "score": score,
             "threshold": scored["threshold"].to_numpy()[keep], "exceeds": scored["exceeds"].to_numpy()[keep],
             "is_anomaly": scored["is_anomaly"].to_numpy()[keep], "top_sensors": names, "top_contributions": shares,
+            "instrument_check": check[keep], "instrument_sensor": sensor[keep], "instrument_since": since[keep],
         }))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORE_COLUMNS})
@@ -97,6 +99,24 @@ def score_stream(batches: Iterator[pd.DataFrame], detector: Detector, grid: Grid
     in a batch are scored together (one batched forecast)."""
     for frame in whole_assets(batches):
         yield score_frame(detector, frame, grid)
+
+
+def _instrument(detector: Detector, asset: str, rows: pd.DataFrame,
+                index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
+    """Per row on the grid: the instrument condition it is in (check, sensor, where it
+    began; None each where none). ``since`` reaches back at most the detector's lookback,
+    the rows any run over this row reads: a live run and a backfill agree on it."""
+    flags = detector.instrument_flags(asset, rows)
+    if flags:
+        check, sensor, since = instrument.condition_per_row(flags)
+    else:
+        check = sensor = since = np.full(len(index), -1)
+    flagged = check >= 0
+    began = np.maximum(since, np.arange(len(index)) - detector.lookback_rows).clip(0)
+    checks = np.asarray(instrument.CHECKS, dtype=object)[check.clip(0)]
+    sensors = np.asarray(SENSOR_NAMES, dtype=object)[sensor.clip(0)]
+    checks[~flagged] = sensors[~flagged] = None
+    return checks, sensors, pd.DatetimeIndex(np.where(flagged, index[began].to_numpy(), np.datetime64("NaT")))
 
 
 def _top(contributions: np.ndarray, scored: np.ndarray, k: int) -> tuple[list, list]:

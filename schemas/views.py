@@ -110,26 +110,31 @@ def _model_comparison() -> str:
 
 
 VIEWS: tuple[View, ...] = (
-    View("v_anomaly_events", "Anomaly events with their severity (peak score / threshold) and main sensor.",
+    View("v_anomaly_events", "Anomaly events with their kind (process: the model's; instrument: a sensor's fault, "
+         "with the check), severity (peak score / threshold) and main sensor.",
          "SELECT asset_id, event_start, event_end, duration_s, is_open, confirmed_at, intervals,\n"
+         "  coalesce(kind, 'process') AS kind, instrument_check,\n"
          "  peak_score, threshold, peak_score / threshold AS severity, peak_at,\n"
          "  sensors[1] AS main_sensor, sensors, sensor_shares, model_name, model_version, run_id\n"
          "FROM {anomaly_events}"),
-    View("v_asset_health", "Latest state per asset: newest scored interval, status and its event counts.",
+    View("v_asset_health", "Latest state per asset: newest scored interval, status, the instrument condition "
+         "it is in, and its event counts (open ones per kind).",
          "SELECT s.asset_id, s.interval_start AS last_interval, s.score AS last_score, s.threshold,\n"
          "  CASE WHEN s.is_anomaly THEN 'anomaly' WHEN s.exceeds THEN 'watch' ELSE 'ok' END AS status,\n"
+         "  s.instrument_check, s.instrument_sensor,\n"
          "  s.top_sensors, s.model_version, coalesce(e.events, 0) AS events, "
          "coalesce(e.open_events, 0) AS open_events,\n"
-         "  e.last_event_start\n"
+         "  coalesce(e.open_instrument_events, 0) AS open_instrument_events, e.last_event_start\n"
          "FROM {anomaly_scores} s\n"
          "JOIN (SELECT asset_id, max(interval_start) AS last_interval FROM {anomaly_scores} GROUP BY asset_id) l\n"
          "  ON s.asset_id = l.asset_id AND s.interval_start = l.last_interval\n"
          "LEFT JOIN (SELECT asset_id, count(*) AS events, sum(CASE WHEN is_open THEN 1 ELSE 0 END) AS open_events,\n"
+         "    sum(CASE WHEN is_open AND kind = 'instrument' THEN 1 ELSE 0 END) AS open_instrument_events,\n"
          "    max(event_start) AS last_event_start FROM {anomaly_events} GROUP BY asset_id) e\n"
          "  ON s.asset_id = e.asset_id"),
     View("v_asset_scores", "Per asset and scored interval: score, threshold, above it, confirmed anomaly, main sensor.",
          "SELECT asset_id, interval_start, score, threshold, exceeds, is_anomaly, top_sensors[1] AS main_sensor,\n"
-         "  model_version, threshold_version\nFROM {anomaly_scores}"),
+         "  instrument_check, instrument_sensor, model_version, threshold_version\nFROM {anomaly_scores}"),
     View("v_features_hourly", "Per asset and UTC hour: intervals, events and each sensor's mean, min and max.",
          _features_hourly()),
     View("v_alert_feedback", "Per asset and model version: events, alerts, the operators' labels (newest per "

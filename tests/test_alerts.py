@@ -22,21 +22,34 @@ T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 LEVELS = [2.0, 4.0]
 
 
-def event(asset: str, minute: int, peak: float, is_open: bool, threshold: float = 1.0, length_s: int = 60) -> dict:
+def event(asset: str, minute: int, peak: float, is_open: bool, threshold: float = 1.0, length_s: int = 60,
+          kind: str = "process", check: str | None = None) -> dict:
     start = T0 + timedelta(minutes=minute)
     return {"asset_id": asset, "event_start": start, "event_end": start + timedelta(seconds=length_s),
             "confirmed_at": start + timedelta(seconds=30), "intervals": length_s, "duration_s": float(length_s),
             "is_open": is_open, "peak_score": peak, "peak_at": start + timedelta(seconds=5), "threshold": threshold,
-            "sensors": ["pressure", "current"], "sensor_shares": [0.7, 0.3], "model_name": "m",
+            "sensors": ["pressure", "current"], "sensor_shares": [0.7, 0.3], "kind": kind,
+            "instrument_check": check, "model_name": "m",
             "model_version": 1, "run_id": "r1", "day": start.replace(hour=0, minute=0)}
 
 
-def candidates(events: list[dict], last: dict[str, tuple[str, int]] | None = None) -> pd.DataFrame:
+def candidates(events: list[dict], last: dict[str, tuple] | None = None) -> pd.DataFrame:
+    """The candidates as the store gives them; ``last``: event id -> the last alert's
+    (status, level[, kind])."""
     frame = pd.DataFrame(events)[list(q.ALERT_EVENT_COLUMNS)]
     keys = [event_id(a, s) for a, s in zip(frame.asset_id, frame.event_start)]
-    last = last or {}
-    return frame.assign(last_status=[last.get(k, (None, None))[0] for k in keys],
-                        last_level=[last.get(k, (None, None))[1] for k in keys])
+    last = {k: (*v, "process")[:3] for k, v in (last or {}).items()}
+    return frame.assign(last_status=[last.get(k, (None, None, None))[0] for k in keys],
+                        last_level=[last.get(k, (None, None, None))[1] for k in keys],
+                        last_kind=[last.get(k, (None, None, None))[2] for k in keys])
+
+
+def test_an_event_found_to_be_an_instruments_fault_is_announced_again_with_its_kind():
+    e = event("p1", 0, 1.5, True, kind="instrument", check="frozen")
+    key = event_id("p1", e["event_start"])
+    again = due(candidates([e], {key: ("open", 0, "process")}), LEVELS)
+    assert again[["kind", "instrument_check"]].values.tolist() == [["instrument", "frozen"]]
+    assert due(candidates([e], {key: ("open", 0, "instrument")}), LEVELS).empty
 
 
 @pytest.mark.parametrize(("peak", "is_open", "last", "expected"), [

@@ -109,3 +109,31 @@ def test_the_process_moving_all_sensors_together_is_no_drift():
 
 def test_profiles_survive_json():
     assert [instrument.SensorProfile.from_json(p.to_json()) for p in PROFILES] == PROFILES
+
+
+def test_a_spike_after_a_level_shift_is_still_found():
+    """A shift that never comes back is the new normal: a later spike is measured against
+    it (a row's flag depends on the last spike_context + spike_max rows only)."""
+    shifted = LIVE.copy()
+    step = PROFILES[0].step_sigma
+    shifted[600:, 0] += 12 * step
+    shifted[900:903, 0] += 12 * step
+    assert [(f.start, f.end) for f in found(shifted) if f.check == "spike"] == [(900, 902)]
+
+
+def test_a_frozen_check_that_would_need_more_than_the_lookback_is_not_made():
+    flat_in_training = instrument.SensorProfile(1.0, 0.1, longest_flat=100, largest_step=3.0)
+    stuck = np.full(1000, 5.0)
+    assert (instrument.frozen(stuck, flat_in_training, SPEC) == NO_FLAG).all()  # 3 x 100 > lookback 240
+    assert (instrument.frozen(stuck, flat_in_training, InstrumentSpec(lookback=400)) != NO_FLAG).any()
+    with pytest.raises(ValueError, match="lookback"):
+        InstrumentSpec(lookback=100)
+
+
+def test_each_row_takes_the_condition_that_began_first():
+    flags = {("spike", 0): np.array([NO_FLAG, 1, NO_FLAG, NO_FLAG]),
+             ("frozen", 2): np.array([NO_FLAG, 0, 0, NO_FLAG]),
+             ("drift", 1): np.array([NO_FLAG, NO_FLAG, 0, NO_FLAG])}
+    check, sensor, since = instrument.condition_per_row(flags)
+    assert [instrument.CHECKS[c] if c >= 0 else None for c in check] == [None, "frozen", "frozen", None]
+    assert sensor.tolist() == [-1, 2, 2, -1] and since.tolist() == [NO_FLAG, 0, 0, NO_FLAG]

@@ -96,15 +96,18 @@ def test_missing_or_corrupt_model_files_give_a_clear_error(detector, tmp_path):
 def test_a_model_saved_before_the_baseline_loads_without_one_and_an_unknown_version_is_refused(detector, tmp_path):
     old = detector.save(tmp_path / "v2")
     meta = json.loads((old / "detector.json").read_text())
-    assert meta["format_version"] == 3
+    assert meta["format_version"] == 4
+    assert meta["calibrations"]["a1"]["instrument_profiles"]  # what training saw of each sensor
     meta["format_version"] = 2
     for name in ("baseline_rows", "baseline_guard", "covariate_limit"):
         del meta["spec"][name]
     for cal in meta["calibrations"].values():
-        del cal["covariates"]
+        del cal["covariates"], cal["instrument_profiles"]
+    del meta["instrument_checks"]
     (old / "detector.json").write_text(json.dumps(meta))
     loaded = Detector.load(old)
     assert loaded.spec.baseline_rows == 0 and loaded.calibrations["a1"].covariates is None  # scores as it did
+    assert loaded.instrument_flags("a1", pd.DataFrame(columns=loaded.spec.columns)) == {}  # and checks nothing
     meta["format_version"] = 99
     (old / "detector.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="format_version 99"):

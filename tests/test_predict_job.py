@@ -263,7 +263,7 @@ def test_events_rebuilt_a_read_at_a_time_equal_one_pass_over_all(pipeline):
 def test_the_pandas_udf_and_in_process_scoring_give_the_same_scores(pipeline):
     settings = pipeline["settings"]
     model = registry.load(settings.model)
-    grid = Grid.for_range(at(WARMUP), at(END), 1, model.detector.spec.lookback_rows)
+    grid = Grid.for_range(at(WARMUP), at(END), 1, model.detector.lookback_rows)
     ev = pipeline["events"]
     fspec = settings.features.spec()
     needed = ev[(ev.event_time >= pd.Timestamp(grid.start).tz_localize(None) - pd.Timedelta(seconds=fspec.lookback_s))
@@ -611,7 +611,7 @@ def test_the_superset_dashboard_shows_the_results_in_a_browser(pipeline, tmp_pat
     assert rows["Fleet status"] == 4 and rows["Alerts and feedback"] == 4  # four pumps, one model version
     assert rows[f"Score vs threshold: {worst.asset_id}"] == minutes
     levels = settings.alerts.severity_levels  # one row per severity band (open/closed: its series)
-    assert rows["Events by severity, open and closed"] == len(
+    assert rows["Events by severity and kind"] == len(
         {sum(s >= level for level in levels) for s in events.peak_score / events.threshold})
     png = (tmp_path / "dashboard.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000

@@ -10,7 +10,7 @@ import pytest
 
 from models import drift, threshold
 from models.detector import Detector
-from models.event_merging import merge_events
+from models.event_merging import classify, merge_conditions, merge_events
 from models.serving import SCORE_COLUMNS, Grid, score_frame, score_stream
 from tests.test_model import SPEC, sine_rows
 
@@ -48,6 +48,29 @@ def test_any_range_gives_the_same_scores_to_the_same_intervals(detector):
     assert spike["is_anomaly"].any() and spike.loc[spike.is_anomaly, "top_sensors"].map(lambda s: s[0]).eq("pressure").all()
     shares = spike["top_contributions"].iloc[-1]
     assert len(shares) == SPEC.top_sensors and shares == sorted(shares, reverse=True) and 0 < shares[0] <= 1
+
+
+def test_an_instrument_condition_is_the_same_from_any_range_and_reaches_back_to_where_it_began(detector):
+    """a1's pressure sticks at row 320: every range that scores a row flags it alike, with
+    ``since`` at the stuck row or, when that is further back, the detector's lookback."""
+    rows = pd.concat([sine_rows(700, 1), sine_rows(700, 2)], ignore_index=True)
+    stuck = (rows.asset_id == "a1") & rows.index.isin(range(320, 700))
+    rows.loc[stuck, "pressure__mean"] = rows.loc[rows.index[320], "pressure__mean"]
+    g = lambda a, b: Grid.for_range(T0 + timedelta(seconds=a), T0 + timedelta(seconds=b), 1, detector.lookback_rows)
+    cols = ["instrument_check", "instrument_sensor", "instrument_since"]
+    whole = score_frame(detector, rows, g(250, 700)).set_index(["asset_id", "interval_start"])
+    a1 = whole.loc["a1"]
+    flagged = a1[a1.instrument_check.notna()]
+    flagged = flagged[flagged.instrument_check == "frozen"]
+    assert set(flagged.instrument_sensor) == {"pressure"}
+    assert flagged.index[0] < pd.Timestamp("2026-01-01 00:06:40")  # found within 80 s of sticking at 320 s
+    assert flagged.instrument_since.iloc[0] == pd.Timestamp("2026-01-01 00:05:20")
+    lag = (flagged.index.to_series() - flagged.instrument_since).dt.total_seconds()
+    assert lag.max() == detector.lookback_rows  # never further back than any run reads
+    assert "frozen" not in set(whole.loc["a2"].instrument_check)  # the same signals, live: not frozen
+    for start, end in ((400, 460), (600, 700)):
+        part = score_frame(detector, rows, g(start, end)).set_index(["asset_id", "interval_start"])
+        pd.testing.assert_frame_equal(part[cols], whole.loc[part.index, cols])
 
 
 def test_batches_split_inside_an_asset_score_like_one_frame(detector):
@@ -104,6 +127,39 @@ def test_events_are_consecutive_exceedances_that_were_confirmed():
     assert merge_events(scores.iloc[0:0], 1, {}).empty
 
 
+def condition_rows(asset: str, seconds: list[int], since: int, check: str = "frozen",
+                   sensor: str = "pressure") -> pd.DataFrame:
+    at = lambda s: pd.Timestamp(T0) + pd.Timedelta(seconds=s)
+    return pd.DataFrame({"asset_id": asset, "interval_start": [at(s) for s in seconds], "score": 1.0,
+                         "threshold": 2.0, "instrument_check": check, "instrument_sensor": sensor,
+                         "instrument_since": at(since), "model_name": "m", "model_version": 3, "run_id": "r1"})
+
+
+def test_instrument_conditions_become_events_and_a_model_event_carried_by_that_sensor_takes_their_kind():
+    at = lambda s: pd.Timestamp(T0) + pd.Timedelta(seconds=s)
+    conditions = merge_conditions(pd.concat([
+        condition_rows("p1", list(range(40, 60)), since=10),  # frozen from 10, found at 40
+        condition_rows("p1", [70], since=66, check="spike"), condition_rows("p1", [90], since=88, check="spike"),
+        condition_rows("p2", list(range(30, 50)), since=5, sensor="current"),
+    ], ignore_index=True).sample(frac=1, random_state=2), 1, {"p1": at(59), "p2": at(80)})
+    by_start = conditions.set_index(["asset_id", "event_start"])
+    assert list(by_start.index) == [("p1", at(10)), ("p1", at(66)), ("p1", at(88)), ("p2", at(5))]
+    frozen = by_start.loc[("p1", at(10))]
+    assert (frozen.kind, frozen.instrument_check, frozen.sensors, frozen.confirmed_at) == \
+        ("instrument", "frozen", ["pressure"], at(40))
+    assert frozen.event_end == at(60) and frozen.intervals == 50 and frozen.is_open
+    assert not by_start.loc[("p2", at(5))].is_open
+    # the model's events: p1's carried by pressure overlaps the frozen one; p2's is shared by two sensors
+    process = merge_events(pd.concat([score_rows("p1", [20, 21, 22], {22}, tops=("pressure", "current")),
+                                      score_rows("p2", [35, 36, 37], {37})], ignore_index=True)
+                           .assign(top_contributions=[[0.9, 0.1]] * 3 + [[0.5, 0.5]] * 3), 1, {"p1": at(59), "p2": at(80)})
+    events = classify(process, conditions).set_index(["asset_id", "event_start"])
+    assert list(events.index) == [("p1", at(20)), ("p2", at(35)), ("p1", at(66)), ("p1", at(88)), ("p2", at(5))]
+    assert tuple(events.loc[("p1", at(20)), ["kind", "instrument_check"]]) == ("instrument", "frozen")
+    assert tuple(events.loc[("p2", at(35)), ["kind", "instrument_check"]]) == ("process", None)
+    assert classify(process, conditions.iloc[0:0]).kind.eq("process").all()
+
+
 def test_psi_is_small_for_the_training_distribution_and_large_after_a_shift():
     rng = np.random.default_rng(0)
     ref = drift.reference(rng.normal(0, 1, 5000))
@@ -114,3 +170,24 @@ def test_psi_is_small_for_the_training_distribution_and_large_after_a_shift():
     values = rng.normal(0.5, 1, 300)
     counts = np.bincount(np.searchsorted(ref["edges"], values, side="right"), minlength=10)
     assert drift.psi_of_counts(ref, counts) == pytest.approx(drift.psi(ref, values))
+
+
+def test_the_kind_card_counts_found_right_kind_and_false_events():
+    from models.metrics import kind_card
+
+    at = lambda s: pd.Timestamp(T0) + pd.Timedelta(seconds=s)
+    truths = [{"asset_id": "p1", "kind": "stuck", "start": at(100), "end": at(200)},
+              {"asset_id": "p1", "kind": "correlated", "start": at(1000), "end": at(1100)},
+              {"asset_id": "p2", "kind": "drift", "start": at(500), "end": at(700)},
+              {"asset_id": "p2", "kind": "spike", "start": at(9000), "end": at(9002)}]  # not scored: not counted
+    events = [{"asset_id": "p1", "event_start": at(150), "event_end": at(260), "kind": "instrument"},
+              {"asset_id": "p1", "event_start": at(1290), "event_end": at(1300), "kind": None},  # grace: 120 s
+              {"asset_id": "p2", "event_start": at(650), "event_end": at(900), "kind": "process"},  # wrong kind
+              {"asset_id": "p2", "event_start": at(3000), "event_end": at(3100), "kind": "process"},  # false
+              {"asset_id": "skab", "event_start": at(3000), "event_end": at(3100), "kind": "process"}]  # not judged
+    card = kind_card(truths, events, {"p1": (at(0), at(43200)), "p2": (at(0), at(8000))})
+    assert card.per_kind["stuck"] == {"injected": 1, "found": 1, "right_kind": 1}
+    assert card.per_kind["correlated"] == {"injected": 1, "found": 0, "right_kind": 0}  # 1290 > 1100 + 120
+    assert card.per_kind["drift"] == {"injected": 1, "found": 1, "right_kind": 0}
+    assert card.per_kind["spike"]["injected"] == 0
+    assert card.totals() == {"injected": 3, "found": 2, "right_kind": 1, "false_events": 2, "false_per_day": round(2 / ((43200 + 8000) / 86400), 2)}

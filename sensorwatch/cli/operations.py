@@ -28,13 +28,28 @@ AUTHOR = arg("--author", help="default: the login name")
 def anomalies(settings: Settings, *, top: int) -> int:
     store = SqlStore(settings).with_views()
     rows = store.query(q.top_events(store.target, top))
-    print(f"{'asset':24s} {'onset (UTC)':19s} {'duration':>9s} {'severity':>8s} {'peak':>7s}  model  sensors")
+    print(f"{'asset':24s} {'onset (UTC)':19s} {'duration':>9s} {'severity':>8s} {'peak':>7s}  model  "
+          f"{'kind':19s} sensors")
     for e in rows:
+        kind = e.kind + (f"/{e.instrument_check}" if e.instrument_check else "")
         print(f"{e.asset_id[:24]:24s} {e.event_start:%Y-%m-%d %H:%M:%S} {e.duration_s:>8.0f}s {e.severity:>8.2f} "
-              f"{e.peak_score:>7.2f}  v{e.model_version:<4d}  {', '.join(e.sensors or [])}"
+              f"{e.peak_score:>7.2f}  v{e.model_version:<4d} {kind:19s} {', '.join(e.sensors or [])}"
               f"{'  (open)' if e.is_open else ''}")
     if not rows:
         print("(no anomaly events yet: run `sensorwatch predict`)")
+    return 0
+
+
+@COMMANDS.command(
+    "truth", "the anomaly events against the simulator's ground truth, per kind: injected, found, right kind, "
+    "false events (a table, then one JSON line)",
+    arg("--truth-dir", help="the producers' ground truth files (default: var/ground_truth)"))
+def truth(settings: Settings, *, truth_dir: str | None) -> int:
+    from sensorwatch.operations.truth_check import check, table
+
+    card = check(SqlStore(settings).with_views(), Path(truth_dir) if truth_dir else settings.home / "ground_truth")
+    print(table(card))
+    print(json.dumps({**card.totals(), "per_kind": card.per_kind}))
     return 0
 
 

@@ -57,7 +57,7 @@ def publish_alerts(store: SqlStore, settings: Settings) -> Published:
     if conf is None:
         return Published(0, 0)
     candidates = pd.DataFrame(store.query(q.alert_candidates(store.target)),
-                              columns=[*q.ALERT_EVENT_COLUMNS, "last_status", "last_level"])
+                              columns=[*q.ALERT_EVENT_COLUMNS, "last_status", "last_level", "last_kind"])
     if not candidates.empty:  # planned work: such events are scored and stored, not alerted
         windows = pd.DataFrame(store.query(q.maintenance_of(store.target, sorted(set(candidates["asset_id"])))),
                                columns=["asset_id", "window_start", "window_end"])

@@ -1,6 +1,7 @@
 """Anomaly events rebuilt from the stored scores, around what a prediction run wrote.
 
-An event is a run of intervals above the threshold (``models.event_merging.merge_events``).
+An event is a run of intervals above the threshold (``models.event_merging.merge_events``),
+or an instrument's condition (``merge_conditions``), each of its kind (``classify``).
 Rebuilding from ``anomaly_scores`` rather than from the run's own rows keeps events
 replay-safe: an event that spans several runs, or that a late event or a backfill
 changed, comes out the same as if one run had scored it all.
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from models.event_merging import merge_events
+from models.event_merging import classify, merge_conditions, merge_events
 from models.serving import Grid
 from sensorwatch.connectors.sql import SqlStore, records
 from sensorwatch.connectors.sql import statements as q
@@ -42,7 +43,8 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
         spans[touching.asset_id] = (min(lo, touching.first_start), max(hi, touching.last_end))
     newest = {r.asset_id: pd.Timestamp(r.newest) for r in store.query(q.newest_score(store.target, assets, tables))}
     # Events are per asset: merged a read at a time, only the events kept.
-    merged = [merge_events(_exceeding(store, chunk, spans, tables), grid.interval_s, newest)
+    merged = [classify(merge_events(_exceeding(store, chunk, spans, tables), grid.interval_s, newest),
+                       merge_conditions(_conditions(store, chunk, spans, tables), grid.interval_s, newest))
               for chunk in reads(spans, grid.interval_s, rows_per_read)]
     events = pd.concat([m for m in merged if len(m)] or merged[:1], ignore_index=True)
     store.upsert(tables.events, records(events))
@@ -89,3 +91,16 @@ def _exceeding(store: SqlStore, assets: list[str], spans: dict[str, tuple[dateti
     lo_of = pd.to_datetime(exceeding["asset_id"].map({a: spans[a][0] for a in assets}), utc=True)
     hi_of = pd.to_datetime(exceeding["asset_id"].map({a: spans[a][1] for a in assets}), utc=True)
     return exceeding.loc[(lo_of <= exceeding["interval_start"]) & (exceeding["interval_start"] < hi_of)]
+
+
+def _conditions(store: SqlStore, assets: list[str], spans: dict[str, tuple[datetime, datetime]],
+                tables: q.ScoreTables) -> pd.DataFrame:
+    """The stored score rows of ``assets`` in an instrument condition, each in its asset's span."""
+    start, end = min(spans[a][0] for a in assets), max(spans[a][1] for a in assets)
+    rows = pd.DataFrame(store.query(q.instrument_conditions(store.target, assets, start, end, tables)),
+                        columns=list(q.CONDITION_COLUMNS))
+    for name in ("interval_start", "instrument_since"):
+        rows[name] = pd.to_datetime(rows[name], utc=True)
+    lo_of = pd.to_datetime(rows["asset_id"].map({a: spans[a][0] for a in assets}), utc=True)
+    hi_of = pd.to_datetime(rows["asset_id"].map({a: spans[a][1] for a in assets}), utc=True)
+    return rows.loc[(lo_of <= rows["interval_start"]) & (rows["interval_start"] < hi_of)]

@@ -134,7 +134,7 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         done = Scored()
         challenger = load_challenger(settings, done)
         grid = Grid.for_range(scored.start, scored.end, settings.features.interval_s,
-                              max(m.detector.spec.lookback_rows for m in (model, challenger) if m is not None))
+                              max(m.detector.lookback_rows for m in (model, challenger) if m is not None))
         try:
             predict(spark, settings, store, model, grid, record.run_id, done, challenger)
         finally:
@@ -261,7 +261,7 @@ def scored_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, 
     """``model``'s score rows (with lineage) for the feature ``rows``: its files and active
     thresholds shipped with the task, the lookback its own spec needs."""
     version, thresholds = active_thresholds(store, model.name, model.version)
-    own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.spec.lookback_rows)
+    own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.lookback_rows)
     return with_lineage(score_features(rows, model.shipped(thresholds, version), model.detector.spec.columns, own),
                         model, run_id, version)
 

@@ -242,6 +242,21 @@ def exceeding_scores(t: Target, assets: Sequence[str], start: datetime, end: dat
                                         version=version), (list(assets), start, end, *params))
 
 
+CONDITION_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "instrument_check", "instrument_sensor",
+                     "instrument_since", "model_name", "model_version", "run_id")
+
+
+def instrument_conditions(t: Target, assets: Sequence[str], start: datetime, end: datetime,
+                          tables: ScoreTables = CHAMPION) -> Statement:
+    """The score rows in an instrument condition in [start, end)."""
+    version, params = tables.where()
+    return Statement(sql.SQL(
+        "SELECT {names} FROM {table} WHERE asset_id = ANY(%s) AND interval_start >= %s AND interval_start < %s"
+        "{version} AND instrument_check IS NOT NULL").format(names=columns(CONDITION_COLUMNS),
+                                                            table=t.table(tables.scores), version=version),
+        (list(assets), start, end, *params))
+
+
 def exceedances(t: Target, assets: Sequence[str], start: datetime, end: datetime,
                 tables: ScoreTables = CHAMPION) -> Statement:
     """Every score row's key and ``exceeds`` in [start, end): where a run of exceeding rows
@@ -304,8 +319,22 @@ def take_over_rows(t: Target, table: Table, start: datetime, end: datetime, run_
 def top_events(t: Target, top: int) -> Statement:
     """The most severe anomaly events (the BI view)."""
     return Statement(sql.SQL("SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, "
-                             "model_version FROM {} ORDER BY severity DESC, event_start LIMIT %s").format(
-        t.table("v_anomaly_events")), (top,))
+                             "kind, instrument_check, model_version FROM {} ORDER BY severity DESC, event_start "
+                             "LIMIT %s").format(t.table("v_anomaly_events")), (top,))
+
+
+def scored_spans(t: Target, assets: Sequence[str]) -> Statement:
+    """Per asset, its first and last scored interval (committed runs)."""
+    return Statement(sql.SQL("SELECT asset_id, min(interval_start) AS first_start, max(interval_start) AS last_start "
+                             "FROM {} WHERE asset_id = ANY(%s) GROUP BY asset_id").format(t.table("v_asset_scores")),
+                     (list(assets),))
+
+
+def events_of(t: Target, assets: Sequence[str]) -> Statement:
+    """The events of ``assets`` with their kind (committed runs)."""
+    return Statement(sql.SQL("SELECT asset_id, event_start, event_end, kind, instrument_check, sensors FROM {} "
+                             "WHERE asset_id = ANY(%s) ORDER BY asset_id, event_start").format(
+        t.table("v_anomaly_events")), (list(assets),))
 
 
 def fleet_health(t: Target) -> Statement:
@@ -331,19 +360,21 @@ def events_overlapping(t: Target, asset: str, first: datetime, last: datetime) -
 
 # -- alerts --------------------------------------------------------------------------
 ALERT_EVENT_COLUMNS = ("asset_id", "event_start", "event_end", "confirmed_at", "is_open", "peak_score", "peak_at",
-                       "threshold", "sensors", "sensor_shares", "model_name", "model_version")
+                       "threshold", "sensors", "sensor_shares", "kind", "instrument_check", "model_name",
+                       "model_version")
 
 
 def alert_candidates(t: Target) -> Statement:
     """Events whose alert may be due: never alerted, alerted while open, or changed since
-    (``ALERT_EVENT_COLUMNS``, then the last alert's status and severity level, or nulls), by
-    asset and onset (alerts go out in that order)."""
+    (``ALERT_EVENT_COLUMNS``, then the last alert's status, severity level and kind, or
+    nulls), by asset and onset (alerts go out in that order)."""
     names = sql.SQL(", ").join(sql.SQL("e.") + sql.Identifier(c) for c in ALERT_EVENT_COLUMNS)
     return Statement(sql.SQL(
-        "SELECT {names}, a.status, a.severity_level FROM {events} e LEFT JOIN {alerts} a "
+        "SELECT {names}, a.status, a.severity_level, a.kind FROM {events} e LEFT JOIN {alerts} a "
         "ON a.asset_id = e.asset_id AND a.event_start = e.event_start "
         "WHERE a.asset_id IS NULL OR a.status = 'open' OR e.is_open OR a.event_end <> e.event_end "
-        "OR a.peak_score <> e.peak_score ORDER BY e.asset_id, e.event_start").format(
+        "OR a.peak_score <> e.peak_score OR coalesce(a.kind, 'process') <> coalesce(e.kind, 'process') "
+        "ORDER BY e.asset_id, e.event_start").format(
         names=names, events=t.table(ANOMALY_EVENTS), alerts=t.table(ANOMALY_ALERTS)))
 
 
