@@ -43,6 +43,8 @@ class InstrumentSpec:
     drift_min_r2: float = 0.5  # ... and at least this well (R², a quadratic in the twin)
     drift_persist: int = 60  # ... and only once it has lasted this many intervals (a process change shows in
     # the twins within that time; an instrument's drift does not)
+    drift_min_rows: int = 1800  # twins are fitted from at least this many complete training rows (the limit is
+    # the largest disagreement training saw: a short training run has not seen the process's range)
     alone_sigmas: float = 4.0  # a spike or a jump is one instrument's only where no other sensor stepped
     # by this many of its step-sigmas in the same interval
     lookback: int = 240  # rows before a row that its flags depend on (and how far back ``since`` reaches):
@@ -139,7 +141,7 @@ def fit_profiles(values: np.ndarray, spec: InstrumentSpec) -> list[SensorProfile
 def _fit_twins(values: np.ndarray, s: int, spec: InstrumentSpec) -> tuple[Twin, ...]:
     """The ``drift_twins`` sensors that explain sensor ``s`` best (R² >= ``drift_min_r2``)."""
     ok = np.all(np.isfinite(values), axis=1)
-    if ok.sum() < 2 * spec.drift_window:
+    if ok.sum() < max(2 * spec.drift_window, spec.drift_min_rows):
         return ()
     y = values[ok, s]
     total = float(np.var(y))

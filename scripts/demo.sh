@@ -8,7 +8,8 @@
 # the top anomaly events come from SQL, the alerts from Kafka; a challenger model is scored
 # beside the champion and compared; the demo ends with the operators' dashboard in
 # Apache Superset and the Crate console (their URLs, and screenshots taken in headless
-# Chromium as the read-only BI login).
+# Chromium as the read-only BI login), and the per-kind table of the simulated pumps' events
+# against what the simulator injected.
 #
 # A second run reuses what it can: the data of the first run (T0 in var/demo/t0), the
 # features (incremental: nothing new) and the champion; prediction re-runs (replay-safe:
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SW=.venv/bin/sensorwatch
 STATE=var/demo
-N=17
+N=18
 stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 started=$(date +%s)
@@ -110,6 +111,9 @@ url=$(echo "$board" | sed -n 's/^dashboard: \([^ ]*\).*/\1/p')
 
 stage "17/$N the Crate console (CrateDB's Admin UI): the fleet query run in its Console as the BI login, in headless Chromium"
 $SW console --screenshot "$STATE/console.png"
+
+stage "18/$N the simulated pumps against their ground truth: injected anomalies found per kind (instrument: stuck, spike, drift; process: cavitation), false events"
+$SW truth
 
 echo
 echo "demo finished in $(( $(date +%s) - started )) s. The plot: $STATE/anomalies.png; the dashboard: $STATE/dashboard.png;"
