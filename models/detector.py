@@ -21,14 +21,15 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from models import covariates, drift, instrument, residuals, threshold
+from models import covariates, drift, forecasting, instrument, residuals, threshold
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.errors import OperationFailed
 from schemas.features import column
 
 FLEET = "*"
-# 2: threshold rules, covariates, top-k score (the SKAB selection); 3: the errors' baseline; 4: instrument profiles
+# 2: threshold rules, covariates, top-k score (the SKAB selection); 3: the errors' baseline; 4: instrument and
+# forecast profiles
 FORMAT_VERSION = 4
 READABLE = {2: {"baseline_rows": 0}, 3: {}, 4: {}}  # the versions loaded, with what an older one did not have
 
@@ -41,20 +42,27 @@ class ModelError(OperationFailed):
 class Calibration:
     """Per asset: input normalisation (per model column), the score threshold, what
     training saw of the covariates (``models.covariates``) and of each sensor's readings
-    (``models.instrument.SensorProfile``, ``SENSOR_NAMES`` order: the instrument checks).
-    None: not known (models saved before; the fleet's instrument profiles: an asset the
-    model has not seen gets no instrument checks)."""
+    (``models.instrument.SensorProfile``, ``SENSOR_NAMES`` order: the instrument checks), and
+    how each sensor's short forecast is made (``models.forecasting.ShortProfile``). None: not
+    known (models saved before; the fleet's profiles: an asset the model has not seen gets
+    no instrument checks and no forecast)."""
 
     mean: list[float]
     std: list[float]
     threshold: float
     covariates: dict[str, list[float]] | None = None
     instrument_profiles: list[dict[str, Any]] | None = None
+    forecast_profiles: list[dict[str, Any]] | None = None
 
     def profiles(self) -> list[instrument.SensorProfile] | None:
         if not self.instrument_profiles:
             return None
         return [instrument.SensorProfile.from_json(p) for p in self.instrument_profiles]
+
+    def forecasters(self) -> list[forecasting.ShortProfile] | None:
+        if not self.forecast_profiles:
+            return None
+        return [forecasting.ShortProfile.from_json(p) for p in self.forecast_profiles]
 
 
 @dataclass
@@ -64,6 +72,7 @@ class Detector:
     calibrations: dict[str, Calibration]
     training: dict[str, Any] = field(default_factory=dict)  # device, epochs, losses, rows
     checks: instrument.InstrumentSpec = field(default_factory=instrument.InstrumentSpec)
+    forecasts: forecasting.ShortSpec = field(default_factory=forecasting.ShortSpec)
     _predictor: Any = field(default=None, repr=False, compare=False)
     _model_path: Path | None = field(default=None, repr=False, compare=False)
 
@@ -92,10 +101,13 @@ class Detector:
         detector = cls(spec, result.model, {})
         for asset, (mean, std) in norms.items():
             seen = covariates.fit(detector._covariate_values(usable[asset]))
-            profiles = detector._readings(usable[asset])
+            readings = detector._readings(usable[asset])
+            checks = None if readings is None else instrument.fit_profiles(readings, detector.checks)
+            forecasts = None if readings is None else forecasting.fit_short(readings, detector.forecasts)
             detector.calibrations[asset] = Calibration(
                 mean.tolist(), std.tolist(), np.nan, asdict(seen),
-                None if profiles is None else [p.to_json() for p in instrument.fit_profiles(profiles, detector.checks)])
+                None if checks is None else [p.to_json() for p in checks],
+                None if forecasts is None else [p.to_json() for p in forecasts])
         # Each asset's threshold, from the scores of its own training rows exactly as
         # `score` computes them (all scored training rows, or only the validation ones).
         for asset, column_err in detector.column_errors_many(usable).items():
@@ -120,8 +132,9 @@ class Detector:
 
     @property
     def lookback_rows(self) -> int:
-        """Rows before a row that its score, its flags and its instrument condition depend on."""
-        return max(self.spec.lookback_rows, self.checks.lookback)
+        """Rows before a row that its score, its flags and its instrument condition depend on
+        (and a short forecast issued at it)."""
+        return max(self.spec.lookback_rows, self.checks.lookback, self.forecasts.history)
 
     def instrument_flags(self, asset_id: str, rows: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
         """The instrument checks (``models.instrument.check_all``) on one asset's rows (on
@@ -132,6 +145,16 @@ class Detector:
         if profiles is None or readings is None:
             return {}
         return instrument.check_all(readings, profiles, self.checks)
+
+    def short_forecast(self, asset_id: str, rows: pd.DataFrame,
+                       issues: np.ndarray) -> forecasting.Forecast | None:
+        """Each sensor's short forecast (``models.forecasting.forecast_short``) issued at the
+        row positions ``issues`` of one asset's rows (on the interval grid, each with the
+        spec's ``history`` rows before it); None where training made no forecaster for it."""
+        profiles, readings = self.calibration(asset_id).forecasters(), self._readings(rows)
+        if profiles is None or readings is None or not len(issues):
+            return None
+        return forecasting.forecast_short(readings, issues, profiles, self.forecasts)
 
     def score(self, asset_id: str, rows: pd.DataFrame) -> pd.DataFrame:
         """One asset's feature rows (consecutive intervals, oldest first) -> per row:
@@ -229,7 +252,7 @@ class Detector:
             "format_version": FORMAT_VERSION, "spec": self.spec.to_dict(), "columns": self.spec.columns,
             "sensors": list(SENSOR_NAMES), "training": self.training,
             "calibrations": {a: asdict(c) for a, c in self.calibrations.items()},
-            "instrument_checks": self.checks.to_json(),
+            "instrument_checks": self.checks.to_json(), "short_forecasts": self.forecasts.to_json(),
         }
 
     @classmethod
@@ -248,13 +271,14 @@ class Detector:
             spec = DetectorSpec.from_dict({**READABLE[meta["format_version"]], **meta["spec"]})
             calibrations = {a: Calibration(**c) for a, c in meta["calibrations"].items()}
             checks = instrument.InstrumentSpec.from_json(meta.get("instrument_checks", {}))
+            forecasts = forecasting.ShortSpec(**meta.get("short_forecasts", {}))
             if meta["sensors"] != list(SENSOR_NAMES) or meta["columns"] != spec.columns:
                 raise ValueError(f"built for sensors {meta['sensors']}, this version has {list(SENSOR_NAMES)}")
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelError(f"corrupt model metadata in {meta_path}: {exc}") from exc
         if not _is_keras_archive(model_path):
             raise ModelError(f"corrupt model file {model_path}: not a Keras archive")
-        return cls(spec, None, calibrations, meta.get("training", {}), checks, _model_path=model_path)
+        return cls(spec, None, calibrations, meta.get("training", {}), checks, forecasts, _model_path=model_path)
 
     def with_thresholds(self, thresholds: dict[str, float]) -> Detector:
         """This detector with ``thresholds`` replacing some assets' calibrated thresholds

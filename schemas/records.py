@@ -342,10 +342,41 @@ FEATURE_DRIFT = Table(
 )
 
 # The large tables: their day partitions older than sql.retention_days are dropped.
-RETAINED: tuple[Table, ...] = (SENSOR_FEATURES, ANOMALY_SCORES, CHALLENGER_SCORES)
+FORECAST_HORIZONS = ("short", "long")
+
+SENSOR_FORECASTS = Table(
+    name="sensor_forecasts",
+    doc="Per asset and sensor: where it is heading. short: the next minutes' means, issued by every prediction "
+        "cycle; long: the next 24 hourly means, issued hourly (sensorwatch forecast); each with 80 % and 95 % "
+        "prediction intervals and, where the sensor has operating limits, the probability of being beyond one.",
+    fields=(
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("sensor", Kind.STRING, nullable=False),
+        Field("horizon", Kind.STRING, nullable=False, doc="short | long"),
+        Field("issued_at", Kind.TIMESTAMP, nullable=False,
+              doc="the forecast's origin: the data before it is what it knows (UTC)"),
+        Field("target_start", Kind.TIMESTAMP, nullable=False, doc="the start of the forecast period (UTC)"),
+        Field("step_s", Kind.INT, nullable=False, doc="the period's length: the forecast is its mean"),
+        Field("steps_ahead", Kind.INT, nullable=False, doc="1 = the period that starts at issued_at"),
+        Field("forecast", Kind.DOUBLE),
+        Field("lo80", Kind.DOUBLE), Field("hi80", Kind.DOUBLE),
+        Field("lo95", Kind.DOUBLE), Field("hi95", Kind.DOUBLE),
+        Field("limit_low", Kind.DOUBLE, doc="the sensor's operating limits (forecast.limits), null: none"),
+        Field("limit_high", Kind.DOUBLE),
+        Field("p_beyond_limit", Kind.DOUBLE,
+              doc="the probability that the period's mean is beyond a limit (from the intervals); null: no limits"),
+        Field("method", Kind.STRING, nullable=False, doc="the forecasting method (bench/forecast.py chose it)"),
+        *MODEL_LINEAGE,
+    ),
+    partition_by=(_DAY,),
+    primary_key=("asset_id", "sensor", "horizon", "issued_at", "target_start", "day"),
+    clustered_by="asset_id",
+)
+
+RETAINED: tuple[Table, ...] = (SENSOR_FEATURES, ANOMALY_SCORES, CHALLENGER_SCORES, SENSOR_FORECASTS)
 # Tables that live in the SQL store (CrateDB).
 SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, CHALLENGER_SCORES,
                                  CHALLENGER_EVENTS, ANOMALY_ALERTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS,
-                                 THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT)
+                                 THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT, SENSOR_FORECASTS)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

@@ -235,11 +235,7 @@ EXCEEDING_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceed
 def exceeding_scores(t: Target, assets: Sequence[str], start: datetime, end: datetime,
                      tables: ScoreTables = CHAMPION) -> Statement:
     """The score rows above the threshold in [start, end)."""
-    version, params = tables.where()
-    return Statement(sql.SQL(
-        "SELECT {names} FROM {table} WHERE asset_id = ANY(%s) AND interval_start >= %s AND interval_start < %s"
-        "{version} AND exceeds").format(names=columns(EXCEEDING_COLUMNS), table=t.table(tables.scores),
-                                        version=version), (list(assets), start, end, *params))
+    return _score_rows(t, EXCEEDING_COLUMNS, "exceeds", assets, start, end, tables)
 
 
 CONDITION_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "instrument_check", "instrument_sensor",
@@ -249,11 +245,17 @@ CONDITION_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "instru
 def instrument_conditions(t: Target, assets: Sequence[str], start: datetime, end: datetime,
                           tables: ScoreTables = CHAMPION) -> Statement:
     """The score rows in an instrument condition in [start, end)."""
+    return _score_rows(t, CONDITION_COLUMNS, "instrument_check IS NOT NULL", assets, start, end, tables)
+
+
+def _score_rows(t: Target, names: Sequence[str], condition: str, assets: Sequence[str], start: datetime,
+                end: datetime, tables: ScoreTables) -> Statement:
+    """``names`` of the score rows of ``assets`` in [start, end) that meet ``condition`` (SQL, a constant)."""
     version, params = tables.where()
     return Statement(sql.SQL(
         "SELECT {names} FROM {table} WHERE asset_id = ANY(%s) AND interval_start >= %s AND interval_start < %s"
-        "{version} AND instrument_check IS NOT NULL").format(names=columns(CONDITION_COLUMNS),
-                                                            table=t.table(tables.scores), version=version),
+        "{version} AND {condition}").format(names=columns(names), table=t.table(tables.scores), version=version,
+                                            condition=sql.SQL(condition)),
         (list(assets), start, end, *params))
 
 
