@@ -181,3 +181,19 @@ def long_forecast(series: dict[str, np.ndarray], method: str, steps: int = LONG_
             mean, lo80, hi80, lo95, hi95 = (rows[c].to_numpy(np.float64)[None, :, None] for c in cols)
             out[str(key)] = Forecast(mean, lo80, hi80, lo95, hi95)
     return out
+
+
+def beyond_limit(mean: np.ndarray, lo95: np.ndarray, hi95: np.ndarray, low: np.ndarray,
+                 high: np.ndarray) -> np.ndarray:
+    """The probability that a period's mean is below ``low`` or above ``high`` (NaN: no such
+    limit), reading the forecast as a normal distribution on each side with the spread its
+    95 % interval has on that side (the intervals may be skewed). NaN where the sensor has
+    no limit at all or no forecast."""
+    from scipy.special import ndtr
+
+    z95 = 1.959964
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = 1.0 - ndtr((high - mean) / np.maximum((hi95 - mean) / z95, 1e-12))
+        below = ndtr((low - mean) / np.maximum((mean - lo95) / z95, 1e-12))
+    p = np.nan_to_num(above, nan=0.0) + np.nan_to_num(below, nan=0.0)
+    return np.where(np.isfinite(low) | np.isfinite(high), np.clip(p, 0.0, 1.0), np.nan)

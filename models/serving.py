@@ -24,12 +24,20 @@ from features.compute import whole_assets
 from models import instrument, residuals
 from models.detector import Detector
 from models.shipped import ShippedModel, detector_for
-from schemas import ANOMALY_SCORES, SENSOR_NAMES
+from schemas import ANOMALY_SCORES, SENSOR_FORECASTS, SENSOR_NAMES
 from schemas.time import utc
 
 # What scoring produces; the job adds the lineage columns.
 SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", "is_anomaly", "top_sensors",
                  "top_contributions", "instrument_check", "instrument_sensor", "instrument_since")
+
+
+# What the short forecast produces; the job adds lineage.
+FORECAST_COLUMNS = ("asset_id", "sensor", "horizon", "issued_at", "target_start", "step_s", "steps_ahead", "forecast",
+                    "lo80", "hi80", "lo95", "hi95", "limit_low", "limit_high", "p_beyond_limit", "method")
+# Operating limits: asset ("*": every asset) -> sensor -> (low, high), None where there is none.
+Limits = dict[str, dict[str, tuple[float | None, float | None]]]
+SHORT_METHOD = "ets_trained"  # bench/forecast.py's name for models.forecasting.forecast_short
 
 
 def score_schema():
@@ -38,6 +46,14 @@ def score_schema():
 
     fields = {f.name: f for f in ANOMALY_SCORES.spark_schema().fields}
     return StructType([fields[c] for c in SCORE_COLUMNS])
+
+
+def forecast_schema():
+    """The Spark schema of ``FORECAST_COLUMNS`` (types from ``sensor_forecasts``)."""
+    from pyspark.sql.types import StructType
+
+    fields = {f.name: f for f in SENSOR_FORECASTS.spark_schema().fields}
+    return StructType([fields[c] for c in FORECAST_COLUMNS])
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,13 @@ class Grid:
 
     def index(self) -> pd.DatetimeIndex:
         return pd.date_range(_naive(self.start), _naive(self.end), freq=f"{self.interval_s}s", inclusive="left")
+
+    def issues(self, every_s: int) -> pd.DatetimeIndex:
+        """The issue times of short forecasts: the multiples of ``every_s`` (the prediction
+        cycle) in (``scored_start``, ``end``] -- a live cycle issues one, at its end; a
+        backfill one per cycle it covers, as the live cycles would have."""
+        first = (pd.Timestamp(_naive(self.scored_start)).floor(f"{every_s}s") + pd.Timedelta(seconds=every_s))
+        return pd.date_range(first, _naive(self.end), freq=f"{every_s}s")
 
 
 def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFrame:
@@ -85,6 +108,64 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SCORE_COLUMNS})
     return pd.concat(parts, ignore_index=True)[list(SCORE_COLUMNS)]
+
+
+def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: int,
+                   limits: Limits | None = None) -> pd.DataFrame:
+    """Feature rows of any assets (as ``score_frame``) -> ``FORECAST_COLUMNS``: each
+    asset's short forecasts issued at ``grid.issues(every_s)``, every sensor, every step,
+    with the probability of being beyond the sensor's operating ``limits``. A forecast
+    depends only on the ``history`` intervals before its issue time (replay-safe)."""
+    index, spec = grid.index(), detector.forecasts
+    issues = grid.issues(every_s)
+    positions = index.get_indexer(issues)
+    positions = np.where(positions < 0, len(index), positions)  # an issue at the grid's end: after its last row
+    parts = []
+    for asset, group in rows.groupby("asset_id", sort=True):
+        group = group.drop_duplicates("interval_start").set_index("interval_start")
+        frame = group.reindex(index)[detector.spec.columns]
+        made = detector.short_forecast(asset, frame.reset_index(drop=True), positions)
+        if made is None:
+            continue
+        n_issue, n_steps, n_sensors = made.mean.shape
+        issue = np.repeat(issues.to_numpy(), n_steps * n_sensors)
+        ahead = np.tile(np.repeat(np.arange(1, n_steps + 1), n_sensors), n_issue)
+        step = pd.Timedelta(seconds=grid.interval_s * spec.step)
+        parts.append(pd.DataFrame({
+            "asset_id": asset, "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), n_issue * n_steps),
+            "horizon": "short", "issued_at": issue, "target_start": issue + (ahead - 1) * step,
+            "step_s": int(grid.interval_s * spec.step), "steps_ahead": ahead.astype(np.int32),
+            **{name: getattr(made, name).ravel() for name in ("mean", "lo80", "hi80", "lo95", "hi95")},
+            "method": SHORT_METHOD,
+        }).rename(columns={"mean": "forecast"}))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in FORECAST_COLUMNS})
+    out = with_limits(pd.concat(parts, ignore_index=True), limits or {})[list(FORECAST_COLUMNS)]
+    # a period with no data before it (the history all missing) has no forecast
+    return out[out["forecast"].notna()].reset_index(drop=True)
+
+
+def with_limits(forecasts: pd.DataFrame, limits: Limits) -> pd.DataFrame:
+    """``forecasts`` (``asset_id``, ``sensor``, ``forecast``, ``lo95``, ``hi95``) with each
+    row's limits (the asset's own, else every asset's) and ``p_beyond_limit``."""
+    from models.forecasting import beyond_limit
+
+    def bound(i: int) -> np.ndarray:
+        return np.array([(limits.get(a, {}).get(s) or limits.get("*", {}).get(s) or (None, None))[i]
+                         for a, s in zip(forecasts["asset_id"], forecasts["sensor"])], dtype=np.float64)
+
+    low, high = (bound(0), bound(1)) if limits else (np.full(len(forecasts), np.nan),) * 2
+    p = beyond_limit(forecasts["forecast"].to_numpy(np.float64), forecasts["lo95"].to_numpy(np.float64),
+                     forecasts["hi95"].to_numpy(np.float64), low, high) if len(forecasts) else low
+    return forecasts.assign(limit_low=low, limit_high=high, p_beyond_limit=p)
+
+
+def forecast_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid, every_s: int,
+                     limits: Limits) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` in each Spark Python worker: ``forecast_frame`` per batch of whole assets."""
+    detector = detector_for(model)
+    for frame in whole_assets(batches):
+        yield forecast_frame(detector, frame, grid, every_s, limits)
 
 
 def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid) -> Iterator[pd.DataFrame]:

@@ -12,7 +12,7 @@ from functools import partial
 
 from pyspark.sql import DataFrame
 
-from models.serving import Grid, score_batches, score_schema
+from models.serving import Grid, Limits, forecast_batches, forecast_schema, score_batches, score_schema
 from models.shipped import ShippedModel
 
 
@@ -20,7 +20,20 @@ def score_features(rows: DataFrame, model: ShippedModel, columns: list[str], gri
                    partitions: int | None = None) -> DataFrame:
     """``sensor_features``-shaped rows (``asset_id``, ``interval_start``, ``columns``) ->
     ``models.serving.SCORE_COLUMNS`` for the rows in the grid's scored range."""
+    return _ordered(rows, columns, partitions).mapInPandas(partial(score_batches, model=model, grid=grid),
+                                                           score_schema())
+
+
+def forecast_features(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid, every_s: int,
+                      limits: Limits, partitions: int | None = None) -> DataFrame:
+    """The same rows -> ``models.serving.FORECAST_COLUMNS``: each asset's short forecasts
+    issued in the grid's scored range (every ``every_s``), against the operating ``limits``."""
+    return _ordered(rows, columns, partitions).mapInPandas(
+        partial(forecast_batches, model=model, grid=grid, every_s=every_s, limits=limits), forecast_schema())
+
+
+def _ordered(rows: DataFrame, columns: list[str], partitions: int | None) -> DataFrame:
+    """An asset's rows together, in time order."""
     partitions = partitions or rows.sparkSession.sparkContext.defaultParallelism
-    ordered = (rows.select("asset_id", "interval_start", *columns)
-               .repartition(partitions, "asset_id").sortWithinPartitions("asset_id", "interval_start"))
-    return ordered.mapInPandas(partial(score_batches, model=model, grid=grid), score_schema())
+    return (rows.select("asset_id", "interval_start", *columns)
+            .repartition(partitions, "asset_id").sortWithinPartitions("asset_id", "interval_start"))

@@ -311,6 +311,7 @@ PREDICTION_RUNS = Table(
         Field("duration_s", Kind.DOUBLE, nullable=False),
         Field("read_s", Kind.DOUBLE), Field("features_s", Kind.DOUBLE),
         Field("scoring_s", Kind.DOUBLE), Field("write_s", Kind.DOUBLE),
+        Field("forecast_s", Kind.DOUBLE, doc="the short forecasts: computed and written"),
         Field("score_p50", Kind.DOUBLE), Field("score_p95", Kind.DOUBLE),
         Field("score_p99", Kind.DOUBLE), Field("score_max", Kind.DOUBLE),
         Field("model_age_h", Kind.DOUBLE, doc="hours since the scoring version was registered"),

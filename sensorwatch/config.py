@@ -256,6 +256,45 @@ class AlertsConf(_Strict):
         return self
 
 
+class Limit(_Strict):
+    """A sensor's operating limits (either may be absent)."""
+
+    low: float | None = None
+    high: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Limit:
+        if self.low is not None and self.high is not None and self.low >= self.high:
+            raise ValueError(f"a limit's low ({self.low}) must be below its high ({self.high})")
+        return self
+
+
+class ForecastConf(_Strict):
+    """Sensor forecasts (``models.forecasting``): the long horizon's method and history, and
+    the operating limits whose predicted crossing is in ``v_asset_health`` and alerted."""
+
+    long_method: Literal["seasonal_naive", "auto_ets", "auto_theta"] = "auto_ets"  # bench/forecast.py chose it
+    history_h: PositiveInt = 168  # hours of hourly means the long forecast is fitted on
+    limits: dict[str, Limit] = {}  # sensor -> its limits on every asset
+    asset_limits: dict[str, dict[str, Limit]] = {}  # asset -> sensor -> limits (instead of the sensor's)
+    alert_probability: float = Field(default=0.5, gt=0, lt=1)  # a predicted_limit alert from this probability
+
+    @model_validator(mode="after")
+    def _known_sensors(self) -> ForecastConf:
+        from schemas import SENSOR_NAMES
+
+        named = set(self.limits) | {s for per_asset in self.asset_limits.values() for s in per_asset}
+        if unknown := sorted(named - set(SENSOR_NAMES)):
+            raise ValueError(f"forecast limits name unknown sensor(s) {unknown}; the sensors: {list(SENSOR_NAMES)}")
+        return self
+
+    def limit_table(self) -> dict[str, dict[str, tuple[float | None, float | None]]]:
+        """asset ("*": every asset) -> sensor -> (low, high): what the forecasts are checked against."""
+        table = {"*": {s: (lim.low, lim.high) for s, lim in self.limits.items()}}
+        table.update({a: {s: (lim.low, lim.high) for s, lim in per.items()} for a, per in self.asset_limits.items()})
+        return table
+
+
 class HistoryConf(_Strict):
     """The HiveServer2-protocol endpoint over the landing zone (Impala, Hive, or Spark's Thrift
     Server): where its external tables live and whether ingest registers new partitions."""
@@ -284,6 +323,7 @@ class Settings(_Strict):
     predict: PredictConf
     alerts: AlertsConf | None = None  # None: the prediction job publishes no alerts
     history: HistoryConf | None = None
+    forecast: ForecastConf = ForecastConf()
 
     @property
     def embedded(self) -> ServicesConf:

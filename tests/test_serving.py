@@ -191,3 +191,43 @@ def test_the_kind_card_counts_found_right_kind_and_false_events():
     assert card.per_kind["drift"] == {"injected": 1, "found": 1, "right_kind": 0}
     assert card.per_kind["spike"]["injected"] == 0
     assert card.totals() == {"injected": 3, "found": 2, "right_kind": 1, "false_events": 2, "false_per_day": round(2 / ((43200 + 8000) / 86400), 2)}
+
+
+def test_short_forecasts_are_the_same_from_any_range_and_cover_every_sensor_and_step():
+    """A live cycle issues one forecast per sensor and step at its end; a backfill one per
+    cycle it covers, equal to the live ones; intervals are ordered around the forecast."""
+    from models.forecasting import ShortSpec
+    from models.serving import FORECAST_COLUMNS, forecast_frame
+
+    small = ShortSpec(history=60, step=5, steps=3, origin_every=10)
+    fitted = Detector.fit({"a1": sine_rows(300, 1), "a2": sine_rows(300, 2)}, SPEC, small)
+    rows = pd.concat([sine_rows(700, 1), sine_rows(700, 2)], ignore_index=True)
+    g = lambda a, b: Grid.for_range(T0 + timedelta(seconds=a), T0 + timedelta(seconds=b), 1, fitted.lookback_rows)
+    backfill = forecast_frame(fitted, rows, g(300, 600), every_s=60)
+    assert list(backfill.columns) == list(FORECAST_COLUMNS)
+    assert sorted(backfill.issued_at.unique()) == [pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=s)
+                                                   for s in (360, 420, 480, 540, 600)]
+    assert len(backfill) == 2 * 5 * 3 * 8  # assets x issues x steps x sensors
+    assert (backfill.lo95 <= backfill.lo80).all() and (backfill.lo80 <= backfill.hi80).all()
+    assert (backfill.hi80 <= backfill.hi95).all() and set(backfill.step_s) == {5}
+    live = forecast_frame(fitted, rows, g(420, 480), every_s=60)
+    assert set(live.issued_at) == {pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=480)}
+    key = ["asset_id", "sensor", "issued_at", "target_start"]
+    pd.testing.assert_frame_equal(live.set_index(key), backfill.set_index(key).loc[live.set_index(key).index])
+    # a forecast knows only the rows before its issue time: changing what follows changes nothing
+    later = rows.copy()
+    later.loc[later.interval_start >= pd.Timestamp("2026-01-01 00:08:00"), "pressure__mean"] += 50
+    pd.testing.assert_frame_equal(forecast_frame(fitted, later, g(420, 480), every_s=60), live)
+
+
+def test_the_chance_of_passing_a_limit_follows_the_intervals():
+    from models.serving import with_limits
+
+    f = pd.DataFrame({"asset_id": ["p1", "p1", "p2", "p3"], "sensor": ["pressure", "pressure", "pressure", "current"],
+                      "forecast": [1.0, 1.0, 1.0, 5.0], "lo95": [0.5, 0.5, 0.5, 4.0], "hi95": [1.5, 1.5, 1.5, 6.0]})
+    out = with_limits(f, {"*": {"pressure": (None, 1.5)}, "p2": {"pressure": (None, 1.0)}})
+    p = out["p_beyond_limit"].tolist()
+    assert p[0] == pytest.approx(0.025, abs=1e-3) and p[1] == p[0]  # the 95 % interval's edge: 2.5 % above
+    assert p[2] == pytest.approx(0.5)  # p2's own limit at the forecast itself
+    assert np.isnan(p[3]) and np.isnan(out["limit_high"].iloc[3])  # current has no limit
+    assert out["limit_high"].tolist()[:3] == [1.5, 1.5, 1.0] and out["limit_low"].isna().all()

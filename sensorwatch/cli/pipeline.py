@@ -154,6 +154,20 @@ def predict(settings: Settings, *, at: str | None, start: str | None, end: str |
     return 0
 
 
+@COMMANDS.command(
+    "forecast", "every sensor's long forecast: the next 24 hourly means with 80/95 % intervals (sensor_forecasts); "
+    "the short one comes with every `predict`",
+    arg("--at", help="ISO time: issue the forecasts of its hour (default: now)"))
+def forecast(settings: Settings, *, at: str | None) -> int:
+    from sensorwatch.pipeline.long_forecast import run_long_forecast
+    from sensorwatch.runtime.spark import get_spark
+
+    moment = parse_time(at) if at else None
+    spark = get_spark(settings, "sensorwatch-forecast")
+    print(json.dumps(run_long_forecast(spark, settings, moment).to_json(), default=str))
+    return 0
+
+
 @COMMANDS.command("runs", "the latest job runs recorded in the SQL store (job_runs)",
                   arg("--last", type=int, default=10))
 def runs(settings: Settings, *, last: int) -> int:

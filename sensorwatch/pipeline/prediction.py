@@ -11,9 +11,11 @@ the model's input columns only, then ``models.spark_scoring.score_features`` (``
 the champion's files and the active threshold version travel with the task, unpacked once
 per Python worker), then lineage columns.
 Load: ``anomaly_scores`` (staged bulk upsert), then the events around what was written
-are rebuilt from the stored scores (``sensorwatch.operations.events``), then the monitoring rows
-(``monitoring_row``: pure, from the run's measured figures), then the alerts that are due
-go to Kafka (``sensorwatch.operations.alerts``).
+are rebuilt from the stored scores (``sensorwatch.operations.events``), then each sensor's
+short forecast issued at the end of every cycle the range covers (``sensor_forecasts``,
+``models.serving.forecast_frame``: the same feature rows, the same shipped model), then
+the monitoring rows (``monitoring_row``: pure, from the run's measured figures), then the
+alerts that are due go to Kafka (``sensorwatch.operations.alerts``).
 
 Challenger (canary): when the registry has a ``challenger`` version, the same feature rows
 are scored by it too (one more forecast per window; each worker's model cache holds both
@@ -45,7 +47,7 @@ from features.transforms import compute_features
 from models import drift, registry
 from models.registry import LoadedModel
 from models.serving import Grid
-from models.spark_scoring import score_features
+from models.spark_scoring import forecast_features, score_features
 from schemas import (
     ANOMALY_EVENTS,
     ANOMALY_SCORES,
@@ -54,6 +56,7 @@ from schemas import (
     FEATURE_DRIFT,
     PREDICTION_RUNS,
     SENSOR_FEATURES,
+    SENSOR_FORECASTS,
     SENSOR_NAMES,
     Table,
 )
@@ -73,7 +76,7 @@ from sensorwatch.pipeline.runs import Details, RunRecord, recorded_run
 log = logging.getLogger(__name__)
 JOB = "predict"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
-STAGES = ("read", "features", "scoring", "write")
+STAGES = ("read", "features", "scoring", "write", "forecast")
 
 
 def scored_range(settings: Settings, at: datetime | None = None, span: TimeRange | None = None) -> TimeRange:
@@ -98,6 +101,7 @@ class Scored:
     rows_in: int = 0
     rows_out: int = 0
     open_events: int = 0
+    forecasts: int = 0  # sensor_forecasts rows written
     seconds: dict[str, float] = field(default_factory=dict)
     write_split: dict[str, float] = field(default_factory=dict)  # the write stage: scores, refresh, events
     stats: dict[str, Any] = field(default_factory=dict)  # assets, anomalies, score quantiles
@@ -117,6 +121,7 @@ class PredictDetails(Details):
     alerts: dict[str, int] = field(default_factory=dict)  # published, tombstones
     anomalies: int = 0
     open_events: int = 0
+    forecasts: int = 0  # sensor_forecasts rows written (short horizon)
     warnings: list[str] = field(default_factory=list)  # monitoring's (also logged)
     challenger: dict[str, Any] = field(default_factory=dict)  # version, rows, open_events, seconds | error
 
@@ -158,6 +163,7 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         published = publish_alerts(store, settings)
         record.details.alerts = {"published": published.messages, "tombstones": published.tombstones}
         record.details.anomalies, record.details.open_events = monitor["anomalies"], monitor["open_events"]
+        record.details.forecasts = done.forecasts
         record.details.warnings, record.details.challenger = list(monitor["warnings"]), done.challenger
     return record.summary()
 
@@ -218,6 +224,8 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
         done.write_split["events"] = round(time.monotonic() - started, 2)
         lap("write")
+        done.forecasts = write_forecasts(store, rows, model, grid, run_id, settings)
+        lap("forecast")
         done.stats = score_stats(scored)
         reference = model.detector.training.get("reference", {})
         if reference:
@@ -230,6 +238,26 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
     finally:
         for df in cached:
             df.unpersist()
+
+
+def write_forecasts(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str,
+                    settings: Settings) -> int:
+    """Each sensor's short forecasts issued at the end of every prediction cycle in the
+    scored range, with lineage, upserted into ``sensor_forecasts``; returns the rows."""
+    own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.lookback_rows)
+    made = forecast_features(rows, model.shipped(), model.detector.spec.columns, own, settings.predict.interval_s,
+                             settings.forecast.limit_table())
+    made = made.select(*made.columns, F.lit(model.name).alias("model_name"),
+                       F.lit(model.version).alias("model_version"), F.lit(run_id).alias("run_id"),
+                       F.date_trunc("day", F.col("issued_at")).alias("day")).select(*SENSOR_FORECASTS.column_names)
+    cached = made.cache()
+    try:
+        written = cached.count()
+        if written:
+            bulk_upsert(store, cached, SENSOR_FORECASTS)
+        return written
+    finally:
+        cached.unpersist()
 
 
 def take_over_unfinished(store: SqlStore, run_id: str, started_at: datetime, tables: list[Table],

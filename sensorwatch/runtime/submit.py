@@ -42,6 +42,7 @@ JOBS = {
     "features": "compute_features.py",
     "train": "train_model.py",
     "predict": "predict_anomalies.py",
+    "forecast": "forecast_sensors.py",
 }
 ENV_ALIAS = "environment"  # the archive's directory name in each YARN container
 MASTER_ENV = "spark.yarn.appMasterEnv."  # conf prefix: the driver's container environment (cluster mode)

@@ -20,7 +20,8 @@ from typing import Any
 
 from psycopg import sql
 
-from schemas import JOB_RUNS, SENSOR_FEATURES, Table, ddl, sql_type
+from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES, Table, ddl, sql_type
+from schemas.features import column
 from schemas.records import (
     ANOMALY_ALERTS,
     ANOMALY_EVENTS,
@@ -323,6 +324,15 @@ def top_events(t: Target, top: int) -> Statement:
     return Statement(sql.SQL("SELECT asset_id, event_start, duration_s, severity, peak_score, sensors, is_open, "
                              "kind, instrument_check, model_version FROM {} ORDER BY severity DESC, event_start "
                              "LIMIT %s").format(t.table("v_anomaly_events")), (top,))
+
+
+def hourly_means(t: Target, start: datetime, end: datetime) -> Statement:
+    """Per asset and UTC hour in [start, end): each sensor's mean (of its interval means)."""
+    means = sql.SQL(", ").join(sql.SQL("avg({0}) AS {0}").format(sql.Identifier(column(s, "mean")))
+                               for s in SENSOR_NAMES)
+    return Statement(sql.SQL("SELECT asset_id, date_trunc('hour', 'UTC', interval_start) AS hour, {} FROM {} "
+                             "WHERE interval_start >= %s AND interval_start < %s GROUP BY 1, 2 ORDER BY 1, 2").format(
+        means, t.table(SENSOR_FEATURES)), (start, end))
 
 
 def scored_spans(t: Target, assets: Sequence[str]) -> Statement:

@@ -1,0 +1,101 @@
+"""The long forecast: every sensor's next 24 hourly means, issued hourly (``sensorwatch forecast``).
+
+Extract: the hourly means of the ``forecast.history_h`` hours before the issue hour, from
+the features the features job wrote to the SQL store.
+Transform: per asset, in Spark's Python workers (``applyInPandas``), each sensor's hourly
+series through statsforecast's ``forecast.long_method`` (``models.forecasting.long_forecast``;
+bench/forecast.py chose it), with 80 % and 95 % intervals and the probability of being
+beyond the sensor's operating limits (``models.serving.with_limits``).
+Load: ``sensor_forecasts`` rows (horizon ``long``; lineage: model ``statsforecast``, version
+0, the run), upserted by key: a re-run for the same issue hour writes the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession
+
+from models import forecasting
+from models.serving import Limits, with_limits
+from schemas import SENSOR_FORECASTS, SENSOR_NAMES
+from schemas.features import column
+from schemas.time import TimeRange, now
+from sensorwatch.config import Settings
+from sensorwatch.connectors.sql import SqlStore, bulk_upsert
+from sensorwatch.connectors.sql import statements as q
+from sensorwatch.pipeline.runs import Details, RunRecord, recorded_run
+
+log = logging.getLogger(__name__)
+JOB = "forecast"
+MODEL = "statsforecast"
+
+
+@dataclass
+class ForecastDetails(Details):
+    issued_at: str = ""
+    method: str = ""
+    assets: int = 0
+
+
+def issue_hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def run_long_forecast(spark: SparkSession, settings: Settings,
+                      at: datetime | None = None) -> RunRecord[ForecastDetails]:
+    """One run: the forecasts issued at the hour of ``at`` (default now)."""
+    conf = settings.forecast
+    issued = issue_hour(at or now())
+    history = TimeRange(issued - timedelta(hours=conf.history_h), issued)
+    store = SqlStore(settings).with_views()
+    with recorded_run(store, JOB, ForecastDetails(issued.isoformat(), conf.long_method)) as record:
+        record.covering(history)
+        names = ["asset_id", "hour", *(column(s, "mean") for s in SENSOR_NAMES)]
+        hourly = pd.DataFrame(store.query(q.hourly_means(store.target, history.start, history.end)), columns=names)
+        record.rows_in = len(hourly)
+        if hourly.empty:
+            record.status = "noop"
+            return record.summary()
+        hourly["hour"] = pd.to_datetime(hourly["hour"], utc=True).dt.tz_localize(None)
+        record.details.assets = int(hourly["asset_id"].nunique())
+        made = spark.createDataFrame(hourly).groupBy("asset_id").applyInPandas(
+            partial(long_rows, history=history, method=conf.long_method, limits=conf.limit_table(),
+                    run_id=record.run_id), SENSOR_FORECASTS.spark_schema()).cache()
+        try:
+            record.rows_out = made.count()
+            if record.rows_out:
+                bulk_upsert(store, made, SENSOR_FORECASTS)
+        finally:
+            made.unpersist()
+    return record.summary()
+
+
+def long_rows(hourly: pd.DataFrame, history: TimeRange, method: str, limits: Limits, run_id: str) -> pd.DataFrame:
+    """One asset's hourly means (``asset_id``, naive-UTC ``hour``, ``<sensor>__mean``) ->
+    its ``sensor_forecasts`` rows issued at ``history.end`` (pure: what each worker runs)."""
+    asset = str(hourly["asset_id"].iloc[0])
+    hours = pd.date_range(pd.Timestamp(history.start).tz_convert(None), pd.Timestamp(history.end).tz_convert(None),
+                          freq="h", inclusive="left")
+    grid = hourly.drop_duplicates("hour").set_index("hour").reindex(hours)
+    made = forecasting.long_forecast({s: grid[column(s, "mean")].to_numpy(np.float64) for s in SENSOR_NAMES}, method)
+    if not made:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in SENSOR_FORECASTS.column_names})
+    issued = pd.Timestamp(history.end).tz_convert(None)
+    parts = []
+    for sensor, f in made.items():
+        steps = f.mean.shape[1]
+        parts.append(pd.DataFrame({
+            "asset_id": asset, "sensor": sensor, "horizon": "long", "issued_at": issued,
+            "target_start": issued + pd.to_timedelta(np.arange(steps), unit="h"), "step_s": 3600,
+            "steps_ahead": np.arange(1, steps + 1, dtype=np.int32),
+            **{name: getattr(f, name)[0, :, 0] for name in ("mean", "lo80", "hi80", "lo95", "hi95")},
+            "method": method}).rename(columns={"mean": "forecast"}))
+    out = with_limits(pd.concat(parts, ignore_index=True), limits)
+    return out.assign(model_name=MODEL, model_version=0, run_id=run_id,
+                      day=out["issued_at"].dt.floor("D"))[SENSOR_FORECASTS.column_names]
