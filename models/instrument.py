@@ -234,23 +234,35 @@ def dropout(x: np.ndarray, others_present: np.ndarray, spec: InstrumentSpec) -> 
     return np.where(run >= spec.dropout_min, rows - run + 1, NO_FLAG)
 
 
-def drift(values: np.ndarray, s: int, profiles: list[SensorProfile], spec: InstrumentSpec) -> np.ndarray:
+def off_twins(values: np.ndarray, profiles: list[SensorProfile], spec: InstrumentSpec) -> np.ndarray:
+    """Rows x sensors: the sensor disagrees with every one of its twins (False where it has none)."""
+    off = np.zeros(values.shape, dtype=bool)
+    for s, p in enumerate(profiles):
+        if p.twins:
+            off[:, s] = np.logical_and.reduce([t.disagree(values, s, spec.drift_window) for t in p.twins])
+    return off
+
+
+def drift(values: np.ndarray, s: int, profiles: list[SensorProfile], spec: InstrumentSpec,
+          off: np.ndarray | None = None) -> np.ndarray:
     """``since`` per row: where sensor ``s`` began to disagree with every one of its twins
-    while a twin still agrees with its own other twin -- one instrument leaving the sensors
-    it moves with, not the process moving them all (then the twins disagree too), and not
-    a twin's drift showing in ``s`` (then ``s`` still agrees with its other twin)."""
+    while a twin still agrees with its own other twin and no other sensor disagrees with all
+    of its own -- one instrument leaving the sensors it moves with, not the process moving
+    them (then other sensors leave their twins too), and not a twin's drift showing in ``s``
+    (then ``s`` still agrees with its other twin). ``off``: ``off_twins`` (computed if not given)."""
     out = np.full(len(values), NO_FLAG)
     twins = profiles[s].twins
     if not twins:
         return out
     w = spec.drift_window
-    off = np.logical_and.reduce([t.disagree(values, s, w) for t in twins])
+    off = off_twins(values, profiles, spec) if off is None else off
+    alone = off[:, s] & ~np.delete(off, s, axis=1).any(axis=1)
     confirmed = np.zeros(len(values), dtype=bool)
     for t in twins:
         for u in profiles[t.other].twins:
             if u.other != s:
                 confirmed |= ~u.disagree(values, t.other, w) & np.isfinite(_trailing_mean(values[:, u.other], w))
-    run = _runs_of(off & confirmed)
+    run = _runs_of(alone & confirmed)
     rows = np.arange(len(values))
     # the condition began where the window of its first such row began
     return np.where(run >= spec.drift_persist, np.maximum(rows - run + 1 - (w - 1), 0), NO_FLAG)
@@ -260,6 +272,7 @@ def check_all(values: np.ndarray, profiles: list[SensorProfile],
               spec: InstrumentSpec) -> dict[tuple[str, int], np.ndarray]:
     """Every check on every sensor of one asset: (check, sensor column) -> ``since`` per row."""
     present = np.isfinite(values)
+    off = off_twins(values, profiles, spec)
     out: dict[tuple[str, int], np.ndarray] = {}
     for s, p in enumerate(profiles):
         x = values[:, s]
@@ -268,7 +281,7 @@ def check_all(values: np.ndarray, profiles: list[SensorProfile],
         out[("spike", s)] = spike(x, p, spec)
         out[("rate", s)] = rate(x, p, spec)
         out[("dropout", s)] = dropout(x, others_present, spec)
-        out[("drift", s)] = drift(values, s, profiles, spec)
+        out[("drift", s)] = drift(values, s, profiles, spec, off)
     _alone(out, values, profiles, spec)
     return out
 

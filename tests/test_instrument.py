@@ -137,3 +137,12 @@ def test_each_row_takes_the_condition_that_began_first():
     check, sensor, since = instrument.condition_per_row(flags)
     assert [instrument.CHECKS[c] if c >= 0 else None for c in check] == [None, "frozen", "frozen", None]
     assert sensor.tolist() == [-1, 2, 2, -1] and since.tolist() == [NO_FLAG, 0, 0, NO_FLAG]
+
+
+def test_two_sensors_leaving_their_twins_together_are_the_process_not_a_drift():
+    """A fault of the process moves several sensors off the relations training saw (a
+    cavitating pump: pressure and flow both drop): no instrument fails alone, so no drift."""
+    both = LIVE.copy()
+    both[600:1200, 0] += np.linspace(0, 12, 600)
+    both[600:1200, 1] += np.linspace(0, 12, 600)
+    assert not [f for f in found(both) if f.check == "drift"]
