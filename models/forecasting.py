@@ -196,4 +196,4 @@ def beyond_limit(mean: np.ndarray, lo95: np.ndarray, hi95: np.ndarray, low: np.n
         above = 1.0 - ndtr((high - mean) / np.maximum((hi95 - mean) / z95, 1e-12))
         below = ndtr((low - mean) / np.maximum((mean - lo95) / z95, 1e-12))
     p = np.nan_to_num(above, nan=0.0) + np.nan_to_num(below, nan=0.0)
-    return np.where(np.isfinite(low) | np.isfinite(high), np.clip(p, 0.0, 1.0), np.nan)
+    return np.where(np.isfinite(mean) & (np.isfinite(low) | np.isfinite(high)), np.clip(p, 0.0, 1.0), np.nan)

@@ -13,6 +13,7 @@ over any range give the same score to the same interval.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +35,7 @@ SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", 
 
 # What the short forecast produces; the job adds lineage.
 FORECAST_COLUMNS = ("asset_id", "sensor", "horizon", "issued_at", "target_start", "step_s", "steps_ahead", "forecast",
-                    "lo80", "hi80", "lo95", "hi95", "limit_low", "limit_high", "p_beyond_limit", "method")
+                    "actual", "lo80", "hi80", "lo95", "hi95", "limit_low", "limit_high", "p_beyond_limit", "method")
 # Operating limits: asset ("*": every asset) -> sensor -> (low, high), None where there is none.
 Limits = dict[str, dict[str, tuple[float | None, float | None]]]
 SHORT_METHOD = "ets_trained"  # bench/forecast.py's name for models.forecasting.forecast_short
@@ -114,8 +115,10 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
                    limits: Limits | None = None) -> pd.DataFrame:
     """Feature rows of any assets (as ``score_frame``) -> ``FORECAST_COLUMNS``: each
     asset's short forecasts issued at ``grid.issues(every_s)``, every sensor, every step,
-    with the probability of being beyond the sensor's operating ``limits``. A forecast
-    depends only on the ``history`` intervals before its issue time (replay-safe)."""
+    with the probability of being beyond the sensor's operating ``limits``; and the actual
+    mean of each period of the cycle before each issue time (``steps_ahead`` 0), what the
+    forecasts of it are compared with. Both depend only on the intervals before the issue
+    time (replay-safe)."""
     index, spec = grid.index(), detector.forecasts
     issues = grid.issues(every_s)
     positions = index.get_indexer(issues)
@@ -138,11 +141,34 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
             **{name: getattr(made, name).ravel() for name in ("mean", "lo80", "hi80", "lo95", "hi95")},
             "method": SHORT_METHOD,
         }).rename(columns={"mean": "forecast"}))
+        parts.append(_actuals(asset, detector, frame, index, positions, every_s // grid.interval_s, spec.step,
+                              grid.interval_s))
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FORECAST_COLUMNS})
     out = with_limits(pd.concat(parts, ignore_index=True), limits or {})[list(FORECAST_COLUMNS)]
-    # a period with no data before it (the history all missing) has no forecast
-    return out[out["forecast"].notna()].reset_index(drop=True)
+    # a period with no data before it (the history all missing) has no forecast, one without data no actual
+    return out[out["forecast"].notna() | out["actual"].notna()].reset_index(drop=True)
+
+
+def _actuals(asset: str, detector: Detector, frame: pd.DataFrame, index: pd.DatetimeIndex, positions: np.ndarray,
+             cycle_rows: int, step: int, interval_s: int) -> pd.DataFrame:
+    """The actual mean of each period (``step`` rows) of the cycle (``cycle_rows``) before
+    each issue position: ``steps_ahead`` 0 rows (none where a cycle is not whole periods)."""
+    readings = detector._readings(frame)
+    if readings is None or cycle_rows % step or not len(positions):
+        return pd.DataFrame()
+    periods = cycle_rows // step
+    rows = positions[:, None] - cycle_rows + np.arange(cycle_rows)[None, :]  # issues x cycle_rows
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        means = np.nanmean(readings[rows].reshape(len(positions), periods, step, -1), axis=2)  # issues x periods x s
+    n_sensors = means.shape[2]
+    target = np.repeat(index[rows[:, ::step].ravel()].to_numpy(), n_sensors)
+    return pd.DataFrame({
+        "asset_id": asset, "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), means.shape[0] * periods),
+        "horizon": "short", "issued_at": target, "target_start": target,
+        "step_s": int(interval_s * step), "steps_ahead": np.int32(0), "actual": means.ravel(),
+        "method": SHORT_METHOD})
 
 
 def with_limits(forecasts: pd.DataFrame, limits: Limits) -> pd.DataFrame:

@@ -358,8 +358,11 @@ SENSOR_FORECASTS = Table(
               doc="the forecast's origin: the data before it is what it knows (UTC)"),
         Field("target_start", Kind.TIMESTAMP, nullable=False, doc="the start of the forecast period (UTC)"),
         Field("step_s", Kind.INT, nullable=False, doc="the period's length: the forecast is its mean"),
-        Field("steps_ahead", Kind.INT, nullable=False, doc="1 = the period that starts at issued_at"),
+        Field("steps_ahead", Kind.INT, nullable=False,
+              doc="1 = the period that starts at issued_at; 0: a period that has passed, with its actual mean "
+                  "(what the forecasts of it are compared with)"),
         Field("forecast", Kind.DOUBLE),
+        Field("actual", Kind.DOUBLE, doc="steps_ahead 0: the period's observed mean"),
         Field("lo80", Kind.DOUBLE), Field("hi80", Kind.DOUBLE),
         Field("lo95", Kind.DOUBLE), Field("hi95", Kind.DOUBLE),
         Field("limit_low", Kind.DOUBLE, doc="the sensor's operating limits (forecast.limits), null: none"),

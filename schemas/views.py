@@ -62,6 +62,22 @@ def _alert_feedback() -> str:
         "GROUP BY e.asset_id, e.model_version")
 
 
+LIMIT_SHOWN = 0.025  # a forecast's 95 % interval crosses the limit: half its outside mass is 2.5 %
+
+
+def _limits() -> str:
+    """Per asset, over its newest short and long forecasts: the earliest period whose 95 %
+    interval crosses an operating limit, the highest probability of being beyond one, and
+    the sensors concerned."""
+    return ("(SELECT f.asset_id, min(f.target_start) AS limit_at, max(f.p_beyond_limit) AS limit_probability,\n"
+            "    array_unique(array_agg(f.sensor)) AS limit_sensors\n"
+            "  FROM {sensor_forecasts} f JOIN (SELECT asset_id, horizon, max(issued_at) AS issued\n"
+            "    FROM {sensor_forecasts} WHERE steps_ahead > 0 GROUP BY asset_id, horizon) n\n"
+            "    ON f.asset_id = n.asset_id AND f.horizon = n.horizon AND f.issued_at = n.issued\n"
+            f"  WHERE f.steps_ahead > 0 AND f.p_beyond_limit >= {LIMIT_SHOWN}\n"
+            "  GROUP BY f.asset_id)")
+
+
 def _model_comparison() -> str:
     """Per asset, champion version and challenger version, over the intervals both scored:
     how often they agree on ``is_anomaly``, and the events of each in that span: matched
@@ -118,23 +134,35 @@ VIEWS: tuple[View, ...] = (
          "  sensors[1] AS main_sensor, sensors, sensor_shares, model_name, model_version, run_id\n"
          "FROM {anomaly_events}"),
     View("v_asset_health", "Latest state per asset: newest scored interval, status, the instrument condition "
-         "it is in, and its event counts (open ones per kind).",
+         "it is in, its event counts (open ones per kind), and where its newest forecasts pass an operating limit: "
+         "the earliest period whose 95 % interval crosses one, the highest probability of being beyond it, the "
+         "sensors.",
          "SELECT s.asset_id, s.interval_start AS last_interval, s.score AS last_score, s.threshold,\n"
          "  CASE WHEN s.is_anomaly THEN 'anomaly' WHEN s.exceeds THEN 'watch' ELSE 'ok' END AS status,\n"
          "  s.instrument_check, s.instrument_sensor,\n"
          "  s.top_sensors, s.model_version, coalesce(e.events, 0) AS events, "
          "coalesce(e.open_events, 0) AS open_events,\n"
-         "  coalesce(e.open_instrument_events, 0) AS open_instrument_events, e.last_event_start\n"
+         "  coalesce(e.open_instrument_events, 0) AS open_instrument_events, e.last_event_start,\n"
+         "  p.limit_at, p.limit_probability, p.limit_sensors\n"
          "FROM {anomaly_scores} s\n"
          "JOIN (SELECT asset_id, max(interval_start) AS last_interval FROM {anomaly_scores} GROUP BY asset_id) l\n"
          "  ON s.asset_id = l.asset_id AND s.interval_start = l.last_interval\n"
          "LEFT JOIN (SELECT asset_id, count(*) AS events, sum(CASE WHEN is_open THEN 1 ELSE 0 END) AS open_events,\n"
          "    sum(CASE WHEN is_open AND kind = 'instrument' THEN 1 ELSE 0 END) AS open_instrument_events,\n"
          "    max(event_start) AS last_event_start FROM {anomaly_events} GROUP BY asset_id) e\n"
-         "  ON s.asset_id = e.asset_id"),
+         "  ON s.asset_id = e.asset_id\n"
+         f"LEFT JOIN {_limits()} p ON s.asset_id = p.asset_id"),
     View("v_asset_scores", "Per asset and scored interval: score, threshold, above it, confirmed anomaly, main sensor.",
          "SELECT asset_id, interval_start, score, threshold, exceeds, is_anomaly, top_sensors[1] AS main_sensor,\n"
          "  instrument_check, instrument_sensor, model_version, threshold_version\nFROM {anomaly_scores}"),
+    View("v_forecast_vs_actual", "Each forecast (short: one-minute means, long: hourly) with its 80 % and 95 % "
+         "intervals and, once the period has passed, its actual mean; steps_ahead says how far ahead it was made.",
+         "SELECT f.asset_id, f.sensor, f.horizon, f.issued_at, f.target_start, f.steps_ahead, f.forecast,\n"
+         "  f.lo80, f.hi80, f.lo95, f.hi95, a.actual, f.limit_low, f.limit_high, f.p_beyond_limit, f.method\n"
+         "FROM {sensor_forecasts} f\n"
+         "LEFT JOIN {sensor_forecasts} a ON a.asset_id = f.asset_id AND a.sensor = f.sensor AND a.horizon = f.horizon\n"
+         "  AND a.target_start = f.target_start AND a.steps_ahead = 0\n"
+         "WHERE f.steps_ahead > 0"),
     View("v_features_hourly", "Per asset and UTC hour: intervals, events and each sensor's mean, min and max.",
          _features_hourly()),
     View("v_alert_feedback", "Per asset and model version: events, alerts, the operators' labels (newest per "

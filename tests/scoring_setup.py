@@ -23,6 +23,8 @@ T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
 WARMUP, END = 600, 1140  # train on the anomaly-free warm-up; score [T0+600 s, T0+1140 s)
 SMALL = {"window": 20, "units": 16, "epochs": 10, "patience": 3, "smoothing": 10, "learning_rate": 0.01,
          "min_duration": 10}
+# Short forecasts the 600 s warm-up can fit: 3 periods of 10 s ahead, from the 60 s before.
+SMALL_FORECASTS = {"history": 60, "step": 10, "steps": 3, "origin_every": 20}
 
 
 def at(seconds: int) -> datetime:
@@ -53,6 +55,7 @@ def land_and_train(spark, settings, workdir: Path):
     from features.compute import features_frame
     from models import registry
     from models.detector import Detector
+    from models.forecasting import ShortSpec
     from sensorwatch.sources.simulator import simulate
     from tests.landing_seed import seed_landing, series_frame
 
@@ -62,7 +65,8 @@ def land_and_train(spark, settings, workdir: Path):
     naive = events.assign(event_time=events["event_time"].dt.tz_localize(None))
     warm = features_frame(naive[naive.event_time < pd.Timestamp(at(WARMUP)).tz_localize(None)],
                           settings.features.spec())
-    detector = Detector.fit({a: g.reset_index(drop=True) for a, g in warm.groupby("asset_id")}, settings.model.spec())
+    detector = Detector.fit({a: g.reset_index(drop=True) for a, g in warm.groupby("asset_id")}, settings.model.spec(),
+                            ShortSpec(**SMALL_FORECASTS))
     detector.training.update(data_end=at(WARMUP).isoformat())
     registry.client(settings.model)
     with mlflow.start_run(experiment_id=registry.experiment_id(settings.model)):

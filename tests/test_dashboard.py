@@ -23,9 +23,14 @@ def test_every_file_is_rendered_with_its_values_and_no_password(base_settings):
     assert {d["schema"] for d in datasets} == {sql.schema_}
     assert {d["database_uuid"] for d in datasets} == {parsed[DATABASE_FILE]["uuid"]}
     charts = [v for k, v in parsed.items() if k.startswith("charts/")]
-    assert {c["dataset_uuid"] for c in charts} <= {d["uuid"] for d in datasets} and len(charts) == 4
+    assert {c["dataset_uuid"] for c in charts} <= {d["uuid"] for d in datasets} and len(charts) == 5
     score = next(c for c in charts if c["viz_type"] == "echarts_timeseries_line")
     assert score["params"]["adhoc_filters"][0]["comparator"] == "pump-0004" and "pump-0004" in score["slice_name"]
+    forecast = yaml.safe_load(render(base_settings, "pump-0004", "current", 5)[
+        "sensorwatch_dashboard/charts/forecast_vs_actual.yaml"])
+    filters = forecast["params"]["adhoc_filters"]
+    assert [f.get("comparator") for f in filters[:2]] == ["pump-0004", "current"]
+    assert filters[2]["sqlExpression"] == "horizon = 'short' AND steps_ahead = 5"
     board = next(v for k, v in parsed.items() if k.startswith("dashboards/"))
     placed = {c["meta"]["uuid"] for c in board["position"].values() if isinstance(c, dict) and c.get("type") == "CHART"}
     assert placed == {c["uuid"] for c in charts}

@@ -33,6 +33,9 @@ from schemas import (
     FEATURE_DRIFT,
     JOB_RUNS,
     PREDICTION_RUNS,
+    SENSOR_FEATURES,
+    SENSOR_FORECASTS,
+    SENSOR_NAMES,
     json_schema,
 )
 from schemas.time import TimeRange
@@ -66,6 +69,12 @@ def table(settings, t, order=("asset_id",)) -> pd.DataFrame:
     rows = store.query(f"SELECT {q.columns(t.column_names).as_string()} FROM {store.name(t)} "
                        f"ORDER BY {', '.join(t.primary_key)}")
     return pd.DataFrame(rows, columns=t.column_names)
+
+
+def scored(settings, t) -> pd.DataFrame:
+    """What prediction runs wrote to ``t`` (the hourly forecasts come from their own job), less lineage."""
+    rows = table(settings, t).drop(columns=LINEAGE)
+    return rows[rows.horizon == "short"].reset_index(drop=True) if t is SENSOR_FORECASTS else rows
 
 
 @pytest.fixture(scope="module")
@@ -131,13 +140,67 @@ def test_monitoring_rows_describe_the_run(pipeline, spark):
     assert any("stale model" in w and "retrain" in w for w in run_predict(spark, stale, at=at(END)).details.warnings)
 
 
+def test_each_cycle_forecasts_every_sensor_and_records_what_came(pipeline):
+    """The backfill over three 3-minute cycles issued each cycle's short forecasts (every
+    pump, sensor and step, intervals ordered) and the actual means of each cycle's periods;
+    v_forecast_vs_actual pairs the forecasts with the actuals of the periods that passed."""
+    settings = pipeline["settings"]
+    rows = table(settings, SENSOR_FORECASTS)
+    ahead, actual = rows[rows.steps_ahead > 0], rows[rows.steps_ahead == 0]
+    issues = sorted(ahead.issued_at.unique())
+    assert [pd.Timestamp(i) for i in issues] == [pd.Timestamp(at(s)) for s in (720, 900, 1080)]  # every 180 s
+    assert len(ahead) == 4 * 3 * 3 * 8 and ahead.forecast.notna().all()  # pumps x issues x steps x sensors
+    assert ((ahead.lo95 <= ahead.lo80) & (ahead.lo80 <= ahead.hi80) & (ahead.hi80 <= ahead.hi95)).all()
+    assert len(actual) == 4 * 3 * 18 * 8 and actual.actual.notna().all()  # each cycle's 18 periods of 10 s
+    assert pipeline["summary"].details.forecasts == len(rows)
+    store = SqlStore(settings)
+    paired = store.query(f"SELECT count(*) AS n, count(actual) AS known FROM {store.name('v_forecast_vs_actual')}")
+    assert paired[0].n == len(ahead) and 0 < paired[0].known < len(ahead)  # the last issue's targets: not yet
+
+
+def test_the_hourly_forecast_reads_three_days_of_features_and_says_when_a_limit_may_be_passed(pipeline, spark):
+    """`sensorwatch forecast`: the hourly means of the features in the store -> the next 24
+    hours of every sensor of every asset (statsforecast), the last hour's actual; pressure has
+    a high limit the forecast reaches, which v_asset_health reports; a re-run writes the same rows."""
+    from sensorwatch.pipeline.long_forecast import run_long_forecast
+
+    settings = pipeline["settings"].with_overrides(forecast={"limits": {"pressure": {"high": 3.0}}})
+    store = SqlStore(settings)
+    issued = at(0).replace(minute=0)  # 08:00: three days of features before it
+    rows = []
+    for asset in ("pump-0000", "pump-0001"):
+        for k in range(3 * 24 * 6):  # every 10 minutes
+            t = issued - timedelta(minutes=10 * (3 * 24 * 6 - k))
+            values = {f"{s}__mean": 1.0 + 0.1 * i + 0.02 * (k / 6) for i, s in enumerate(SENSOR_NAMES)}
+            values["pressure__mean"] = 2.0 + k / 432  # climbing to 3.0 at the issue hour
+            rows.append({"asset_id": asset, "interval_start": t, "event_count": 1, "missing_sensors": 0,
+                         "missing_intervals": 0, "after_gap": False, "day": t.replace(hour=0, minute=0), **values})
+    store.upsert(SENSOR_FEATURES, rows)
+    first = run_long_forecast(spark, settings, at=issued + timedelta(minutes=20))
+    assert first.status == "succeeded" and first.details.assets >= 2
+    made = table(settings, SENSOR_FORECASTS)
+    long = made[(made.horizon == "long") & made.asset_id.isin(["pump-0000", "pump-0001"])]
+    ahead = long[long.steps_ahead > 0]
+    assert len(ahead) == 2 * 8 * 24 and set(pd.to_datetime(ahead.issued_at, utc=True)) == {pd.Timestamp(issued)}
+    assert ((ahead.lo95 <= ahead.forecast) & (ahead.forecast <= ahead.hi95)).all() and set(ahead.step_s) == {3600}
+    assert len(long[long.steps_ahead == 0]) == 2 * 8 and ahead.method.eq(settings.forecast.long_method).all()
+    pressure = ahead[ahead.sensor == "pressure"]
+    assert pressure.p_beyond_limit.max() > 0.3 and ahead[ahead.sensor == "current"].p_beyond_limit.isna().all()
+    health = {r.asset_id: r for r in store.query(
+        f"SELECT asset_id, limit_at, limit_probability, limit_sensors FROM {store.name('v_asset_health')}")}
+    assert health["pump-0000"].limit_sensors == ["pressure"] and health["pump-0000"].limit_probability > 0.3
+    again = run_long_forecast(spark, settings, at=issued + timedelta(minutes=50))
+    assert again.rows_out == first.rows_out
+    pd.testing.assert_frame_equal(table(settings, SENSOR_FORECASTS).drop(columns=LINEAGE), made.drop(columns=LINEAGE))
+
+
 def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spark):
     live = with_schema(pipeline["base"])
     for end in range(WARMUP + 180, END + 1, 180):  # three 3-minute cycles, as the schedule runs them
         assert run_predict(spark, live, at=at(end)).status == "succeeded"
     backfill = pipeline["settings"]
-    for t in (ANOMALY_SCORES, ANOMALY_EVENTS):
-        a, b = table(live, t).drop(columns=LINEAGE), table(backfill, t).drop(columns=LINEAGE)
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, SENSOR_FORECASTS):
+        a, b = scored(live, t), scored(backfill, t)
         pd.testing.assert_frame_equal(a, b, check_exact=True, obj=t.name)
     before = table(live, ANOMALY_SCORES)
     rerun = run_predict(spark, live, at=at(WARMUP + 360))
@@ -170,8 +233,8 @@ def test_the_continuous_mode_writes_what_scheduled_runs_write(pipeline, spark):
     assert spans[:3] == [(at(WARMUP), at(WARMUP + 180)), (at(WARMUP + 180), at(WARMUP + 360)),
                          (at(WARMUP + 360), at(END))]  # a trigger with nothing new scored nothing
     assert all(c.status == "succeeded" for c in cycles) and len(cycles) == 3
-    for t in (ANOMALY_SCORES, ANOMALY_EVENTS):
-        a, b = table(live, t).drop(columns=LINEAGE), table(pipeline["settings"], t).drop(columns=LINEAGE)
+    for t in (ANOMALY_SCORES, ANOMALY_EVENTS, SENSOR_FORECASTS):
+        a, b = scored(live, t), scored(pipeline["settings"], t)
         pd.testing.assert_frame_equal(a, b, check_exact=True, obj=t.name)
 
 
@@ -595,7 +658,7 @@ def test_the_superset_dashboard_shows_the_results_in_a_browser(pipeline, tmp_pat
     board = provision(settings)
     events = table(settings, ANOMALY_EVENTS)
     worst = events.assign(severity=events.peak_score / events.threshold).sort_values("severity").iloc[-1]
-    assert board.asset == worst.asset_id and len(board.charts) == 4
+    assert board.asset == worst.asset_id and len(board.charts) == 5
     api = Api(settings)
     databases = api.get("/api/v1/database/")["result"]
     mine = [d for d in databases if d["database_name"] == "sensorwatch"]
@@ -613,6 +676,11 @@ def test_the_superset_dashboard_shows_the_results_in_a_browser(pipeline, tmp_pat
     levels = settings.alerts.severity_levels  # one row per severity band (open/closed: its series)
     assert rows["Events by severity and kind"] == len(
         {sum(s >= level for level in levels) for s in events.peak_score / events.threshold})
+    forecasts = table(settings, SENSOR_FORECASTS)
+    shown = forecasts[(forecasts.asset_id == worst.asset_id) & (forecasts.sensor == worst.sensors[0])
+                      & (forecasts.steps_ahead == forecasts.steps_ahead.max())]
+    minutes_shown = pd.to_datetime(shown.target_start).dt.floor("min").nunique()  # the chart's time grain
+    assert rows[f"Forecast vs actual: {worst.asset_id} {worst.sensors[0]}"] == minutes_shown > 0
     png = (tmp_path / "dashboard.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 

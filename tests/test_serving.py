@@ -205,14 +205,21 @@ def test_short_forecasts_are_the_same_from_any_range_and_cover_every_sensor_and_
     g = lambda a, b: Grid.for_range(T0 + timedelta(seconds=a), T0 + timedelta(seconds=b), 1, fitted.lookback_rows)
     backfill = forecast_frame(fitted, rows, g(300, 600), every_s=60)
     assert list(backfill.columns) == list(FORECAST_COLUMNS)
-    assert sorted(backfill.issued_at.unique()) == [pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=s)
+    ahead = backfill[backfill.steps_ahead > 0]
+    assert sorted(ahead.issued_at.unique()) == [pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=s)
                                                    for s in (360, 420, 480, 540, 600)]
-    assert len(backfill) == 2 * 5 * 3 * 8  # assets x issues x steps x sensors
-    assert (backfill.lo95 <= backfill.lo80).all() and (backfill.lo80 <= backfill.hi80).all()
-    assert (backfill.hi80 <= backfill.hi95).all() and set(backfill.step_s) == {5}
+    assert len(ahead) == 2 * 5 * 3 * 8  # assets x issues x steps x sensors
+    assert (ahead.lo95 <= ahead.lo80).all() and (ahead.lo80 <= ahead.hi80).all()
+    assert (ahead.hi80 <= ahead.hi95).all() and set(backfill.step_s) == {5} and ahead.actual.isna().all()
+    # the actuals: each 5 s period of the cycle before each issue, its mean (what the forecasts are compared with)
+    actual = backfill[backfill.steps_ahead == 0].set_index(["asset_id", "sensor", "target_start"])
+    assert len(actual) == 2 * 5 * 12 * 8 and actual.forecast.isna().all()  # assets x issues x periods x sensors
+    a1 = rows[rows.asset_id == "a1"].set_index("interval_start")["pressure__mean"]
+    first = pd.Timestamp("2026-01-01 00:05:00")
+    assert actual.loc[("a1", "pressure", first), "actual"] == pytest.approx(a1[first:first + pd.Timedelta(seconds=4)].mean())
     live = forecast_frame(fitted, rows, g(420, 480), every_s=60)
-    assert set(live.issued_at) == {pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=480)}
-    key = ["asset_id", "sensor", "issued_at", "target_start"]
+    assert set(live[live.steps_ahead > 0].issued_at) == {pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=480)}
+    key = ["asset_id", "sensor", "issued_at", "target_start", "steps_ahead"]
     pd.testing.assert_frame_equal(live.set_index(key), backfill.set_index(key).loc[live.set_index(key).index])
     # a forecast knows only the rows before its issue time: changing what follows changes nothing
     later = rows.copy()

@@ -58,19 +58,29 @@ def severity_band(levels: list[float]) -> str:
     return f"CASE {cases} ELSE '0: < {ordered[0]:g}x threshold' END" if ordered else "'all'"
 
 
-def render(settings: Settings, asset: str) -> dict[str, str]:
+def render(settings: Settings, asset: str, sensor: str = "pressure", ahead: int = 15) -> dict[str, str]:
     """The bundle's files (path in the ZIP -> text), placeholders filled in (pure). The
-    database's password is Superset's mask: it travels beside the bundle."""
+    database's password is Superset's mask: it travels beside the bundle. The forecast
+    chart shows ``sensor`` (the main sensor of the asset's most severe event) and the
+    forecasts made ``ahead`` periods before (the short horizon's end)."""
     sql = settings.sql
     uri = f"crate://{quote(BI_ROLE)}:{MASK}@{sql.host}:{settings.sql.http_port}/?schema={sql.schema_}"
     levels = settings.alerts.severity_levels if settings.alerts is not None else []
     values = {"SQLALCHEMY_URI": uri, "SCHEMA": sql.schema_, "SEVERITY_BAND": severity_band(list(levels)),
-              "ASSET": asset, "SCORE_TITLE": f"Score vs threshold: {asset or 'no events yet'}"}
+              "ASSET": asset, "SCORE_TITLE": f"Score vs threshold: {asset or 'no events yet'}",
+              "FORECAST_SENSOR": sensor, "FORECAST_TITLE": f"Forecast vs actual: {asset or 'no events yet'} {sensor}"}
     quoted = {k: json.dumps(v) for k, v in values.items()}
+    quoted["FORECAST_AHEAD"] = str(int(ahead))  # inside SQL: a number
     files = {}
     for path in sorted(BUNDLE.rglob("*.yaml")):
         files[f"sensorwatch_dashboard/{path.relative_to(BUNDLE)}"] = Template(path.read_text()).substitute(quoted)
     return files
+
+
+def main_sensor(store: SqlStore, asset: str) -> str:
+    """The sensor named first by the asset's most severe event (the forecast chart's), or pressure."""
+    rows = store.query(q.top_events_of(store.target, asset, 1)) if asset else []
+    return rows[0].sensors[0] if rows and rows[0].sensors else "pressure"
 
 
 def bi_password_file(settings: Settings) -> Path:
@@ -96,7 +106,8 @@ def provision(settings: Settings, asset: str | None = None) -> Dashboard:
     asset = asset or most_severe_asset(store) or ""
     bundle = io.BytesIO()
     with zipfile.ZipFile(bundle, "w") as zf:
-        for name, text in render(settings, asset).items():
+        ahead = store.query(q.short_horizon(store.target))[0].steps or 15
+        for name, text in render(settings, asset, main_sensor(store, asset), ahead).items():
             zf.writestr(name, text)
     api = Api(settings)
     api.post("/api/v1/assets/import/", files={"bundle": ("sensorwatch_dashboard.zip", bundle.getvalue())},

@@ -78,7 +78,8 @@ def run_long_forecast(spark: SparkSession, settings: Settings,
 
 def long_rows(hourly: pd.DataFrame, history: TimeRange, method: str, limits: Limits, run_id: str) -> pd.DataFrame:
     """One asset's hourly means (``asset_id``, naive-UTC ``hour``, ``<sensor>__mean``) ->
-    its ``sensor_forecasts`` rows issued at ``history.end`` (pure: what each worker runs)."""
+    its ``sensor_forecasts`` rows issued at ``history.end``, and the actual mean of the hour
+    before it (``steps_ahead`` 0; pure: what each worker runs)."""
     asset = str(hourly["asset_id"].iloc[0])
     hours = pd.date_range(pd.Timestamp(history.start).tz_convert(None), pd.Timestamp(history.end).tz_convert(None),
                           freq="h", inclusive="left")
@@ -87,7 +88,11 @@ def long_rows(hourly: pd.DataFrame, history: TimeRange, method: str, limits: Lim
     if not made:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SENSOR_FORECASTS.column_names})
     issued = pd.Timestamp(history.end).tz_convert(None)
-    parts = []
+    last = grid.iloc[-1]  # the hour before the issue: its actual mean (steps_ahead 0)
+    parts = [pd.DataFrame({
+        "asset_id": asset, "sensor": list(SENSOR_NAMES), "horizon": "long", "issued_at": hours[-1],
+        "target_start": hours[-1], "step_s": 3600, "steps_ahead": np.int32(0),
+        "actual": [last[column(s, "mean")] for s in SENSOR_NAMES], "method": method}).dropna(subset=["actual"])]
     for sensor, f in made.items():
         steps = f.mean.shape[1]
         parts.append(pd.DataFrame({

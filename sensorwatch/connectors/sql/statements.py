@@ -20,7 +20,7 @@ from typing import Any
 
 from psycopg import sql
 
-from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_NAMES, Table, ddl, sql_type
+from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_FORECASTS, SENSOR_NAMES, Table, ddl, sql_type
 from schemas.features import column
 from schemas.records import (
     ANOMALY_ALERTS,
@@ -333,6 +333,19 @@ def hourly_means(t: Target, start: datetime, end: datetime) -> Statement:
     return Statement(sql.SQL("SELECT asset_id, date_trunc('hour', 'UTC', interval_start) AS hour, {} FROM {} "
                              "WHERE interval_start >= %s AND interval_start < %s GROUP BY 1, 2 ORDER BY 1, 2").format(
         means, t.table(SENSOR_FEATURES)), (start, end))
+
+
+def top_events_of(t: Target, asset: str, top: int) -> Statement:
+    """An asset's most severe anomaly events (the BI view): their sensors."""
+    return Statement(sql.SQL("SELECT event_start, severity, sensors FROM {} WHERE asset_id = %s "
+                             "ORDER BY severity DESC, event_start LIMIT %s").format(t.table("v_anomaly_events")),
+                     (asset, top))
+
+
+def short_horizon(t: Target) -> Statement:
+    """How many periods ahead the short forecasts reach (null: none yet)."""
+    return Statement(sql.SQL("SELECT max(steps_ahead) AS steps FROM {} WHERE horizon = 'short'").format(
+        t.table(SENSOR_FORECASTS)))
 
 
 def scored_spans(t: Target, assets: Sequence[str]) -> Statement:
