@@ -6,7 +6,9 @@ severity, peak score / threshold, has reached), and its kind (process or instrum
 message is due when that state differs from the one last published for the event: when it
 opens, crosses a level, closes (or opens again after late events), or is found to be an
 instrument's fault. An unchanged event is never announced twice, whichever
-run or backfill looks at it. ``sensorwatch.operations.alerts`` publishes them.
+run or backfill looks at it. The same holds for ``predicted_limit`` alerts (``limits_due``):
+a sensor whose forecast may pass an operating limit. ``sensorwatch.operations.alerts``
+publishes them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from schemas import ANOMALY_ALERTS
+from schemas import ANOMALY_ALERTS, LIMIT_ALERTS
 from schemas.time import naive_utc
 
 MESSAGE_COLUMNS = [c for c in ANOMALY_ALERTS.column_names if c != "published_at"]
@@ -77,3 +79,28 @@ def due(candidates: pd.DataFrame, levels: Sequence[float]) -> pd.DataFrame:
         (alerts["severity_level"] != pd.to_numeric(alerts["last_level"], errors="coerce").fillna(-1).astype(int)) | \
         (alerts["last_status"].notna() & (alerts["kind"] != last_kind))
     return alerts.loc[changed.to_numpy(bool), MESSAGE_COLUMNS].reset_index(drop=True)
+
+
+# ---- predicted_limit: a forecast that may pass an operating limit ---------------------
+LIMIT_COLUMNS = [c for c in LIMIT_ALERTS.column_names if c != "published_at"]
+
+
+def limit_alert_id(asset_id: str, sensor: str) -> str:
+    return f"{asset_id}|predicted_limit|{sensor}"
+
+
+def limits_due(candidates: pd.DataFrame, alert_probability: float) -> pd.DataFrame:
+    """Per asset and sensor with limits (``asset_id``, ``sensor``, ``limit_at``,
+    ``probability`` over its newest forecasts, ``limit_low``, ``limit_high``,
+    ``issued_at``, and ``last_status`` of the alert last published, null if none) -> the
+    ``predicted_limit`` messages due now: ``predicted`` when the probability reaches
+    ``alert_probability`` and it was not already, ``cleared`` when it no longer does and
+    the last message said predicted. An unchanged state is never announced twice."""
+    if candidates.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in LIMIT_COLUMNS})
+    likely = candidates["probability"].fillna(0.0).to_numpy(np.float64) >= alert_probability
+    rows = candidates.assign(
+        alert_id=[limit_alert_id(a, s) for a, s in zip(candidates["asset_id"], candidates["sensor"])],
+        kind="predicted_limit", status=np.where(likely, "predicted", "cleared"))
+    last = rows["last_status"].fillna("cleared")
+    return rows.loc[(rows["status"] != last).to_numpy(bool), LIMIT_COLUMNS].reset_index(drop=True)

@@ -164,9 +164,10 @@ def _actuals(asset: str, detector: Detector, frame: pd.DataFrame, index: pd.Date
         means = np.nanmean(readings[rows].reshape(len(positions), periods, step, -1), axis=2)  # issues x periods x s
     n_sensors = means.shape[2]
     target = np.repeat(index[rows[:, ::step].ravel()].to_numpy(), n_sensors)
+    known = target + np.timedelta64(int(interval_s * step), "s")  # a period's actual is known at its end
     return pd.DataFrame({
         "asset_id": asset, "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), means.shape[0] * periods),
-        "horizon": "short", "issued_at": target, "target_start": target,
+        "horizon": "short", "issued_at": known, "target_start": target,
         "step_s": int(interval_s * step), "steps_ahead": np.int32(0), "actual": means.ravel(),
         "method": SHORT_METHOD})
 

@@ -360,7 +360,7 @@ SENSOR_FORECASTS = Table(
         Field("step_s", Kind.INT, nullable=False, doc="the period's length: the forecast is its mean"),
         Field("steps_ahead", Kind.INT, nullable=False,
               doc="1 = the period that starts at issued_at; 0: a period that has passed, with its actual mean "
-                  "(what the forecasts of it are compared with)"),
+                  "(what the forecasts of it are compared with; issued_at: its end, when it was known)"),
         Field("forecast", Kind.DOUBLE),
         Field("actual", Kind.DOUBLE, doc="steps_ahead 0: the period's observed mean"),
         Field("lo80", Kind.DOUBLE), Field("hi80", Kind.DOUBLE),
@@ -377,10 +377,32 @@ SENSOR_FORECASTS = Table(
     clustered_by="asset_id",
 )
 
+LIMIT_ALERTS = Table(
+    name="limit_alerts",
+    doc="predicted_limit alerts: the message last published to Kafka for each asset and sensor whose forecast "
+        "may pass an operating limit (keyed asset_id|predicted_limit|sensor); a new one when it becomes likely "
+        "(forecast.alert_probability) and when it no longer is.",
+    fields=(
+        Field("alert_id", Kind.STRING, nullable=False, doc="the Kafka key: asset_id|predicted_limit|sensor"),
+        Field("kind", Kind.STRING, nullable=False, doc="predicted_limit"),
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("sensor", Kind.STRING, nullable=False),
+        Field("status", Kind.STRING, nullable=False, doc="predicted | cleared"),
+        Field("limit_at", Kind.TIMESTAMP, doc="the earliest period whose 95 % interval crosses a limit"),
+        Field("probability", Kind.DOUBLE, doc="the highest probability of being beyond a limit over the horizon"),
+        Field("limit_low", Kind.DOUBLE), Field("limit_high", Kind.DOUBLE),
+        Field("issued_at", Kind.TIMESTAMP, nullable=False, doc="the forecast's issue time"),
+        Field("published_at", Kind.TIMESTAMP, nullable=False, doc="when the broker acknowledged it"),
+    ),
+    primary_key=("asset_id", "sensor"),
+    clustered_by="asset_id",
+)
+
 RETAINED: tuple[Table, ...] = (SENSOR_FEATURES, ANOMALY_SCORES, CHALLENGER_SCORES, SENSOR_FORECASTS)
 # Tables that live in the SQL store (CrateDB).
 SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, CHALLENGER_SCORES,
                                  CHALLENGER_EVENTS, ANOMALY_ALERTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS,
-                                 THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT, SENSOR_FORECASTS)
+                                 THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT, SENSOR_FORECASTS,
+                                 LIMIT_ALERTS)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

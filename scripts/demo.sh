@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SW=.venv/bin/sensorwatch
 STATE=var/demo
-N=18
+N=19
 stage() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
 started=$(date +%s)
@@ -82,37 +82,40 @@ stage "10/$N predict: score the 3 hours from T0 (a backfill; the schedule runs 3
 $SW predict --from "$(iso "$T0")" --to "$(iso "$T1")"
 $SW predict   # the live cycle: the last 3 minutes (a no-op when nothing new landed)
 
-stage "11/$N the most severe anomaly events, from CrateDB (BI tools: see docs/bi.md)"
+stage "11/$N forecast: every sensor's next 24 hourly means with 80/95 % intervals (statsforecast; the hourly DAG's job); the 15-minute ones came with each prediction cycle"
+$SW forecast
+
+stage "12/$N the most severe anomaly events, from CrateDB (BI tools: see docs/bi.md)"
 $SW anomalies --top 10
 
-stage "12/$N alerts: what the prediction runs published to Kafka (compacted topic, keyed by event)"
+stage "13/$N alerts: what the prediction runs published to Kafka (compacted topic, keyed by event)"
 $SW alerts --last 5
-stage "13/$N plot: the asset with the most severe event: signals, score vs threshold, detected vs true anomalies"
+stage "14/$N plot: the asset with the most severe event: signals, score vs threshold, detected vs true anomalies"
 $SW plot --from "$(iso "$T0")" --to "$(iso "$T1")" --out "$STATE/anomalies.png"
 
 # A challenger: trained on the last 3 normal hours only, registered beside the champion
 # (not promoted), scored by the same prediction runs, compared per asset.
 if $SW model list 2>/dev/null | grep -qE '^v[0-9]+ +challenger '; then
-  stage "14/$N challenger: registered already (reused)"
+  stage "15/$N challenger: registered already (reused)"
 else
-  stage "14/$N challenger: a second model (the 3 normal hours before T0) registered as 'challenger', not promoted"
+  stage "15/$N challenger: a second model (the 3 normal hours before T0) registered as 'challenger', not promoted"
   SENSORWATCH__MODEL__DETECTOR__EPOCHS=6 SENSORWATCH__MODEL__DETECTOR__BATCH_SIZE=512 \
     $SW train --from "$(iso $(( T0 - 3 * 3600 )))" --to "$(iso "$T0")" --challenger
 fi
 $SW model list
-stage "15/$N predict again: champion and challenger score the same 3 hours (the champion's rows unchanged), then compare"
+stage "16/$N predict again: champion and challenger score the same 3 hours (the champion's rows unchanged), then compare"
 $SW predict --from "$(iso "$T0")" --to "$(iso "$T1")"
 $SW model compare
 
-stage "16/$N dashboard: Apache Superset on 127.0.0.1, provisioned from conf/superset, checked in headless Chromium"
+stage "17/$N dashboard: Apache Superset on 127.0.0.1, provisioned from conf/superset, checked in headless Chromium"
 board=$($SW dashboard up --screenshot "$STATE/dashboard.png")
 echo "$board"
 url=$(echo "$board" | sed -n 's/^dashboard: \([^ ]*\).*/\1/p')
 
-stage "17/$N the Crate console (CrateDB's Admin UI): the fleet query run in its Console as the BI login, in headless Chromium"
+stage "18/$N the Crate console (CrateDB's Admin UI): the fleet query run in its Console as the BI login, in headless Chromium"
 $SW console --screenshot "$STATE/console.png"
 
-stage "18/$N the simulated pumps against their ground truth: injected anomalies found per kind (instrument: stuck, spike, drift; process: cavitation), false events"
+stage "19/$N the simulated pumps against their ground truth: injected anomalies found per kind (instrument: stuck, spike, drift; process: cavitation), false events"
 $SW truth
 
 echo

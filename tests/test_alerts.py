@@ -203,3 +203,18 @@ def test_the_feedback_view_reports_precision_per_asset_and_model_version(alertin
     assert r1[8] == pytest.approx(3.0)  # 3 events within one day: per day over at least a day
     assert r1[9] > 0  # labelled after the onset
     assert (p2, *r2[:7]) == ("p2", 1, 1, 1, 0, 0, 1, 0) and r2[7] is None  # no confirmed/false alarm: undefined
+
+
+def test_a_predicted_limit_is_announced_when_it_becomes_likely_and_when_it_no_longer_is():
+    from models.alert_rules import limits_due
+
+    def candidate(p: float | None, last: str | None) -> dict:
+        return {"asset_id": "p1", "sensor": "pressure", "limit_at": T0, "probability": p, "limit_low": None,
+                "limit_high": 3.0, "issued_at": T0, "last_status": last}
+
+    due_now = lambda *c: limits_due(pd.DataFrame([candidate(*x) for x in c]), 0.5)
+    assert due_now((0.7, None))[["alert_id", "status"]].values.tolist() == [["p1|predicted_limit|pressure",
+                                                                              "predicted"]]
+    assert due_now((0.7, "predicted")).empty and due_now((0.1, None)).empty  # unchanged; never likely
+    assert due_now((0.1, "predicted"))["status"].tolist() == ["cleared"]
+    assert due_now((None, "cleared")).empty

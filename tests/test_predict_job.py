@@ -158,42 +158,6 @@ def test_each_cycle_forecasts_every_sensor_and_records_what_came(pipeline):
     assert paired[0].n == len(ahead) and 0 < paired[0].known < len(ahead)  # the last issue's targets: not yet
 
 
-def test_the_hourly_forecast_reads_three_days_of_features_and_says_when_a_limit_may_be_passed(pipeline, spark):
-    """`sensorwatch forecast`: the hourly means of the features in the store -> the next 24
-    hours of every sensor of every asset (statsforecast), the last hour's actual; pressure has
-    a high limit the forecast reaches, which v_asset_health reports; a re-run writes the same rows."""
-    from sensorwatch.pipeline.long_forecast import run_long_forecast
-
-    settings = pipeline["settings"].with_overrides(forecast={"limits": {"pressure": {"high": 3.0}}})
-    store = SqlStore(settings)
-    issued = at(0).replace(minute=0)  # 08:00: three days of features before it
-    rows = []
-    for asset in ("pump-0000", "pump-0001"):
-        for k in range(3 * 24 * 6):  # every 10 minutes
-            t = issued - timedelta(minutes=10 * (3 * 24 * 6 - k))
-            values = {f"{s}__mean": 1.0 + 0.1 * i + 0.02 * (k / 6) for i, s in enumerate(SENSOR_NAMES)}
-            values["pressure__mean"] = 2.0 + k / 432  # climbing to 3.0 at the issue hour
-            rows.append({"asset_id": asset, "interval_start": t, "event_count": 1, "missing_sensors": 0,
-                         "missing_intervals": 0, "after_gap": False, "day": t.replace(hour=0, minute=0), **values})
-    store.upsert(SENSOR_FEATURES, rows)
-    first = run_long_forecast(spark, settings, at=issued + timedelta(minutes=20))
-    assert first.status == "succeeded" and first.details.assets >= 2
-    made = table(settings, SENSOR_FORECASTS)
-    long = made[(made.horizon == "long") & made.asset_id.isin(["pump-0000", "pump-0001"])]
-    ahead = long[long.steps_ahead > 0]
-    assert len(ahead) == 2 * 8 * 24 and set(pd.to_datetime(ahead.issued_at, utc=True)) == {pd.Timestamp(issued)}
-    assert ((ahead.lo95 <= ahead.forecast) & (ahead.forecast <= ahead.hi95)).all() and set(ahead.step_s) == {3600}
-    assert len(long[long.steps_ahead == 0]) == 2 * 8 and ahead.method.eq(settings.forecast.long_method).all()
-    pressure = ahead[ahead.sensor == "pressure"]
-    assert pressure.p_beyond_limit.max() > 0.3 and ahead[ahead.sensor == "current"].p_beyond_limit.isna().all()
-    health = {r.asset_id: r for r in store.query(
-        f"SELECT asset_id, limit_at, limit_probability, limit_sensors FROM {store.name('v_asset_health')}")}
-    assert health["pump-0000"].limit_sensors == ["pressure"] and health["pump-0000"].limit_probability > 0.3
-    again = run_long_forecast(spark, settings, at=issued + timedelta(minutes=50))
-    assert again.rows_out == first.rows_out
-    pd.testing.assert_frame_equal(table(settings, SENSOR_FORECASTS).drop(columns=LINEAGE), made.drop(columns=LINEAGE))
-
-
 def test_live_cycles_equal_one_backfill_and_reruns_change_nothing(pipeline, spark):
     live = with_schema(pipeline["base"])
     for end in range(WARMUP + 180, END + 1, 180):  # three 3-minute cycles, as the schedule runs them
@@ -758,3 +722,44 @@ def test_secrets_never_reach_logs_run_records_mlflow_or_printed_commands(pipelin
                  for name, text in texts.items() if secret in text}
         assert not leaks
         assert not [p for p in files if secret.encode() in p.read_bytes()]
+
+
+def test_the_hourly_forecast_reads_three_days_of_features_and_says_when_a_limit_may_be_passed(pipeline, spark):
+    """`sensorwatch forecast`: the hourly means of the features in the store -> the next 24
+    hours of every sensor of every asset (statsforecast), the last hour's actual; pressure has
+    a high limit the forecast reaches, which v_asset_health reports and a predicted_limit
+    alert announces once; a re-run writes the same rows and announces nothing."""
+    from sensorwatch.pipeline.long_forecast import run_long_forecast
+
+    settings = with_schema(pipeline["base"]).with_overrides(forecast={"limits": {"pressure": {"high": 3.0}}})
+    assert run_predict(spark, settings, at=at(780)).status == "succeeded"  # the pumps' scores: v_asset_health
+    store = SqlStore(settings)
+    issued = at(0).replace(minute=0)  # 08:00: three days of features before it
+    rows = []
+    for asset in ("pump-0000", "pump-0001"):
+        for k in range(3 * 24 * 6):  # every 10 minutes
+            t = issued - timedelta(minutes=10 * (3 * 24 * 6 - k))
+            values = {f"{s}__mean": 1.0 + 0.1 * i + 0.02 * (k / 6) for i, s in enumerate(SENSOR_NAMES)}
+            values["pressure__mean"] = 2.0 + k / 432  # climbing to 3.0 at the issue hour
+            rows.append({"asset_id": asset, "interval_start": t, "event_count": 1, "missing_sensors": 0,
+                         "missing_intervals": 0, "after_gap": False, "day": t.replace(hour=0, minute=0), **values})
+    store.upsert(SENSOR_FEATURES, rows)
+    first = run_long_forecast(spark, settings, at=issued + timedelta(minutes=20))
+    assert first.status == "succeeded" and first.details.assets >= 2
+    made = table(settings, SENSOR_FORECASTS)
+    long = made[(made.horizon == "long") & made.asset_id.isin(["pump-0000", "pump-0001"])]
+    ahead = long[long.steps_ahead > 0]
+    assert len(ahead) == 2 * 8 * 24 and set(pd.to_datetime(ahead.issued_at, utc=True)) == {pd.Timestamp(issued)}
+    assert ((ahead.lo95 <= ahead.forecast) & (ahead.forecast <= ahead.hi95)).all() and set(ahead.step_s) == {3600}
+    assert len(long[long.steps_ahead == 0]) == 2 * 8 and ahead.method.eq(settings.forecast.long_method).all()
+    pressure = ahead[ahead.sensor == "pressure"]
+    assert pressure.p_beyond_limit.max() > 0.3 and ahead[ahead.sensor == "current"].p_beyond_limit.isna().all()
+    health = {r.asset_id: r for r in store.query(
+        f"SELECT asset_id, limit_at, limit_probability, limit_sensors FROM {store.name('v_asset_health')}")}
+    assert health["pump-0000"].limit_sensors == ["pressure"] and health["pump-0000"].limit_probability > 0.3
+    limit_alerts = [(k, v) for k, v in read_alerts(settings) if v and v.get("kind") == "predicted_limit"]
+    assert [k for k, _ in limit_alerts] == ["pump-0000|predicted_limit|pressure", "pump-0001|predicted_limit|pressure"]
+    assert {v["status"] for _, v in limit_alerts} == {"predicted"} and first.details.limit_alerts == 2
+    again = run_long_forecast(spark, settings, at=issued + timedelta(minutes=50))
+    assert again.rows_out == first.rows_out and again.details.limit_alerts == 0
+    pd.testing.assert_frame_equal(table(settings, SENSOR_FORECASTS).drop(columns=LINEAGE), made.drop(columns=LINEAGE))

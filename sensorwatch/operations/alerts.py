@@ -10,6 +10,11 @@ late events have rewritten away gets a tombstone (null value) for its key. An ev
 overlaps a maintenance window of its asset (``maintenance_windows``) is not alerted
 (its scores and the event itself are stored as always).
 
+The same topic carries ``predicted_limit`` alerts (``publish_limit_alerts``): an asset's
+sensor whose newest forecasts (``sensor_forecasts``) reach ``forecast.alert_probability``
+of being beyond an operating limit, keyed ``asset_id|predicted_limit|sensor``, announced
+when it becomes likely and when it no longer is (``limit_alerts`` holds the last state).
+
 What was published is recorded in ``anomaly_alerts`` only once the broker has
 acknowledged every message, so: a re-run or a backfill that leaves an event unchanged
 publishes nothing; a run that cannot reach the broker fails with ``KafkaUnavailable``
@@ -26,8 +31,9 @@ import orjson
 import pandas as pd
 
 from models import alert_rules
-from schemas import ANOMALY_ALERTS
+from schemas import ANOMALY_ALERTS, LIMIT_ALERTS
 from schemas.time import now
+from schemas.views import LIMIT_SHOWN
 from sensorwatch.config import Settings
 from sensorwatch.connectors.kafka import (
     KafkaUnavailable,
@@ -79,6 +85,29 @@ def publish_alerts(store: SqlStore, settings: Settings) -> Published:
     store.delete_keys(ANOMALY_ALERTS, [(a, s, d) for _, a, s, d in orphans])
     log.info("published %d alert(s) and %d tombstone(s) to %s", len(records), len(orphans), conf.topic)
     return Published(len(records), len(orphans))
+
+
+def publish_limit_alerts(store: SqlStore, settings: Settings) -> int:
+    """Publish every due ``predicted_limit`` alert (see the module's doc); returns how many."""
+    conf = settings.alerts
+    if conf is None:
+        return 0
+    candidates = pd.DataFrame(store.query(q.limit_candidates(store.target, LIMIT_SHOWN)),
+                              columns=["asset_id", "sensor", "limit_at", "probability", "limit_low", "limit_high",
+                                       "issued_at", "last_status"])
+    rows = alert_rules.limits_due(candidates, settings.forecast.alert_probability)
+    if rows.empty:
+        return 0
+    published_at = now()
+    records = [{**row, "published_at": published_at} for row in plain_records(rows)]
+    ensure_topic(settings.kafka, conf.topic, conf.partitions, timeout_s=DELIVERY_TIMEOUT_S,
+                 config={"cleanup.policy": "compact"})
+    producer = make_producer(settings.kafka, **{"message.timeout.ms": DELIVERY_TIMEOUT_S * 1000})
+    produce_all(producer, conf.topic, [(r["alert_id"].encode(), orjson.dumps(r)) for r in records],
+                flush_s=DELIVERY_TIMEOUT_S + 5)
+    store.upsert(LIMIT_ALERTS, records)
+    log.info("published %d predicted_limit alert(s) to %s", len(records), conf.topic)
+    return len(records)
 
 
 def read_alerts(settings: Settings, timeout_s: float = 10.0) -> list[tuple[str, dict | None]]:

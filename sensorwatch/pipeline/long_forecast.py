@@ -7,7 +7,8 @@ series through statsforecast's ``forecast.long_method`` (``models.forecasting.lo
 bench/forecast.py chose it), with 80 % and 95 % intervals and the probability of being
 beyond the sensor's operating limits (``models.serving.with_limits``).
 Load: ``sensor_forecasts`` rows (horizon ``long``; lineage: model ``statsforecast``, version
-0, the run), upserted by key: a re-run for the same issue hour writes the same rows.
+0, the run), upserted by key: a re-run for the same issue hour writes the same rows; then
+the ``predicted_limit`` alerts that are due (``sensorwatch.operations.alerts``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from schemas.time import TimeRange, now
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
+from sensorwatch.operations.alerts import publish_limit_alerts
 from sensorwatch.pipeline.runs import Details, RunRecord, recorded_run
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class ForecastDetails(Details):
     issued_at: str = ""
     method: str = ""
     assets: int = 0
+    limit_alerts: int = 0  # predicted_limit alerts published
 
 
 def issue_hour(at: datetime) -> datetime:
@@ -73,6 +76,7 @@ def run_long_forecast(spark: SparkSession, settings: Settings,
                 bulk_upsert(store, made, SENSOR_FORECASTS)
         finally:
             made.unpersist()
+        record.details.limit_alerts = publish_limit_alerts(store, settings)
     return record.summary()
 
 
@@ -90,7 +94,7 @@ def long_rows(hourly: pd.DataFrame, history: TimeRange, method: str, limits: Lim
     issued = pd.Timestamp(history.end).tz_convert(None)
     last = grid.iloc[-1]  # the hour before the issue: its actual mean (steps_ahead 0)
     parts = [pd.DataFrame({
-        "asset_id": asset, "sensor": list(SENSOR_NAMES), "horizon": "long", "issued_at": hours[-1],
+        "asset_id": asset, "sensor": list(SENSOR_NAMES), "horizon": "long", "issued_at": issued,
         "target_start": hours[-1], "step_s": 3600, "steps_ahead": np.int32(0),
         "actual": [last[column(s, "mean")] for s in SENSOR_NAMES], "method": method}).dropna(subset=["actual"])]
     for sensor, f in made.items():

@@ -67,7 +67,7 @@ from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
 from sensorwatch.connectors.sql.statements import ScoreTables
-from sensorwatch.operations.alerts import publish_alerts
+from sensorwatch.operations.alerts import publish_alerts, publish_limit_alerts
 from sensorwatch.operations.events import update_events
 from sensorwatch.operations.threshold_versions import active as active_thresholds
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
@@ -161,7 +161,8 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
         # Last: a broker outage fails the run with every SQL row written; the next run
         # publishes what is missing (also after a no-op run).
         published = publish_alerts(store, settings)
-        record.details.alerts = {"published": published.messages, "tombstones": published.tombstones}
+        record.details.alerts = {"published": published.messages, "tombstones": published.tombstones,
+                                 "predicted_limit": publish_limit_alerts(store, settings)}
         record.details.anomalies, record.details.open_events = monitor["anomalies"], monitor["open_events"]
         record.details.forecasts = done.forecasts
         record.details.warnings, record.details.challenger = list(monitor["warnings"]), done.challenger

@@ -29,6 +29,7 @@ from schemas.records import (
     ANOMALY_SCORES,
     CHALLENGER_EVENTS,
     CHALLENGER_SCORES,
+    LIMIT_ALERTS,
     MAINTENANCE_WINDOWS,
     THRESHOLD_VERSIONS,
 )
@@ -401,6 +402,25 @@ def alert_candidates(t: Target) -> Statement:
         "OR a.peak_score <> e.peak_score OR coalesce(a.kind, 'process') <> coalesce(e.kind, 'process') "
         "ORDER BY e.asset_id, e.event_start").format(
         names=names, events=t.table(ANOMALY_EVENTS), alerts=t.table(ANOMALY_ALERTS)))
+
+
+def limit_candidates(t: Target, shown: float) -> Statement:
+    """Per asset and sensor with operating limits, over its newest short and long forecasts:
+    the earliest period whose 95 % interval crosses a limit (p >= ``shown``), the highest
+    probability of being beyond one, the limits, the newest issue time; then the status of
+    the predicted_limit alert last published (or null)."""
+    return Statement(sql.SQL(
+        "SELECT c.asset_id, c.sensor, c.limit_at, c.probability, c.limit_low, c.limit_high, c.issued_at, "
+        "a.status AS last_status FROM (SELECT f.asset_id, f.sensor, "
+        "min(CASE WHEN f.p_beyond_limit >= %s THEN f.target_start END) AS limit_at, "
+        "max(f.p_beyond_limit) AS probability, max(f.limit_low) AS limit_low, max(f.limit_high) AS limit_high, "
+        "max(f.issued_at) AS issued_at FROM {forecasts} f JOIN (SELECT asset_id, horizon, max(issued_at) AS issued "
+        "FROM {forecasts} WHERE steps_ahead > 0 GROUP BY asset_id, horizon) n "
+        "ON f.asset_id = n.asset_id AND f.horizon = n.horizon AND f.issued_at = n.issued "
+        "WHERE f.steps_ahead > 0 AND f.p_beyond_limit IS NOT NULL GROUP BY f.asset_id, f.sensor) c "
+        "LEFT JOIN {alerts} a ON a.asset_id = c.asset_id AND a.sensor = c.sensor "
+        "ORDER BY c.asset_id, c.sensor").format(forecasts=t.table(SENSOR_FORECASTS), alerts=t.table(LIMIT_ALERTS)),
+        (shown,))
 
 
 def event_exists(t: Target, asset_id: str, event_start: datetime) -> Statement:
