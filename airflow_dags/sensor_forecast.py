@@ -1,8 +1,10 @@
-"""sensor_forecast: hourly, every sensor's forecast of the next 24 hourly means
-(``sensor_forecasts``, horizon long); the short one comes with every prediction cycle.
+"""sensor_forecast: hourly at a quarter past (after sensor_features has written the hour),
+every sensor's forecast of the next 24 hourly means (``sensor_forecasts``, horizon long);
+the short one comes with every prediction cycle.
 
-``--at`` is the end of the run's data interval: a retry or a re-run issues the same hour's
-forecasts (the same rows). Runs never overlap; a missed hour is skipped (catchup off).
+``--at`` is the end of the run's data interval: its hour is the forecasts' issue time, so a
+retry or a re-run issues the same rows. Runs never overlap; a missed hour is skipped
+(catchup off).
 """
 
 from datetime import UTC, datetime, timedelta
@@ -11,16 +13,15 @@ from airflow.sdk import DAG
 
 from sensorwatch.runtime.scheduling import TAGS, default_args, spark_task
 
-EVERY = timedelta(hours=1)
 AT = "{{ (data_interval_end or dag_run.run_after).isoformat() }}"
 
 with DAG(
     dag_id="sensor_forecast",
-    schedule=EVERY,
+    schedule="15 * * * *",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    dagrun_timeout=EVERY,
+    dagrun_timeout=timedelta(hours=1),
     default_args=default_args(retries=1, retry_delay=timedelta(minutes=2)),
     tags=TAGS,
     doc_md=__doc__,

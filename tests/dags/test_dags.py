@@ -20,7 +20,7 @@ from tests.dags.airflow_setup import DAGS, JOBS_BIN, REPO, scoring_setup
 
 pytest_plugins = ["tests.dags.airflow_setup"]  # its fixtures: airflow_db, dagbag
 
-DAG_IDS = {"sensor_ingest", "sensor_features", "sensor_predict", "sensor_retrain", "sensor_backfill"}
+DAG_IDS = {"sensor_ingest", "sensor_features", "sensor_predict", "sensor_retrain", "sensor_backfill", "sensor_forecast"}
 EVERY_3_MIN = timedelta(minutes=3)
 
 
@@ -33,7 +33,8 @@ def test_every_dag_imports_without_errors(dagbag):
 
 @pytest.mark.parametrize("dag_id, schedule", [
     ("sensor_ingest", EVERY_3_MIN), ("sensor_predict", EVERY_3_MIN),
-    ("sensor_features", "0 * * * *"), ("sensor_retrain", "0 0 * * *"), ("sensor_backfill", None)])
+    ("sensor_features", "0 * * * *"), ("sensor_retrain", "0 0 * * *"), ("sensor_backfill", None),
+    ("sensor_forecast", "15 * * * *")])
 def test_schedules(dagbag, dag_id, schedule):
     timetable = dagbag.dags[dag_id].timetable
     if schedule is None:
@@ -47,7 +48,7 @@ def test_schedules(dagbag, dag_id, schedule):
 @pytest.mark.parametrize("dag_id, graph", [
     ("sensor_ingest", {"ingest": []}), ("sensor_features", {"features": []}),
     ("sensor_predict", {"predict": []}), ("sensor_retrain", {"train": []}),
-    ("sensor_backfill", {"features": ["predict"], "predict": []})])
+    ("sensor_backfill", {"features": ["predict"], "predict": []}), ("sensor_forecast", {"forecast": []})])
 def test_task_graphs(dagbag, dag_id, graph):
     dag = dagbag.dags[dag_id]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks} == graph
