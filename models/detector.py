@@ -44,8 +44,8 @@ class Calibration:
     training saw of the covariates (``models.covariates``) and of each sensor's readings
     (``models.instrument.SensorProfile``, ``SENSOR_NAMES`` order: the instrument checks), and
     how each sensor's short forecast is made (``models.forecasting.ShortProfile``). None: not
-    known (models saved before; the fleet's profiles: an asset the model has not seen gets
-    no instrument checks and no forecast)."""
+    known (models saved before; the fleet's instrument profiles: an asset the model has not
+    seen gets no instrument checks; its forecasts use the median of the assets' profiles)."""
 
     mean: list[float]
     std: list[float]
@@ -405,4 +405,11 @@ def _fleet(calibrations) -> Calibration:
     seen = None
     if all(c.covariates for c in cals):  # the median asset's covariate range
         seen = {k: np.median([c.covariates[k] for c in cals], axis=0).tolist() for k in cals[0].covariates}
-    return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")), seen)
+    short = None
+    if all(c.forecast_profiles for c in cals):  # per sensor, the median weight and error quantiles
+        profiles = [c.forecast_profiles for c in cals]
+        short = [{"alpha": float(np.median([p[s]["alpha"] for p in profiles])),
+                  "quantiles": np.median([p[s]["quantiles"] for p in profiles], axis=0).tolist()}
+                 for s in range(len(profiles[0]))]
+    return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")), seen,
+                       None, short)

@@ -221,6 +221,11 @@ def test_short_forecasts_are_the_same_from_any_range_and_cover_every_sensor_and_
     assert set(live[live.steps_ahead > 0].issued_at) == {pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=480)}
     key = ["asset_id", "sensor", "issued_at", "target_start", "steps_ahead"]
     pd.testing.assert_frame_equal(live.set_index(key), backfill.set_index(key).loc[live.set_index(key).index])
+    # an asset the model has not seen: the fleet's median profiles
+    unseen = forecast_frame(fitted, rows.assign(asset_id="a9"), g(420, 480), every_s=60)
+    assert len(unseen[unseen.steps_ahead > 0]) == 3 * 8
+    alphas = sorted(fitted.calibration(a).forecasters()[0].alpha for a in ("a1", "a2"))
+    assert alphas[0] <= fitted.calibration("a9").forecasters()[0].alpha <= alphas[1]
     # a forecast knows only the rows before its issue time: changing what follows changes nothing
     later = rows.copy()
     later.loc[later.interval_start >= pd.Timestamp("2026-01-01 00:08:00"), "pressure__mean"] += 50
