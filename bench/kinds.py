@@ -97,6 +97,14 @@ def main() -> None:
         print(f"  {kind:11s} injected {row['injected']:3d}  found {row['found']:3d}  right kind {row['right_kind']:3d}")
     by_kind = events["kind"].value_counts().to_dict()
     print(f"  events: {len(events)} ({by_kind}); false: {card.false_events}")
+    # The model's events as the rules see them: the share of the top sensor, the truth they overlap.
+    grace = pd.Timedelta(seconds=120)
+    shares = []
+    for e in events[events["sensor_shares"].map(len) > 1].itertuples():
+        hit = [t["kind"] for t in truths if t["asset_id"] == e.asset_id and e.event_start <= t["end"] + grace
+               and e.event_end > t["start"]]
+        shares.append({"top_share": round(float(e.sensor_shares[0]), 3), "kind": e.kind, "truth": hit[:1] or None})
+    print(json.dumps({"model_events": shares}))
     print(json.dumps({**card.totals(), "per_kind": card.per_kind, "assets": args.assets, "seed": args.seed,
                       "events_by_kind": by_kind, "train_s": round(train_s, 1), "score_s": round(score_s, 1)}))
 

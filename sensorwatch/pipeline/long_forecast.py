@@ -67,9 +67,10 @@ def run_long_forecast(spark: SparkSession, settings: Settings,
             return record.summary()
         hourly["hour"] = pd.to_datetime(hourly["hour"], utc=True).dt.tz_localize(None)
         record.details.assets = int(hourly["asset_id"].nunique())
+        per_asset = partial(long_rows, history=history, method=conf.long_method, limits=conf.limit_table(),
+                            run_id=record.run_id)
         made = spark.createDataFrame(hourly).groupBy("asset_id").applyInPandas(
-            partial(long_rows, history=history, method=conf.long_method, limits=conf.limit_table(),
-                    run_id=record.run_id), SENSOR_FORECASTS.spark_schema()).cache()
+            lambda frame: per_asset(frame), SENSOR_FORECASTS.spark_schema()).cache()  # no type hints to infer
         try:
             record.rows_out = made.count()
             if record.rows_out:
