@@ -79,12 +79,13 @@ class Detector:
     # ---- training ---------------------------------------------------------------------
     @classmethod
     def fit(cls, frames: dict[str, pd.DataFrame], spec: DetectorSpec,
-            forecasts: forecasting.ShortSpec | None = None) -> Detector:
+            forecasts: forecasting.ShortSpec | None = None,
+            checks: instrument.InstrumentSpec | None = None) -> Detector:
         """Train on each asset's feature rows (sorted by time). The last
         ``validation_fraction`` of each asset's windows drives early stopping and the
         calibration of its threshold; the model is never fitted on it. The instrument
-        profiles and the short forecasters (``forecasts``: default ``ShortSpec()``) are
-        fitted on all of them."""
+        profiles (``checks``: default ``InstrumentSpec()``) and the short forecasters
+        (``forecasts``: default ``ShortSpec()``) are fitted on all of them."""
         from models import network
 
         usable = {a: f for a, f in frames.items() if len(f) > spec.window + 1}
@@ -101,15 +102,16 @@ class Detector:
             raise ValueError("no training or validation window has a complete next row (every sensor present)")
         result = network.train(spec, x_fit, y_fit, x_val, y_val)
 
-        detector = cls(spec, result.model, {}, forecasts=forecasts or forecasting.ShortSpec())
+        detector = cls(spec, result.model, {}, checks=checks or instrument.InstrumentSpec(),
+                       forecasts=forecasts or forecasting.ShortSpec())
         for asset, (mean, std) in norms.items():
             seen = covariates.fit(detector._covariate_values(usable[asset]))
             readings = detector._readings(usable[asset])
-            checks = None if readings is None else instrument.fit_profiles(readings, detector.checks)
+            profiles = None if readings is None else instrument.fit_profiles(readings, detector.checks)
             short = None if readings is None else forecasting.fit_short(readings, detector.forecasts)
             detector.calibrations[asset] = Calibration(
                 mean.tolist(), std.tolist(), np.nan, asdict(seen),
-                None if checks is None else [p.to_json() for p in checks],
+                None if profiles is None else [p.to_json() for p in profiles],
                 None if short is None else [p.to_json() for p in short])
         # Each asset's threshold, from the scores of its own training rows exactly as
         # `score` computes them (all scored training rows, or only the validation ones).

@@ -43,8 +43,9 @@ class InstrumentSpec:
     drift_min_r2: float = 0.5  # ... and at least this well (R², a quadratic in the twin)
     drift_persist: int = 60  # ... and only once it has lasted this many intervals (a process change shows in
     # the twins within that time; an instrument's drift does not)
-    drift_min_rows: int = 1800  # twins are fitted from at least this many complete training rows (the limit is
-    # the largest disagreement training saw: a short training run has not seen the process's range)
+    min_training_rows: int = 1800  # profiles only from this many training rows (30 min at 1 s): a shorter run
+    # has seen neither the process's range (the twins' limits) nor a sensor's normal excursions (SKAB's files
+    # train on 400 rows: their accelerometers' own short peaks came out as hundreds of spikes)
     alone_sigmas: float = 4.0  # a spike or a jump is one instrument's only where no other sensor stepped
     # by this many of its step-sigmas in the same interval
     lookback: int = 240  # rows before a row that its flags depend on (and how far back ``since`` reaches):
@@ -118,9 +119,12 @@ def _unchanged(x: np.ndarray, resolution: float) -> np.ndarray:
     return same
 
 
-def fit_profiles(values: np.ndarray, spec: InstrumentSpec) -> list[SensorProfile]:
+def fit_profiles(values: np.ndarray, spec: InstrumentSpec) -> list[SensorProfile] | None:
     """One profile per column of ``values`` (training rows of one asset, time order; NaN:
-    missing)."""
+    missing); None when fewer than ``spec.min_training_rows`` rows have every sensor (no
+    checks for that asset)."""
+    if int(np.all(np.isfinite(values), axis=1).sum()) < spec.min_training_rows:
+        return None
     rows, sensors = values.shape
     profiles = []
     for s in range(sensors):
@@ -141,7 +145,7 @@ def fit_profiles(values: np.ndarray, spec: InstrumentSpec) -> list[SensorProfile
 def _fit_twins(values: np.ndarray, s: int, spec: InstrumentSpec) -> tuple[Twin, ...]:
     """The ``drift_twins`` sensors that explain sensor ``s`` best (R² >= ``drift_min_r2``)."""
     ok = np.all(np.isfinite(values), axis=1)
-    if ok.sum() < max(2 * spec.drift_window, spec.drift_min_rows):
+    if ok.sum() < 2 * spec.drift_window:
         return ()
     y = values[ok, s]
     total = float(np.var(y))

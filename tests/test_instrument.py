@@ -107,6 +107,11 @@ def test_the_process_moving_all_sensors_together_is_no_drift():
     assert not [f for f in found(moved) if f.check == "drift"]
 
 
+def test_no_profiles_from_less_than_the_training_minimum():
+    assert fit_profiles(TRAIN[:1000], SPEC) is None  # 1,000 rows < 1,800: no checks for that asset
+    assert fit_profiles(TRAIN[:1000], InstrumentSpec(min_training_rows=1000)) is not None
+
+
 def test_profiles_survive_json():
     assert [instrument.SensorProfile.from_json(p.to_json()) for p in PROFILES] == PROFILES
 

@@ -97,13 +97,13 @@ def test_a_model_saved_before_the_baseline_loads_without_one_and_an_unknown_vers
     old = detector.save(tmp_path / "v2")
     meta = json.loads((old / "detector.json").read_text())
     assert meta["format_version"] == 4
-    assert meta["calibrations"]["a1"]["instrument_profiles"]  # what training saw of each sensor
+    assert {"instrument_profiles", "forecast_profiles"} <= set(meta["calibrations"]["a1"])  # saved (None: too short)
     meta["format_version"] = 2
     for name in ("baseline_rows", "baseline_guard", "covariate_limit"):
         del meta["spec"][name]
     for cal in meta["calibrations"].values():
-        del cal["covariates"], cal["instrument_profiles"]
-    del meta["instrument_checks"]
+        del cal["covariates"], cal["instrument_profiles"], cal["forecast_profiles"]
+    del meta["instrument_checks"], meta["short_forecasts"]
     (old / "detector.json").write_text(json.dumps(meta))
     loaded = Detector.load(old)
     assert loaded.spec.baseline_rows == 0 and loaded.calibrations["a1"].covariates is None  # scores as it did

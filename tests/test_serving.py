@@ -11,6 +11,7 @@ import pytest
 from models import drift, threshold
 from models.detector import Detector
 from models.event_merging import classify, merge_conditions, merge_events
+from models.instrument import InstrumentSpec
 from models.serving import SCORE_COLUMNS, Grid, score_frame, score_stream
 from tests.test_model import SPEC, sine_rows
 
@@ -53,6 +54,8 @@ def test_any_range_gives_the_same_scores_to_the_same_intervals(detector):
 def test_an_instrument_condition_is_the_same_from_any_range_and_reaches_back_to_where_it_began(detector):
     """a1's pressure sticks at row 320: every range that scores a row flags it alike, with
     ``since`` at the stuck row or, when that is further back, the detector's lookback."""
+    detector = Detector.fit({"a1": sine_rows(300, 1), "a2": sine_rows(300, 2)}, SPEC,
+                            checks=InstrumentSpec(min_training_rows=250))  # the sines' 300 rows are enough here
     rows = pd.concat([sine_rows(700, 1), sine_rows(700, 2)], ignore_index=True)
     stuck = (rows.asset_id == "a1") & rows.index.isin(range(320, 700))
     rows.loc[stuck, "pressure__mean"] = rows.loc[rows.index[320], "pressure__mean"]
