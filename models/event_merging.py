@@ -12,9 +12,13 @@ their summed share of its scores. pandas only; the prediction job feeds it the s
 
 Kinds (``classify``): the model's events are ``process``; the rows of one instrument
 condition (one check on one sensor) make an ``instrument`` event from where it began. A
-model event carried by one sensor (``CARRIED``) that an instrument condition on that sensor
-overlaps is that instrument's fault: it becomes an instrument event (the check named), and
-the condition is not listed a second time.
+model event carried by one sensor (``CARRIED`` of its scores) is that instrument's fault:
+the model forecasts every sensor from all of them, so one sensor alone leaving its
+forecast is one instrument leaving the sensors it moves with (a process fault moves
+several: a cavitating pump's events split their scores between the two accelerometers,
+0.49-0.54 on both simulated fleets of bench/kinds.py, where every such drift was above
+0.59). It becomes an instrument event: with the check of an instrument condition on that
+sensor that overlaps it (the condition is not listed a second time), else ``deviation``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from schemas import ANOMALY_EVENTS
 
 PROCESS, INSTRUMENT = "process", "instrument"
 CARRIED = 0.6  # a model event is carried by one sensor when that sensor holds this share of its scores
+DEVIATION = "deviation"  # the check of a one-sensor model event that no instrument check names
 
 
 def merge_events(scores: pd.DataFrame, interval_s: int, newest: dict[str, pd.Timestamp]) -> pd.DataFrame:
@@ -103,24 +108,29 @@ def merge_conditions(rows: pd.DataFrame, interval_s: int, newest: dict[str, pd.T
 
 def classify(process: pd.DataFrame, conditions: pd.DataFrame) -> pd.DataFrame:
     """The model's events and the instrument events (``merge_events``, ``merge_conditions``)
-    -> one table of events, each with its kind: a model event carried by one sensor that an
-    instrument event on that sensor overlaps takes that event's kind and check (the
-    condition is not listed again); an instrument event starting where a model event of
-    the asset starts is dropped (one event per key)."""
-    if process.empty or conditions.empty:
-        return pd.concat([e for e in (process, conditions) if len(e)] or [process], ignore_index=True)
+    -> one table of events, each with its kind: a model event carried by one sensor is an
+    instrument's, with the check of an instrument event on that sensor that overlaps it
+    (that event is not listed again), else ``DEVIATION``; an instrument event starting
+    where a model event of the asset starts is dropped (one event per key)."""
+    if process.empty:
+        return conditions if len(conditions) else process
     process, absorbed = process.copy(), set()
     for i, event in process.iterrows():
         shares = event["sensor_shares"]
         if shares is None or not len(shares) or shares[0] < CARRIED:
+            continue
+        process.at[i, "kind"], process.at[i, "instrument_check"] = INSTRUMENT, DEVIATION
+        if conditions.empty:
             continue
         on_it = conditions[(conditions["asset_id"] == event["asset_id"])
                            & conditions["sensors"].map(lambda s, top=event["sensors"][0]: list(s) == [top])
                            & (conditions["event_start"] < event["event_end"])
                            & (conditions["event_end"] > event["event_start"])]
         if len(on_it):
-            process.at[i, "kind"], process.at[i, "instrument_check"] = INSTRUMENT, on_it["instrument_check"].iloc[0]
+            process.at[i, "instrument_check"] = on_it["instrument_check"].iloc[0]
             absorbed |= set(on_it.index)
+    if conditions.empty:
+        return process
     starts = set(zip(process["asset_id"], process["event_start"]))
     kept = conditions.drop(index=list(absorbed))
     kept = kept[[(a, t) not in starts for a, t in zip(kept["asset_id"], kept["event_start"])]]

@@ -189,7 +189,8 @@ ANOMALY_EVENTS = Table(
         Field("sensor_shares", Kind.DOUBLE_ARRAY, doc="their shares (0-1), same order"),
         Field("kind", Kind.STRING, doc="process (the model's anomaly) | instrument (a sensor's fault: for a "
               "technician); null in rows written before kinds: process"),
-        Field("instrument_check", Kind.STRING, doc="kind instrument: frozen | spike | rate | dropout | drift"),
+        Field("instrument_check", Kind.STRING, doc="kind instrument: frozen | spike | rate | dropout | drift, or "
+              "deviation (the model's event carried by one sensor that no check names)"),
         *MODEL_LINEAGE,
     ),
     partition_by=(_DAY,),

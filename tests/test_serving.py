@@ -152,15 +152,22 @@ def test_instrument_conditions_become_events_and_a_model_event_carried_by_that_s
         ("instrument", "frozen", ["pressure"], at(40))
     assert frozen.event_end == at(60) and frozen.intervals == 50 and frozen.is_open
     assert not by_start.loc[("p2", at(5))].is_open
-    # the model's events: p1's carried by pressure overlaps the frozen one; p2's is shared by two sensors
+    # the model's events: p1's carried by pressure overlaps the frozen one; p2's is shared by two sensors;
+    # p3's is carried by one sensor that no check names: the model's deviation
     process = merge_events(pd.concat([score_rows("p1", [20, 21, 22], {22}, tops=("pressure", "current")),
-                                      score_rows("p2", [35, 36, 37], {37})], ignore_index=True)
-                           .assign(top_contributions=[[0.9, 0.1]] * 3 + [[0.5, 0.5]] * 3), 1, {"p1": at(59), "p2": at(80)})
+                                      score_rows("p2", [35, 36, 37], {37}),
+                                      score_rows("p3", [40, 41, 42], {42}, tops=("voltage", "current"))],
+                                     ignore_index=True)
+                           .assign(top_contributions=[[0.9, 0.1]] * 3 + [[0.5, 0.5]] * 3 + [[0.95, 0.05]] * 3), 1,
+                           {"p1": at(59), "p2": at(80), "p3": at(80)})
     events = classify(process, conditions).set_index(["asset_id", "event_start"])
-    assert list(events.index) == [("p1", at(20)), ("p2", at(35)), ("p1", at(66)), ("p1", at(88)), ("p2", at(5))]
+    assert list(events.index) == [("p1", at(20)), ("p2", at(35)), ("p3", at(40)), ("p1", at(66)), ("p1", at(88)),
+                                  ("p2", at(5))]
     assert tuple(events.loc[("p1", at(20)), ["kind", "instrument_check"]]) == ("instrument", "frozen")
     assert tuple(events.loc[("p2", at(35)), ["kind", "instrument_check"]]) == ("process", None)
-    assert classify(process, conditions.iloc[0:0]).kind.eq("process").all()
+    assert tuple(events.loc[("p3", at(40)), ["kind", "instrument_check"]]) == ("instrument", "deviation")
+    alone = classify(process, conditions.iloc[0:0])
+    assert alone.kind.tolist() == ["instrument", "process", "instrument"]
 
 
 def test_psi_is_small_for_the_training_distribution_and_large_after_a_shift():
