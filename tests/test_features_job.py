@@ -201,7 +201,8 @@ def test_the_bulk_loader_writes_every_value_as_it_was(spark, store_isolated):
     values = [(1.5e-300, [element, "b"], [0.25, float("nan")]), (float("nan"), None, None),
               (float("inf"), [], []), (-1.7976931348623157e308, ["x"], [1 / 3])]
     rows = [Row(asset_id=f"{text}-{n}", interval_start=t, score=score, threshold=0.5, exceeds=n % 2 == 0,
-                is_anomaly=False, top_sensors=sensors, top_contributions=shares, model_name=text, model_version=n,
+                is_anomaly=False, top_sensors=sensors, top_contributions=shares, instrument_check=None,
+                instrument_sensor=None, instrument_since=None, model_name=text, model_version=n,
                 run_id="r", source_partition="date=2026-03-01/hour=12", threshold_version=None,
                 day=datetime(2026, 3, 1, tzinfo=UTC))
             for n, (score, sensors, shares) in enumerate(values)]
@@ -230,7 +231,9 @@ def test_a_store_short_of_memory_is_waited_for_and_the_write_completes(spark, st
         F.concat(F.lit("a"), F.col("id").cast("string")).alias("asset_id"), F.lit(T0).alias("interval_start"),
         F.lit(0.5).alias("score"), F.lit(0.7).alias("threshold"), F.lit(False).alias("exceeds"),
         F.lit(False).alias("is_anomaly"), F.array(F.lit("pressure")).alias("top_sensors"),
-        F.array(F.lit(1.0)).alias("top_contributions"), F.lit(big).alias("model_name"), F.lit(1).alias("model_version"),
+        F.array(F.lit(1.0)).alias("top_contributions"), F.lit(None).cast("string").alias("instrument_check"),
+        F.lit(None).cast("string").alias("instrument_sensor"), F.lit(None).cast("timestamp").alias("instrument_since"),
+        F.lit(big).alias("model_name"), F.lit(1).alias("model_version"),
         F.lit("r").alias("run_id"), F.lit("p").alias("source_partition"), F.lit(None).cast("int").alias("threshold_version"),
         F.lit(T0).alias("day")).coalesce(1)
     assert bulk_upsert(store, df, ANOMALY_SCORES) == 400  # Spark warm: the next write posts within a second
@@ -242,7 +245,8 @@ def test_a_store_short_of_memory_is_waited_for_and_the_write_completes(spark, st
         endpoint = Endpoint.of(store_isolated)
         conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=60)
         statement = q.upsert_values(store.target, ANOMALY_SCORES, placeholder=psql.SQL("?")).text()
-        row = ["a", 0, 0.5, 0.7, False, False, ["pressure"], [1.0], big, 1, "r", "p", None, 0]  # column order
+        row = ["a", 0, 0.5, 0.7, False, False, ["pressure"], [1.0], None, None, None, big, 1, "r", "p", None,
+               0]  # column order
         conn.request("POST", "/_sql", json.dumps({"stmt": statement, "bulk_args": [row] * 400}), endpoint.headers)
         answer = json.loads(conn.getresponse().read())
         assert "CircuitBreakingException" in answer["results"][0]["error"]["message"]
@@ -267,7 +271,9 @@ def test_the_bulk_loader_logs_in_as_the_configured_user_with_its_password(spark,
     try:
         store.execute(f'GRANT DQL, DML ON SCHEMA "{store.target.schema}" TO "{user}"')
         row = Row(asset_id="p", interval_start=datetime(2026, 3, 1, tzinfo=UTC), score=1.0, threshold=0.5,
-                  exceeds=True, is_anomaly=False, top_sensors=["current"], top_contributions=[1.0], model_name="m",
+                  exceeds=True, is_anomaly=False, top_sensors=["current"], top_contributions=[1.0],
+                  instrument_check="frozen", instrument_sensor="current", instrument_since=datetime(2026, 3, 1, tzinfo=UTC),
+                  model_name="m",
                   model_version=1, run_id="r", source_partition="date=2026-03-01/hour=0", threshold_version=0,
                   day=datetime(2026, 3, 1, tzinfo=UTC))
         df = spark.createDataFrame([row], ANOMALY_SCORES.spark_schema())
