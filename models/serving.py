@@ -88,9 +88,8 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
     index = grid.index()
     frames, present = {}, {}
     for asset, group in rows.groupby("asset_id", sort=True):
-        group = group.drop_duplicates("interval_start").set_index("interval_start")
-        frames[asset] = group.reindex(index)[detector.spec.columns].reset_index(names="interval_start")
-        present[asset] = index.isin(group.index) & (index >= _naive(grid.scored_start))
+        frames[asset] = _on_grid(group, index, detector.spec.columns).reset_index(names="interval_start")
+        present[asset] = index.isin(group["interval_start"]) & (index >= _naive(grid.scored_start))
     parts = []
     for asset, scored in detector.score_many(frames).items():
         keep = present[asset]
@@ -125,8 +124,7 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
     positions = np.where(positions < 0, len(index), positions)  # an issue at the grid's end: after its last row
     parts = []
     for asset, group in rows.groupby("asset_id", sort=True):
-        group = group.drop_duplicates("interval_start").set_index("interval_start")
-        frame = group.reindex(index)[detector.spec.columns]
+        frame = _on_grid(group, index, detector.spec.columns)
         made = detector.short_forecast(asset, frame.reset_index(drop=True), positions)
         if made is None:
             continue
@@ -148,6 +146,12 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
     out = with_limits(pd.concat(parts, ignore_index=True), limits or {})[list(FORECAST_COLUMNS)]
     # a period with no data before it (the history all missing) has no forecast, one without data no actual
     return out[out["forecast"].notna() | out["actual"].notna()].reset_index(drop=True)
+
+
+def _on_grid(rows: pd.DataFrame, index: pd.DatetimeIndex, columns: list[str]) -> pd.DataFrame:
+    """One asset's feature rows on the interval grid ``index`` (a missing interval: an
+    all-missing row), its ``columns`` only, indexed by interval."""
+    return rows.drop_duplicates("interval_start").set_index("interval_start").reindex(index)[columns]
 
 
 def _actuals(asset: str, detector: Detector, frame: pd.DataFrame, index: pd.DatetimeIndex, positions: np.ndarray,
