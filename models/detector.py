@@ -6,7 +6,10 @@ and the score threshold. An asset the model has not seen uses the fleet calibrat
 (``"*"``, medians over the assets).
 
 Everything the detector needs at scoring time travels with it (``save``/``load``):
-``model.keras`` and ``detector.json`` (spec, calibrations, training summary).
+``model.keras``, its forward pass as ``model.onnx`` (derived from the Keras weights:
+``models.onnx_network``) and ``detector.json`` (spec, calibrations, training summary).
+Forecasts run in ONNX Runtime (``scorer`` "onnx", also for the thresholds calibrated at
+training) or in TensorFlow ("tensorflow": where a GPU is).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ FLEET = "*"
 # forecast profiles
 FORMAT_VERSION = 4
 READABLE = {2: {"baseline_rows": 0}, 3: {}, 4: {}}  # the versions loaded, with what an older one did not have
+
+
+SCORERS = ("onnx", "tensorflow")
 
 
 class ModelError(OperationFailed):
@@ -73,8 +79,10 @@ class Detector:
     training: dict[str, Any] = field(default_factory=dict)  # device, epochs, losses, rows
     checks: instrument.InstrumentSpec = field(default_factory=instrument.InstrumentSpec)
     forecasts: forecasting.ShortSpec = field(default_factory=forecasting.ShortSpec)
+    scorer: str = "onnx"  # what runs the network's forward pass: one of SCORERS
     _predictor: Any = field(default=None, repr=False, compare=False)
     _model_path: Path | None = field(default=None, repr=False, compare=False)
+    _onnx: bytes | None = field(default=None, repr=False, compare=False)
 
     # ---- training ---------------------------------------------------------------------
     @classmethod
@@ -249,6 +257,7 @@ class Detector:
 
         directory.mkdir(parents=True, exist_ok=True)
         network.save(self.network(), directory / "model.keras")
+        (directory / "model.onnx").write_bytes(self.onnx_graph())
         (directory / "detector.json").write_text(json.dumps(self.describe(), indent=1))
         return directory
 
@@ -283,7 +292,15 @@ class Detector:
             raise ModelError(f"corrupt model metadata in {meta_path}: {exc}") from exc
         if not _is_keras_archive(model_path):
             raise ModelError(f"corrupt model file {model_path}: not a Keras archive")
-        return cls(spec, None, calibrations, meta.get("training", {}), checks, forecasts, _model_path=model_path)
+        onnx_path = directory / "model.onnx"  # absent in versions saved before it: derived when needed
+        return cls(spec, None, calibrations, meta.get("training", {}), checks, forecasts, _model_path=model_path,
+                   _onnx=onnx_path.read_bytes() if onnx_path.is_file() else None)
+
+    def with_scorer(self, scorer: str) -> Detector:
+        """This detector with its forecasts run by ``scorer`` (one of ``SCORERS``)."""
+        if scorer not in SCORERS:
+            raise ValueError(f"scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
+        return self if scorer == self.scorer else replace(self, scorer=scorer, _predictor=None)
 
     def with_thresholds(self, thresholds: dict[str, float]) -> Detector:
         """This detector with ``thresholds`` replacing some assets' calibrated thresholds
@@ -312,12 +329,31 @@ class Detector:
                 raise ModelError(f"corrupt model file {self._model_path}: {exc}") from exc
         return self.model
 
+    def onnx_graph(self) -> bytes:
+        """The network's forward pass as an ONNX model: saved with the detector, or derived from
+        the Keras weights (in memory after ``fit``; from the archive, without TensorFlow, after ``load``)."""
+        if self._onnx is None:
+            from models import onnx_network
+
+            try:
+                weights = (onnx_network.weights_from_model(self.model) if self.model is not None
+                           else onnx_network.weights_from_archive(self._model_path))  # type: ignore[arg-type]
+            except (OSError, KeyError, ValueError) as exc:
+                raise ModelError(f"cannot derive the ONNX graph of {self._model_path or 'the model'}: {exc}") from exc
+            self._onnx = onnx_network.to_onnx(weights)
+        return self._onnx
+
     # ---- internals --------------------------------------------------------------------
     def _predict(self, windows: np.ndarray) -> np.ndarray:
         if self._predictor is None:
-            from models.network import Predictor
+            if self.scorer == "tensorflow":
+                from models.network import Predictor
 
-            self._predictor = Predictor(self.network())
+                self._predictor = Predictor(self.network())
+            else:
+                from models.onnx_network import OnnxPredictor
+
+                self._predictor = OnnxPredictor(self.onnx_graph())
         return self._predictor(windows)
 
     def _score(self, column_err: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

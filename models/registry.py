@@ -17,7 +17,7 @@ import io
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,8 +74,12 @@ class LoadedModel:
 
     def shipped(self, thresholds: dict[str, float] | None = None, threshold_version: int = 0) -> ShippedModel:
         """The version's files (and thresholds replacing its calibration), to send to the
-        Spark workers with the scoring function."""
-        return ShippedModel.of(self.ref, self.detector, thresholds, threshold_version)
+        Spark workers with the scoring function (run by the detector's ``scorer``)."""
+        return ShippedModel.of(self.ref, self.detector, thresholds, threshold_version, self.detector.scorer)
+
+    def scored_with(self, scorer: str) -> LoadedModel:
+        """This version with its forecasts run by ``scorer`` (``models.detector.SCORERS``)."""
+        return replace(self, detector=self.detector.with_scorer(scorer))
 
     def check_inputs(self, available: list[str]) -> None:
         """Refuse features that lack a column the model's signature needs, naming the difference."""
@@ -138,7 +142,8 @@ def log_detector(conf: RegistryConf, detector: Detector, example: pd.DataFrame, 
             name=ARTIFACT, python_model=DetectorPyfunc(), artifacts={ARTIFACT: str(directory)},
             signature=signature, registered_model_name=conf.name,
             # Explicit requirements: inferring them costs 7-20 s and imports every package.
-            pip_requirements=[f"tensorflow=={_version('tensorflow')}", f"mlflow=={mlflow.__version__}",
+            pip_requirements=[f"tensorflow=={_version('tensorflow')}", f"onnxruntime=={_version('onnxruntime')}",
+                              f"mlflow=={mlflow.__version__}",
                               f"pandas=={pd.__version__}", "sensorwatch"])
     for line in said.getvalue().splitlines():
         log.debug("mlflow: %s", line)

@@ -239,6 +239,9 @@ class PredictConf(_Strict):
     arrow_batch_rows: PositiveInt
     stale_after_h: PositiveFloat  # warn when the champion, or the end of its training data, is older than this
     psi_warn: PositiveFloat  # warn when a feature's PSI against the training data passes this
+    # What runs the LSTM's forward pass in the workers: "onnx" (ONNX Runtime; no TensorFlow in
+    # the workers) or "tensorflow" (the previous path; where a GPU is). bench/predict.py compares them.
+    scorer: Literal["onnx", "tensorflow"] = "onnx"
 
 
 class AlertsConf(_Strict):

@@ -6,7 +6,7 @@ For users who prefer one long-running job to an Airflow task every few minutes. 
 (``predict_job.run_predict``), so both write the same rows (tested). What it saves is the
 fixed cost of a cycle: no spark-submit, no JVM and Spark session start. Spark ends a
 Python worker idle for a minute, but new ones are forked from a daemon that has imported
-TensorFlow (``sensorwatch.runtime.worker_daemon``) and only unpack the champion
+the scorer's runtime (``sensorwatch.runtime.worker_daemon``) and only unpack the champion
 (``models.shipped.detector_for`` caches it per process and version; a promoted version is
 used from the next cycle), so a cycle after idle costs what a warm one does.
 

@@ -133,7 +133,7 @@ def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = N
     store = SqlStore(settings).with_views()
     with recorded_run(store, JOB, PredictDetails()) as record:
         record.covering(scored)
-        model = registry.load(settings.model)
+        model = registry.load(settings.model).scored_with(settings.predict.scorer)
         model.check_inputs(SENSOR_FEATURES.column_names)
         record.details.model, record.details.version = model.name, model.version
         done = Scored()
@@ -174,9 +174,10 @@ def load_challenger(settings: Settings, done: Scored) -> LoadedModel | None:
     cannot be used is noted in ``done.challenger`` (a warning), never an error."""
     try:
         challenger = registry.load_challenger(settings.model)
-        if challenger is not None:
-            challenger.check_inputs(SENSOR_FEATURES.column_names)
-        return challenger
+        if challenger is None:
+            return None
+        challenger.check_inputs(SENSOR_FEATURES.column_names)
+        return challenger.scored_with(settings.predict.scorer)
     except SensorwatchError as exc:
         done.challenger = {"version": registry.challenger_version(settings.model), "error": str(exc)}
         return None

@@ -19,8 +19,8 @@ DAEMON_MODULE = "spark.python.daemon.module"
 def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: bool = False) -> SparkSession:
     """Build (or reuse) the session. Under spark-submit the JVM is already running: the jars
     come from its command line (``sensorwatch.runtime.submit``), and on YARN the master too.
-    ``model_runtime``: the Python workers are forked from a daemon that has imported
-    TensorFlow (``sensorwatch.runtime.worker_daemon``), for the jobs that score."""
+    ``model_runtime``: the Python workers are forked from a daemon that has imported the
+    scorer's runtime (``predict.scorer``: ``sensorwatch.runtime.worker_daemon``), for the jobs that score."""
     # Python workers must use this interpreter (the project's environment) unless told otherwise.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -28,7 +28,8 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: 
     for key, value in settings.spark.conf.items():
         builder = builder.config(key, value)
     if model_runtime:
-        builder = builder.config(DAEMON_MODULE, "sensorwatch.runtime.worker_daemon")
+        builder = (builder.config(DAEMON_MODULE, "sensorwatch.runtime.worker_daemon")
+                   .config("spark.executorEnv.SENSORWATCH_SCORER", settings.predict.scorer))
     if settings.spark.master != "yarn":
         builder = builder.master(settings.spark.master)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it
