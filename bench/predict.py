@@ -3,6 +3,7 @@ a scheduled run end to end, and the pandas UDF's scoring throughput against in-p
 scoring of the same windows.
 
     .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
+                                      [--scorers onnx,tensorflow]
 
 Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering one cycle
 (``predict.interval_s``, 3 minutes) plus the lookback its windows need, seeded into a
@@ -11,14 +12,18 @@ LSTM(64)) trained for ``--epochs`` on a few of the pumps and registered as champ
 scratch MLflow store (the weights do not change the cost of scoring).
 
 Timed:
-* the cycle: ``run_predict`` for the interval ending at T, as the schedule runs it, with
-  its stages (read, features, scoring, write -- write includes the events update); then
-  the same cycle warm (workers up), and after 70 s idle (Spark has ended the idle Python
-  workers: what each cycle of ``predict --continuous`` at a 3-minute trigger meets);
+* the cycle, for each scorer of ``--scorers`` in turn (``predict.scorer``: the LSTM's forward
+  pass in ONNX Runtime, or in TensorFlow, the previous path): ``run_predict`` for the interval
+  ending at T, as the schedule runs it, with its stages (read, features, scoring, write --
+  write includes the events update); then the same cycle warm (workers up), and after 70 s
+  idle (Spark has ended the idle Python workers: what each cycle of ``predict --continuous``
+  at a 3-minute trigger meets). Each scorer's workers come from a daemon of their own (its
+  environment names the scorer), so the first scorer's first cycle also warms the JVM;
+  then ``sensorwatch submit predict --run`` with that scorer (below);
 * UDF vs direct: the same feature rows scored (a) in Spark through ``mapInPandas`` (warm
   workers: the model loaded and compiled once per worker by a first pass) and (b) in this
-  process with the same detector code, single-threaded Python calling the Keras model
-  through the same XLA predictor. ``udf_vs_direct`` = UDF windows/s / direct windows/s.
+  process with the same detector code and the first scorer. ``udf_vs_direct`` = UDF
+  windows/s / direct windows/s.
 
 * scaling: one cycle (warm workers) for each fleet size of ``--scaling``, each on its own
   landing zone, with its stages and the peak memory of the driver JVM and of each Python
@@ -27,8 +32,9 @@ Timed:
 * end to end: ``sensorwatch submit predict --run --at T`` for ``--assets``, as a scheduled
   task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done).
 
-The last line is one JSON object with ``cycle_s``, ``interval_s``, ``udf_vs_direct``,
-``end_to_end_s``, ``scaling_ratio_4x`` and the stage seconds.
+The last line is one JSON object with ``cycle_s`` (the warm cycle), ``interval_s``,
+``worker_rss_mib``, ``submit_s`` (end to end) of the first scorer, the same of the others
+under ``scorers``, ``udf_vs_direct``, ``scaling_ratio_4x`` and the stage seconds.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
 from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
 from sensorwatch.runtime.spark import get_spark
+from sensorwatch.runtime.worker_daemon import SCORER_ENV
 from sensorwatch.sources.simulator import simulate
 from tests.landing_seed import seed_landing, series_frame
 
@@ -89,7 +96,7 @@ class PeakRss(threading.Thread):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             kind = "driver" if "SparkSubmit" in cmd and "pyspark-shell" in cmd else \
-                "worker" if "pyspark.daemon" in cmd or "pyspark.worker" in cmd else None
+                "worker" if any(m in cmd for m in ("pyspark.daemon", "pyspark.worker", "worker_daemon")) else None
             if kind is None:
                 return
             rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -136,13 +143,21 @@ def timed_cycle(spark, settings) -> dict:
             "intervals_scored": summary.rows_out, **sampler.stop()}
 
 
+def with_scorer(spark, settings, scorer: str):
+    """``settings`` for ``scorer``; the UDFs created from now on carry it in their environment
+    (how ``get_spark`` passes ``predict.scorer`` to the worker daemon), so Spark starts a daemon for it."""
+    spark.sparkContext.environment[SCORER_ENV] = scorer
+    return settings.with_overrides(predict={"scorer": scorer})
+
+
 def end_to_end(settings) -> float:
     """``sensorwatch submit predict --run``: spark-submit to done, as a scheduled task."""
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
            "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri),
            "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
-           "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s)}
+           "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s),
+           "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer}
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "submit", "--run", "predict",
                            "--at", END.isoformat()], env=env, capture_output=True, text=True)
@@ -158,7 +173,9 @@ def main() -> None:
     parser.add_argument("--scaling", default="250,1000,2000,4000",
                         help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
     args = parser.parse_args()
+    scorers = [s for s in args.scorers.split(",") if s]
     base = load_settings("local")
     services.up(base)
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
@@ -183,18 +200,26 @@ def main() -> None:
     print(f"setup: {len(events):,d} events of {args.assets} assets ({seconds} s each) in the landing zone; "
           f"champion v{version} ({detector.training['device']})")
 
-    # -- the cycle (the first in this process: the workers load the model) -------------------
-    first = timed_cycle(spark, settings)
-    cycle_s = first["cycle_s"]
-    print(f"cycle: {first['intervals_scored']:,d} intervals scored for {args.assets} assets in {cycle_s:.1f} s "
-          f"(interval {interval_s} s): {first}", flush=True)
-    warm = timed_cycle(spark, settings)  # the same cycle again: workers up, model loaded
-    print(f"warm cycle (workers up, model loaded): {warm}", flush=True)
-    time.sleep(IDLE_S)  # Spark ends Python workers idle for a minute: a continuous cycle gets new ones
-    after_idle = timed_cycle(spark, settings)
-    print(f"cycle after {IDLE_S} s idle (new workers forked from the daemon): {after_idle}", flush=True)
-    e2e = end_to_end(settings)
-    print(f"end to end (spark-submit of the predict job to done): {e2e:.1f} s", flush=True)
+    # -- the cycles and the scheduled run, each scorer in turn --------------------------------
+    by_scorer = {}
+    for scorer in scorers:
+        scored = with_scorer(spark, settings, scorer)
+        first = timed_cycle(spark, scored)  # this scorer's first: its daemon and workers start, load the model
+        print(f"[{scorer}] cycle: {first['intervals_scored']:,d} intervals scored for {args.assets} assets in "
+              f"{first['cycle_s']:.1f} s (interval {interval_s} s): {first}", flush=True)
+        warm = timed_cycle(spark, scored)  # the same cycle again: workers up, model loaded
+        print(f"[{scorer}] warm cycle (workers up, model loaded): {warm}", flush=True)
+        time.sleep(IDLE_S)  # Spark ends Python workers idle for a minute: a continuous cycle gets new ones
+        after_idle = timed_cycle(spark, scored)
+        print(f"[{scorer}] cycle after {IDLE_S} s idle (new workers forked from the daemon): {after_idle}", flush=True)
+        e2e = end_to_end(scored)
+        print(f"[{scorer}] end to end (spark-submit of the predict job to done): {e2e:.1f} s", flush=True)
+        by_scorer[scorer] = {"first": first, "warm": warm, "after_idle": after_idle, "submit_s": e2e,
+                             "cycle_s": warm["cycle_s"], "cycle_share": round(warm["cycle_s"] / interval_s, 3),
+                             "worker_rss_mib": max(c["worker_peak_mib"] for c in (first, warm, after_idle))}
+    chosen = by_scorer[scorers[0]]
+    first, warm, after_idle, e2e = chosen["first"], chosen["warm"], chosen["after_idle"], chosen["submit_s"]
+    settings = with_scorer(spark, settings, scorers[0])
 
     # -- scaling: warm cycles for each fleet size -------------------------------------------
     scaling = {}
@@ -212,7 +237,8 @@ def main() -> None:
     rows = compute_features(landing, fspec).cache()
     n_rows = rows.count()
     spark.conf.set(ARROW_BATCH_CONF, str(settings.predict.arrow_batch_rows))
-    shipped = registry.load(settings.model).shipped()
+    shipped = registry.load(settings.model).scored_with(scorers[0]).shipped()
+    detector = detector.with_scorer(scorers[0])
 
     def udf_pass() -> float:
         started = time.monotonic()
@@ -222,15 +248,15 @@ def main() -> None:
     cold = udf_pass()
     udf_s = min(udf_pass(), udf_pass())
     local = rows.toPandas()
-    score_frame(detector, local.head(2000), grid)  # compile the XLA predictor first (the UDF's workers did)
+    score_frame(detector, local.head(2000), grid)  # start the predictor first (the UDF's workers did)
     started = time.monotonic()
     direct = score_frame(detector, local, grid)
     direct_s = time.monotonic() - started
     windows = args.assets * (len(grid.index()) - spec.window)
     result = {
-        "assets": args.assets, "interval_s": interval_s, "cycle_s": cycle_s,
-        "cycle_share": round(cycle_s / interval_s, 3),
-        **{k: v for k, v in first.items() if k != "cycle_s"}, "warm_cycle_s": warm["cycle_s"], "warm": warm,
+        "assets": args.assets, "interval_s": interval_s, "scorer": scorers[0], "cycle_s": warm["cycle_s"],
+        "cycle_share": chosen["cycle_share"], "worker_rss_mib": chosen["worker_rss_mib"], "submit_s": e2e,
+        "first_cycle_s": first["cycle_s"], "first": first, "warm_cycle_s": warm["cycle_s"], "warm": warm,
         "after_idle_cycle_s": after_idle["cycle_s"], "after_idle": after_idle,
         "end_to_end_s": e2e, "scaling_ratio_4x": ratio, "scaling": scaling,
         "feature_rows": n_rows, "windows": windows,
@@ -238,6 +264,9 @@ def main() -> None:
         "udf_windows_per_s": round(windows / udf_s), "direct_windows_per_s": round(windows / direct_s),
         "udf_vs_direct": round(direct_s / udf_s, 2), "rows_direct": len(direct), "events": len(events),
         "arrow_batch_rows": settings.predict.arrow_batch_rows, "spark_master": settings.spark.master,
+        "scorers": {s: {k: v for k, v in r.items() if k not in ("first", "warm", "after_idle")} | {
+            "first_cycle_s": r["first"]["cycle_s"], "after_idle_cycle_s": r["after_idle"]["cycle_s"],
+            "warm_stages": {k: v for k, v in r["warm"].items() if k.endswith("_s")}} for s, r in by_scorer.items()},
     }
     print(f"scoring {windows:,d} windows: pandas UDF {udf_s:.1f} s warm ({cold:.1f} s cold, model load included), "
           f"in-process {direct_s:.1f} s -> udf_vs_direct {result['udf_vs_direct']}")
