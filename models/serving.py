@@ -39,6 +39,9 @@ FORECAST_COLUMNS = ("asset_id", "sensor", "horizon", "issued_at", "target_start"
 # Operating limits: asset ("*": every asset) -> sensor -> (low, high), None where there is none.
 Limits = dict[str, dict[str, tuple[float | None, float | None]]]
 SHORT_METHOD = "ets_trained"  # bench/forecast.py's name for models.forecasting.forecast_short
+# One pass makes both (``scored_and_forecast``): a row is a score or a forecast, as ``OUTPUT`` says.
+OUTPUT = "output"
+BOTH_COLUMNS = (OUTPUT, *SCORE_COLUMNS, *(c for c in FORECAST_COLUMNS if c not in SCORE_COLUMNS))
 
 
 def score_schema():
@@ -82,14 +85,42 @@ class Grid:
         return pd.date_range(first, _naive(self.end), freq=f"{every_s}s")
 
 
-def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFrame:
+def both_schema():
+    """The Spark schema of ``BOTH_COLUMNS``: every column nullable (a score row has no forecast's)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    fields = {f.name: f for f in [*score_schema().fields, *forecast_schema().fields]}
+    return StructType([StructField(OUTPUT, StringType(), False)]
+                      + [StructField(c, fields[c].dataType, True) for c in BOTH_COLUMNS[1:]])
+
+
+def scored_and_forecast(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: int,
+                        limits: Limits | None = None) -> list[pd.DataFrame]:
+    """``score_frame`` and ``forecast_frame`` of the same rows (each asset put on the interval
+    grid once), as frames of ``BOTH_COLUMNS`` (the other's columns empty); none empty."""
+    on_grid = _assets_on_grid(detector, rows, grid.index())
+    made = {"score": score_frame(detector, rows, grid, on_grid),
+            "forecast": forecast_frame(detector, rows, grid, every_s, limits, on_grid)}
+    return [frame.assign(**{OUTPUT: kind}, **{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
+                                              for c in BOTH_COLUMNS[1:] if c not in frame.columns})[list(BOTH_COLUMNS)]
+            for kind, frame in made.items() if len(frame)]
+
+
+def _assets_on_grid(detector: Detector, rows: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, tuple]:
+    """Per asset: its rows on the grid (``_on_grid``) and which grid intervals it has rows for."""
+    return {asset: (_on_grid(group, index, detector.spec.columns), index.isin(group["interval_start"]))
+            for asset, group in rows.groupby("asset_id", sort=True)}
+
+
+def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid,
+                on_grid: dict[str, tuple] | None = None) -> pd.DataFrame:
     """Feature rows of any assets (``asset_id``, naive-UTC ``interval_start``, the model's
     columns) -> ``SCORE_COLUMNS`` for the rows present in the scored range."""
     index = grid.index()
-    frames, present = {}, {}
-    for asset, group in rows.groupby("asset_id", sort=True):
-        frames[asset] = _on_grid(group, index, detector.spec.columns).reset_index(names="interval_start")
-        present[asset] = index.isin(group["interval_start"]) & (index >= _naive(grid.scored_start))
+    on_grid = on_grid if on_grid is not None else _assets_on_grid(detector, rows, index)
+    scored_range = index >= _naive(grid.scored_start)
+    frames = {asset: frame.reset_index(names="interval_start") for asset, (frame, _) in on_grid.items()}
+    present = {asset: has & scored_range for asset, (_, has) in on_grid.items()}
     parts = []
     for asset, scored in detector.score_many(frames).items():
         keep = present[asset]
@@ -111,7 +142,7 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid) -> pd.DataFr
 
 
 def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: int,
-                   limits: Limits | None = None) -> pd.DataFrame:
+                   limits: Limits | None = None, on_grid: dict[str, tuple] | None = None) -> pd.DataFrame:
     """Feature rows of any assets (as ``score_frame``) -> ``FORECAST_COLUMNS``: each
     asset's short forecasts issued at ``grid.issues(every_s)``, every sensor, every step,
     with the probability of being beyond the sensor's operating ``limits``; and the actual
@@ -123,8 +154,8 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
     positions = index.get_indexer(issues)
     positions = np.where(positions < 0, len(index), positions)  # an issue at the grid's end: after its last row
     parts = []
-    for asset, group in rows.groupby("asset_id", sort=True):
-        frame = _on_grid(group, index, detector.spec.columns)
+    on_grid = on_grid if on_grid is not None else _assets_on_grid(detector, rows, index)
+    for asset, (frame, _) in on_grid.items():
         made = detector.short_forecast(asset, frame.reset_index(drop=True), positions)
         if made is None:
             continue
@@ -191,12 +222,12 @@ def with_limits(forecasts: pd.DataFrame, limits: Limits) -> pd.DataFrame:
     return forecasts.assign(limit_low=low, limit_high=high, p_beyond_limit=p)
 
 
-def forecast_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid, every_s: int,
-                     limits: Limits) -> Iterator[pd.DataFrame]:
-    """``mapInPandas`` in each Spark Python worker: ``forecast_frame`` per batch of whole assets."""
+def both_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid, every_s: int,
+                 limits: Limits) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` in each Spark Python worker: ``scored_and_forecast`` per batch of whole assets."""
     detector = detector_for(model)
     for frame in whole_assets(batches):
-        yield forecast_frame(detector, frame, grid, every_s, limits)
+        yield from scored_and_forecast(detector, frame, grid, every_s, limits)
 
 
 def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid) -> Iterator[pd.DataFrame]:

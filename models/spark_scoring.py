@@ -1,8 +1,9 @@
-"""Scoring in Spark: feature rows in, scores out (DataFrame in, DataFrame out).
+"""Scoring in Spark: feature rows in, scores (and short forecasts) out (DataFrame in, DataFrame out).
 
-A thin wrapper: ``models.serving.score_batches`` does the work in each Python worker
-through ``mapInPandas`` (an iterator of Arrow batches; the model's files travel with the
-task and are unpacked once per worker).
+A thin wrapper: ``models.serving.both_batches`` (the prediction job: scores and forecasts in
+one pass) or ``score_batches`` (a challenger: scores only) does the work in each Python
+worker through ``mapInPandas`` (an iterator of Arrow batches; the model's files travel with
+the task and are unpacked once per worker).
 Rows are co-located and ordered by asset so that an asset's rows arrive together.
 """
 
@@ -11,8 +12,19 @@ from __future__ import annotations
 from functools import partial
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
-from models.serving import Grid, Limits, forecast_batches, forecast_schema, score_batches, score_schema
+from models.serving import (
+    FORECAST_COLUMNS,
+    OUTPUT,
+    SCORE_COLUMNS,
+    Grid,
+    Limits,
+    both_batches,
+    both_schema,
+    score_batches,
+    score_schema,
+)
 from models.shipped import ShippedModel
 
 
@@ -24,12 +36,23 @@ def score_features(rows: DataFrame, model: ShippedModel, columns: list[str], gri
                                                            score_schema())
 
 
-def forecast_features(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid, every_s: int,
-                      limits: Limits, partitions: int | None = None) -> DataFrame:
-    """The same rows -> ``models.serving.FORECAST_COLUMNS``: each asset's short forecasts
-    issued in the grid's scored range (every ``every_s``), against the operating ``limits``."""
+def score_and_forecast(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid, every_s: int,
+                       limits: Limits, partitions: int | None = None) -> DataFrame:
+    """Both in one pass over the rows (one shuffle, each asset on the grid once):
+    ``models.serving.BOTH_COLUMNS``; ``scores_of`` and ``forecasts_of`` take them apart
+    (cache it first: both read it)."""
     return _ordered(rows, columns, partitions).mapInPandas(
-        partial(forecast_batches, model=model, grid=grid, every_s=every_s, limits=limits), forecast_schema())
+        partial(both_batches, model=model, grid=grid, every_s=every_s, limits=limits), both_schema())
+
+
+def scores_of(both: DataFrame) -> DataFrame:
+    """The score rows of ``score_and_forecast``'s output, as ``score_features`` gives them."""
+    return both.where(F.col(OUTPUT) == "score").select(*SCORE_COLUMNS)
+
+
+def forecasts_of(both: DataFrame) -> DataFrame:
+    """The forecast rows of ``score_and_forecast``'s output (``models.serving.FORECAST_COLUMNS``)."""
+    return both.where(F.col(OUTPUT) == "forecast").select(*FORECAST_COLUMNS)
 
 
 def _ordered(rows: DataFrame, columns: list[str], partitions: int | None) -> DataFrame:

@@ -242,6 +242,33 @@ def test_short_forecasts_are_the_same_from_any_range_and_cover_every_sensor_and_
     pd.testing.assert_frame_equal(forecast_frame(fitted, later, g(420, 480), every_s=60), live)
 
 
+def test_one_pass_makes_the_scores_and_forecasts_of_the_separate_frames():
+    """The prediction job's one pass (``scored_and_forecast``) holds exactly the score rows of
+    ``score_frame`` and the forecast rows of ``forecast_frame``, in a frame Arrow takes with
+    the Spark schema the job declares."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    from models.forecasting import ShortSpec
+    from models.serving import BOTH_COLUMNS, FORECAST_COLUMNS, OUTPUT, both_schema, forecast_frame, scored_and_forecast
+
+    fitted = Detector.fit({"a1": sine_rows(300, 1), "a2": sine_rows(300, 2)}, SPEC,
+                          ShortSpec(history=60, step=5, steps=3, origin_every=10))
+    rows = two_assets(700)
+    g = Grid.for_range(T0 + timedelta(seconds=420), T0 + timedelta(seconds=600), 1, fitted.lookback_rows)
+    made = scored_and_forecast(fitted, rows, g, every_s=60, limits={"*": {"pressure": (None, 12.0)}})
+    assert [list(f.columns) for f in made] == [list(BOTH_COLUMNS)] * 2
+    assert [set(f[OUTPUT]) for f in made] == [{"score"}, {"forecast"}]
+    scores, forecasts = made[0][list(SCORE_COLUMNS)], made[1][list(FORECAST_COLUMNS)]
+    pd.testing.assert_frame_equal(scores, score_frame(fitted, rows, g))
+    pd.testing.assert_frame_equal(forecasts, forecast_frame(fitted, rows, g, 60, {"*": {"pressure": (None, 12.0)}}))
+    assert len(scores) == 2 * 180 and len(forecasts) > 0
+    for frame in made:  # what mapInPandas does with each yielded frame
+        table = pa.Table.from_pandas(frame, schema=to_arrow_schema(both_schema(), timezone="UTC"), preserve_index=False)
+        assert table.num_rows == len(frame)
+    assert table.column("score").null_count == len(forecasts)
+
+
 def test_the_chance_of_passing_a_limit_follows_the_intervals():
     from models.serving import with_limits
 

@@ -7,13 +7,14 @@ Extract: the landing partitions of the range plus the lookback its windows need
 (``Grid``: the model's ``lookback_rows`` intervals, and before them the rolling lookback
 of the model's input columns, if they have one) -- ``sensorwatch.pipeline.extract``.
 Transform: ``features.transforms.compute_features`` (the one features implementation) for
-the model's input columns only, then ``models.spark_scoring.score_features`` (``mapInPandas``;
-the champion's files and the active threshold version travel with the task, unpacked once
-per Python worker), then lineage columns.
+the model's input columns only, then ``models.spark_scoring.score_and_forecast`` (one
+``mapInPandas`` pass: the champion's files and the active threshold version travel with the
+task, unpacked once per Python worker) makes the scores and each sensor's short forecasts
+issued at the end of every cycle the range covers (``models.serving.scored_and_forecast``),
+then lineage columns.
 Load: ``anomaly_scores`` (staged bulk upsert), then the events around what was written
-are rebuilt from the stored scores (``sensorwatch.operations.events``), then each sensor's
-short forecast issued at the end of every cycle the range covers (``sensor_forecasts``,
-``models.serving.forecast_frame``: the same feature rows, the same shipped model), then
+are rebuilt from the stored scores (``sensorwatch.operations.events``), then the forecasts
+(``sensor_forecasts``), then
 the monitoring rows (``monitoring_row``: pure, from the run's measured figures), then the
 alerts that are due go to Kafka (``sensorwatch.operations.alerts``).
 
@@ -47,7 +48,7 @@ from features.transforms import compute_features
 from models import drift, registry
 from models.registry import LoadedModel
 from models.serving import Grid
-from models.spark_scoring import forecast_features, score_features
+from models.spark_scoring import forecasts_of, score_and_forecast, score_features, scores_of
 from schemas import (
     ANOMALY_EVENTS,
     ANOMALY_SCORES,
@@ -214,8 +215,10 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         _materialise(rows, cached)
         lap("features")
         spark.conf.set(ARROW_BATCH_CONF, str(settings.predict.arrow_batch_rows))
-        scores = scored_by(store, rows, model, grid, run_id)
-        done.rows_out = _materialise(scores, cached)
+        both, threshold_version = scored_and_forecast_by(store, rows, model, grid, settings)  # one pass, both
+        _materialise(both, cached)
+        scores = with_lineage(scores_of(both), model, run_id, threshold_version)
+        done.rows_out = scores.count()
         lap("scoring")
         if not done.rows_out:
             return done
@@ -226,7 +229,7 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
         done.write_split["events"] = round(time.monotonic() - started, 2)
         lap("write")
-        done.forecasts = write_forecasts(store, rows, model, grid, run_id, settings)
+        done.forecasts = write_forecasts(store, forecasts_of(both), model, run_id)
         lap("forecast")
         done.stats = score_stats(scored)
         reference = model.detector.training.get("reference", {})
@@ -242,24 +245,27 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
             df.unpersist()
 
 
-def write_forecasts(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str,
-                    settings: Settings) -> int:
-    """Each sensor's short forecasts issued at the end of every prediction cycle in the
-    scored range, with lineage, upserted into ``sensor_forecasts``; returns the rows."""
+def scored_and_forecast_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid,
+                           settings: Settings) -> tuple[DataFrame, int]:
+    """``model``'s scores and short forecasts (``models.serving.BOTH_COLUMNS``) for the feature
+    ``rows``, and the threshold version scored with: its files and active thresholds shipped
+    with the task, the lookback its own spec needs."""
+    version, thresholds = active_thresholds(store, model.name, model.version)
     own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.lookback_rows)
-    made = forecast_features(rows, model.shipped(), model.detector.spec.columns, own, settings.predict.interval_s,
-                             settings.forecast.limit_table())
+    return score_and_forecast(rows, model.shipped(thresholds, version), model.detector.spec.columns, own,
+                              settings.predict.interval_s, settings.forecast.limit_table()), version
+
+
+def write_forecasts(store: SqlStore, made: DataFrame, model: LoadedModel, run_id: str) -> int:
+    """Each sensor's short forecasts (``models.serving.FORECAST_COLUMNS``: ``made`` is read
+    twice, so cached), with lineage, upserted into ``sensor_forecasts``; returns the rows."""
     made = made.select(*made.columns, F.lit(model.name).alias("model_name"),
                        F.lit(model.version).alias("model_version"), F.lit(run_id).alias("run_id"),
                        F.date_trunc("day", F.col("issued_at")).alias("day")).select(*SENSOR_FORECASTS.column_names)
-    cached = made.cache()
-    try:
-        written = cached.count()
-        if written:
-            bulk_upsert(store, cached, SENSOR_FORECASTS)
-        return written
-    finally:
-        cached.unpersist()
+    written = made.count()
+    if written:
+        bulk_upsert(store, made, SENSOR_FORECASTS)
+    return written
 
 
 def take_over_unfinished(store: SqlStore, run_id: str, started_at: datetime, tables: list[Table],
