@@ -11,8 +11,8 @@ rows go through the batch's parts in the order a batch runs them, each part twic
 3. ``land``: source + validator + the landing Parquet written to a scratch dir on HDFS
    (the Parquet writer, the first HDFS output streams and block allocations).
 
-A part's first run minus its second is its warm-up; each part's own warm-up is its excess
-over the excess of the part before it. Then a new session (a fresh JVM, in a child
+A part's first run minus its second is its warm-up; since the parts before it ran twice
+already, that excess is its own. Then a new session (a fresh JVM, in a child
 process) runs the ``land`` part alone, twice: what an ingest's first batch meets. With
 ``--warm-up``, that child first runs ``sensorwatch.pipeline.ingestion.warm_up`` (synthetic
 rows through the validator, the landing rows and the Parquet writer, to a scratch dir on
@@ -38,7 +38,7 @@ from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.connectors.kafka import spark_options
-from sensorwatch.pipeline.ingestion import landing_rows, parse_events, rules_from_settings
+from sensorwatch.pipeline.ingestion import landing_rows, parse_events, rules_from_settings, warm_up
 from sensorwatch.runtime.spark import get_spark
 from sensorwatch.sources.produce import simulate_to_kafka
 
@@ -81,7 +81,6 @@ def main() -> None:
         scratch = settings.storage.path("_bench", "first-batch", f"{args.child}-child-{int(args.child_warm)}")
         started = time.monotonic()
         if args.child_warm:
-            from sensorwatch.pipeline.ingestion import warm_up
             warm_up(spark, settings)
         warm = round(time.monotonic() - started, 2)
         run = part_runner(spark, settings, scratch)
@@ -100,10 +99,9 @@ def main() -> None:
     run = part_runner(spark, settings, scratch)
     seconds = {part: [run(part), run(part)] for part in PARTS}
     excess = {part: round(first - second, 2) for part, (first, second) in seconds.items()}
-    own = {part: round(excess[part] - (excess[PARTS[i - 1]] if i else 0.0), 2) for i, part in enumerate(PARTS)}
     for part in PARTS:
-        print(f"{part}: first {seconds[part][0]:.2f} s, second {seconds[part][1]:.2f} s: warm-up {excess[part]:.2f} s, "
-              f"its own {own[part]:.2f} s", flush=True)
+        print(f"{part}: first {seconds[part][0]:.2f} s, second {seconds[part][1]:.2f} s: warm-up {excess[part]:.2f} s",
+              flush=True)
     spark.stop()
     webhdfs_client(settings).delete(hdfs_path(scratch), recursive=True)
     children = {}
@@ -117,7 +115,7 @@ def main() -> None:
         print(f"a fresh JVM{' with the warm-up ahead of the data' if warm else ''}: session {child['session_s']:.2f} s"
               f"{said}, land first "
               f"{child['land_s'][0]:.2f} s, second {child['land_s'][1]:.2f} s", flush=True)
-    result = {"events": args.events, "seconds": seconds, "warm_up_excess_s": excess, "own_excess_s": own,
+    result = {"events": args.events, "seconds": seconds, "warm_up_excess_s": excess,
               "fresh_jvm": children,
               "first_batch_excess_s": round(children["cold"]["land_s"][0] - children["cold"]["land_s"][1], 2)}
     if "warmed" in children:

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.operations.landing_counts import landed_summary
-from sensorwatch.pipeline.ingestion import run_ingest
+from sensorwatch.pipeline.ingestion import parse_events, rules_from_settings, run_ingest, synthetic_events, warm_up
 from sensorwatch.sources.produce import replay_skab_to_kafka, simulate_to_kafka
 
 from .conftest import SKAB_DIR
@@ -90,6 +90,17 @@ def test_processing_time_trigger_picks_up_new_events(isolated, spark):
     summary = run_ingest(spark, settings, timeout_s=25)
     assert summary.rows_out == 400
     assert spark.read.parquet(settings.storage.landing).agg(F.countDistinct("kafka_offset", "kafka_partition")).first()[0] == 400
+
+
+def test_the_warm_up_runs_valid_synthetic_events_through_the_landing_path_and_leaves_nothing(isolated, spark):
+    from schemas.time import now
+
+    parsed = parse_events(synthetic_events(spark, 500, now()), rules_from_settings(isolated))
+    assert parsed.count() == 500 and parsed.where(F.size("_reasons") > 0).count() == 0  # all valid: all land
+    assert warm_up(spark, isolated, rows=2000) > 0
+    hdfs = webhdfs_client(isolated)
+    assert hdfs.list(hdfs_path(isolated.storage.path("_staging", "warm-up"))) == []
+    assert hdfs.status(hdfs_path(isolated.storage.landing), strict=False) is None  # nothing landed
 
 
 def test_small_trigger_limit_gives_several_batches(isolated, spark):
