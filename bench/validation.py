@@ -9,7 +9,8 @@
   rules as column expressions, and character counts that rule out what that parse would
   let through: see ``validate_jvm_first``); every other row -- invalid, with extras, or
   merely undecided -- goes through the project's validator in Python, which builds the
-  reasons. So the reasons and payloads are the validator's by construction.
+  reasons. So the reasons and payloads are the validator's by construction;
+* ``parse_only``: the typed ``from_json`` parse alone, no rule: the floor of any JVM path.
 
     .venv/bin/python bench/validation.py [--events 300000] [--bad 3000] [--rounds 3]
 
@@ -170,15 +171,16 @@ def timed(fn) -> float:
     return time.monotonic() - t0
 
 
-def differing(reference: DataFrame, other: DataFrame, name: str) -> int:
-    """Rows whose reasons, typed fields or kept payload differ from the reference validator's."""
-    columns = [f.name for f in SENSOR_EVENT.fields] + ["extras", "payload", "_reasons"]
+def differing(reference: DataFrame, other: DataFrame, name: str, columns: list[str] | None = None) -> int:
+    """Rows whose reasons, typed fields or kept payload (or only ``columns``) differ from the
+    reference validator's (``from_json`` keeps event_time as its epoch milliseconds)."""
+    columns = columns or [f.name for f in SENSOR_EVENT.fields] + ["extras", "payload", "_reasons"]
     keyed = ["kafka_partition", "kafka_offset"]
     a = reference.select(*keyed, F.to_json(F.struct(*columns)).alias("a"))
     b = other.select(*keyed, F.to_json(F.struct(*columns)).alias("b"))
     differ = a.join(b, keyed, "full_outer").where(~F.col("a").eqNullSafe(F.col("b")))
     for row in differ.limit(5).collect():
-        print(f"{name} differs at {row['kafka_partition']}/{row['kafka_offset']}: {row['a']} | {row['b']}")
+        print(f"{name} differs at {row['kafka_partition']}/{row['kafka_offset']}: {row['a'][:300]} | {row['b'][:300]}")
     return differ.count()
 
 
@@ -200,7 +202,9 @@ def main() -> None:
     n = raw.count()
     rules = rules_from_settings(settings)
     variants = {"arrow": parse_events(raw, rules), "from_json": validate_with_from_json(raw, rules),
-                "jvm_first": validate_jvm_first(raw, rules)}
+                "jvm_first": validate_jvm_first(raw, rules),
+                "parse_only": raw.select(F.from_json(F.col("value").cast("string"), T.StructType(
+                    [T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields]), _STRICT).alias("_t"))}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     for df in variants.values():  # warm-up (Python workers, code generation)
         df.write.format("noop").mode("overwrite").save()
@@ -209,6 +213,8 @@ def main() -> None:
             seconds[name].append(timed(lambda df=df: df.write.format("noop").mode("overwrite").save()))
             print(f"{name}: {seconds[name][-1]:.2f}s ({n / seconds[name][-1]:,.0f} rows/s)", flush=True)
     n_differ = {name: differing(variants["arrow"], variants[name], name) for name in ("from_json", "jvm_first")}
+    reasons_differ = {name: differing(variants["arrow"], variants[name], name, ["_reasons"])
+                      for name in ("from_json", "jvm_first")}
     decided = variants["jvm_first"].where(F.col("payload").isNull() & (F.size("_reasons") == 0)).count()
     median = {name: statistics.median(s) for name, s in seconds.items()}
     print(json.dumps({"rows": n, "bad_rows": args.bad, "rounds": args.rounds,
@@ -217,7 +223,7 @@ def main() -> None:
                       "from_json_over_arrow": round(median["arrow"] / median["from_json"], 2),
                       "jvm_first_over_arrow": round(median["arrow"] / median["jvm_first"], 2),
                       "jvm_first_decided": decided,
-                      "rows_differing": n_differ}))
+                      "rows_differing": n_differ, "rows_with_different_reasons": reasons_differ}))
     spark.stop()
 
 
