@@ -36,8 +36,10 @@ lock:
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/first_batch.py --warm-up
 	$(PY) bench/features_run.py
 	$(PY) bench/model.py
+	$(PY) bench/scorers.py
 	$(PY) bench/predict.py
 
 services-up: setup

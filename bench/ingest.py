@@ -36,7 +36,7 @@ def timed(fn):
 def steady_rate(batches: list, max_per_trigger: int) -> int | None:
     full = [b for b in batches[1:] if b.landed + b.quarantined >= 0.9 * max_per_trigger]
     seconds = sum(b.seconds for b in full)
-    return round(sum(b["landed"] + b["quarantined"] for b in full) / seconds) if full else None
+    return round(sum(b.landed + b.quarantined for b in full) / seconds) if full else None
 
 
 def main() -> None:
