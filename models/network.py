@@ -69,7 +69,8 @@ def train(spec: DetectorSpec, x_fit: np.ndarray, y_fit: np.ndarray, x_val: np.nd
 
 class Predictor:
     """Fast batched inference: one XLA-compiled function with a fixed batch shape (the last
-    batch is padded), measured ~2x faster than ``model.predict`` on CPU."""
+    batch is padded), measured ~2x faster than ``model.predict`` on CPU. The ``tensorflow``
+    scorer (a GPU); on CPU the workers score with ``models.onnx_network`` (bench/scorers.py)."""
 
     def __init__(self, model: keras.Model):
         self.model = model
