@@ -67,8 +67,7 @@ from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
 from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
-from sensorwatch.runtime.spark import get_spark
-from sensorwatch.runtime.worker_daemon import SCORER_ENV
+from sensorwatch.runtime.spark import SCORER_ENV, get_spark
 from sensorwatch.sources.simulator import simulate
 from tests.landing_seed import seed_landing, series_frame
 

@@ -49,6 +49,7 @@ _SPARK_TYPE = {Kind.STRING: T.StringType(), Kind.BIGINT: T.LongType(), Kind.TIME
                Kind.DOUBLE: T.DoubleType()}
 _WORDS = {Kind.STRING: "string", Kind.BIGINT: "integer", Kind.TIMESTAMP: "integer epoch milliseconds",
           Kind.DOUBLE: "number"}
+_TYPED = T.StructType([T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields])
 _STRICT = {"allowNonNumericNumbers": "false", "allowNumericLeadingZeros": "false", "mode": "PERMISSIVE"}
 
 
@@ -62,11 +63,10 @@ def _json_type(raw: Column, is_string: Column) -> Column:
 def validate_with_from_json(raw: DataFrame, rules: EventRules) -> DataFrame:
     """The same checks as ``sensorwatch.pipeline.validator``, in Spark SQL expressions."""
     text = F.col("value").cast("string")
-    typed_schema = T.StructType([T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields])
     # Two parses: typed (the values) and raw text per key (presence, extras, type names).
     df = raw.select(
         "*",
-        F.from_json(text, typed_schema, _STRICT).alias("_t"),
+        F.from_json(text, _TYPED, _STRICT).alias("_t"),
         F.from_json(text, T.MapType(T.StringType(), T.StringType()), _STRICT).alias("_m"),
     )
     reasons: list[Column] = []
@@ -130,8 +130,7 @@ def validate_jvm_first(raw: DataFrame, rules: EventRules, python: DataFrame | No
     ``raw`` should be cached: both branches read it.
     """
     text = F.col("value").cast("string")
-    typed_schema = T.StructType([T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields])
-    df = raw.select(*raw.columns, F.from_json(text, typed_schema, _STRICT).alias("_t"))
+    df = raw.select(*raw.columns, F.from_json(text, _TYPED, _STRICT).alias("_t"))
     value = {f.name: F.col(f"_t.{f.name}") for f in SENSOR_EVENT.fields}
     present = [F.when(v.isNotNull(), 1).otherwise(0) for v in value.values()]
     strings = [F.when(value[f.name].isNotNull(), 1).otherwise(0) for f in SENSOR_EVENT.fields if f.kind == Kind.STRING]
@@ -203,8 +202,7 @@ def main() -> None:
     rules = rules_from_settings(settings)
     variants = {"arrow": parse_events(raw, rules), "from_json": validate_with_from_json(raw, rules),
                 "jvm_first": validate_jvm_first(raw, rules),
-                "parse_only": raw.select(F.from_json(F.col("value").cast("string"), T.StructType(
-                    [T.StructField(f.name, _SPARK_TYPE[f.kind]) for f in SENSOR_EVENT.fields]), _STRICT).alias("_t"))}
+                "parse_only": raw.select(F.from_json(F.col("value").cast("string"), _TYPED, _STRICT).alias("_t"))}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     for df in variants.values():  # warm-up (Python workers, code generation)
         df.write.format("noop").mode("overwrite").save()

@@ -75,7 +75,7 @@ class LoadedModel:
     def shipped(self, thresholds: dict[str, float] | None = None, threshold_version: int = 0) -> ShippedModel:
         """The version's files (and thresholds replacing its calibration), to send to the
         Spark workers with the scoring function (run by the detector's ``scorer``)."""
-        return ShippedModel.of(self.ref, self.detector, thresholds, threshold_version, self.detector.scorer)
+        return ShippedModel.of(self.ref, self.detector, thresholds, threshold_version)
 
     def scored_with(self, scorer: str) -> LoadedModel:
         """This version with its forecasts run by ``scorer`` (``models.detector.SCORERS``)."""

@@ -41,12 +41,13 @@ class ShippedModel:
 
     @classmethod
     def of(cls, ref: ModelRef, detector: Detector, thresholds: dict[str, float] | None = None,
-           threshold_version: int = 0, scorer: str = "onnx") -> ShippedModel:
+           threshold_version: int = 0) -> ShippedModel:
+        """``detector``'s files (the ONNX graph derived if it was saved without one), run by its ``scorer``."""
         with tempfile.TemporaryDirectory(prefix="sensorwatch-model-") as tmp:
             directory = detector.save(Path(tmp)) if detector.saved_in is None else detector.saved_in
             files = {name: (directory / name).read_bytes() for name in FILES if (directory / name).is_file()}
             files.setdefault("model.onnx", detector.onnx_graph())
-            return cls(ref, files, tuple(sorted((thresholds or {}).items())), threshold_version, scorer)
+            return cls(ref, files, tuple(sorted((thresholds or {}).items())), threshold_version, detector.scorer)
 
     def detector(self) -> Detector:
         """The detector with its network ready (ONNX Runtime, or TensorFlow): what a worker scores with."""

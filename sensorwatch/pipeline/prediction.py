@@ -48,6 +48,7 @@ from features.transforms import compute_features
 from models import drift, registry
 from models.registry import LoadedModel
 from models.serving import Grid
+from models.shipped import ShippedModel
 from models.spark_scoring import forecasts_of, score_and_forecast, score_features, scores_of
 from schemas import (
     ANOMALY_EVENTS,
@@ -250,10 +251,9 @@ def scored_and_forecast_by(store: SqlStore, rows: DataFrame, model: LoadedModel,
     """``model``'s scores and short forecasts (``models.serving.BOTH_COLUMNS``) for the feature
     ``rows``, and the threshold version scored with: its files and active thresholds shipped
     with the task, the lookback its own spec needs."""
-    version, thresholds = active_thresholds(store, model.name, model.version)
-    own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.lookback_rows)
-    return score_and_forecast(rows, model.shipped(thresholds, version), model.detector.spec.columns, own,
-                              settings.predict.interval_s, settings.forecast.limit_table()), version
+    shipped, own, version = _shipped_on_own_grid(store, model, grid)
+    return score_and_forecast(rows, shipped, model.detector.spec.columns, own, settings.predict.interval_s,
+                              settings.forecast.limit_table()), version
 
 
 def write_forecasts(store: SqlStore, made: DataFrame, model: LoadedModel, run_id: str) -> int:
@@ -296,10 +296,16 @@ def take_over_unfinished(store: SqlStore, run_id: str, started_at: datetime, tab
 def scored_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str) -> DataFrame:
     """``model``'s score rows (with lineage) for the feature ``rows``: its files and active
     thresholds shipped with the task, the lookback its own spec needs."""
+    shipped, own, version = _shipped_on_own_grid(store, model, grid)
+    return with_lineage(score_features(rows, shipped, model.detector.spec.columns, own), model, run_id, version)
+
+
+def _shipped_on_own_grid(store: SqlStore, model: LoadedModel, grid: Grid) -> tuple[ShippedModel, Grid, int]:
+    """``model``'s files with its active thresholds, the grid with the lookback its own spec
+    needs, and that threshold version."""
     version, thresholds = active_thresholds(store, model.name, model.version)
     own = Grid.for_range(grid.scored_start, grid.end, grid.interval_s, model.detector.lookback_rows)
-    return with_lineage(score_features(rows, model.shipped(thresholds, version), model.detector.spec.columns, own),
-                        model, run_id, version)
+    return model.shipped(thresholds, version), own, version
 
 
 def challenge(store: SqlStore, rows: DataFrame, challenger: LoadedModel, grid: Grid, run_id: str, done: Scored,

@@ -14,6 +14,7 @@ from sensorwatch.config import Settings
 from sensorwatch.runtime import jvm
 
 DAEMON_MODULE = "spark.python.daemon.module"
+SCORER_ENV = "SENSORWATCH_SCORER"  # the workers' environment: which runtime the daemon imports (predict.scorer)
 
 
 def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: bool = False) -> SparkSession:
@@ -29,7 +30,7 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: 
         builder = builder.config(key, value)
     if model_runtime:
         builder = (builder.config(DAEMON_MODULE, "sensorwatch.runtime.worker_daemon")
-                   .config("spark.executorEnv.SENSORWATCH_SCORER", settings.predict.scorer))
+                   .config(f"spark.executorEnv.{SCORER_ENV}", settings.predict.scorer))
     if settings.spark.master != "yarn":
         builder = builder.master(settings.spark.master)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM itself: the jars go with it

@@ -16,8 +16,7 @@ import os
 from pyspark import daemon
 
 import models.serving  # pandas, Arrow, the detector: what every scoring worker imports
-
-SCORER_ENV = "SENSORWATCH_SCORER"
+from sensorwatch.runtime.spark import SCORER_ENV
 
 if os.environ.get(SCORER_ENV, "onnx") == "tensorflow":
     import models.network  # noqa: F401  (importing it is the point)
