@@ -159,15 +159,17 @@ class Detector:
             return {}
         return instrument.check_all(readings, profiles, self.checks)
 
-    def short_forecast(self, asset_id: str, rows: pd.DataFrame,
-                       issues: np.ndarray) -> forecasting.Forecast | None:
+    def short_forecast(self, asset_id: str, rows: pd.DataFrame, issues: np.ndarray,
+                       scales: np.ndarray | None = None) -> forecasting.Forecast | None:
         """Each sensor's short forecast (``models.forecasting.forecast_short``) issued at the
         row positions ``issues`` of one asset's rows (on the interval grid, each with the
-        spec's ``history`` rows before it); None where training made no forecaster for it."""
+        spec's ``history`` rows before it), its intervals recalibrated by ``scales`` (issues
+        x sensors x levels; default as trained); None where training made no forecaster
+        for it."""
         profiles, readings = self.calibration(asset_id).forecasters(), self._readings(rows)
         if profiles is None or readings is None or not len(issues):
             return None
-        return forecasting.forecast_short(readings, issues, profiles, self.forecasts)
+        return forecasting.forecast_short(readings, issues, profiles, self.forecasts, scales)
 
     def score(self, asset_id: str, rows: pd.DataFrame) -> pd.DataFrame:
         """One asset's feature rows (consecutive intervals, oldest first) -> per row:
@@ -444,10 +446,10 @@ def _fleet(calibrations) -> Calibration:
     if all(c.covariates for c in cals):  # the median asset's covariate range
         seen = {k: np.median([c.covariates[k] for c in cals], axis=0).tolist() for k in cals[0].covariates}
     short = None
-    if all(c.forecast_profiles for c in cals):  # per sensor, the median weight and error quantiles
-        profiles = [c.forecast_profiles for c in cals]
-        short = [{"alpha": float(np.median([p[s]["alpha"] for p in profiles])),
-                  "quantiles": np.median([p[s]["quantiles"] for p in profiles], axis=0).tolist()}
+    if all(c.forecast_profiles for c in cals):  # per sensor, the median weight and half-widths
+        profiles = [c.forecasters() for c in cals]
+        short = [{"alpha": float(np.median([p[s].alpha for p in profiles])),
+                  "half_widths": np.median([p[s].half_widths for p in profiles], axis=0).tolist()}
                  for s in range(len(profiles[0]))]
     return Calibration(median("mean").tolist(), median("std").tolist(), float(median("threshold")), seen,
                        None, short)

@@ -6,12 +6,22 @@ Two horizons, each chosen by the rolling-origin backtest in ``bench/forecast.py`
   ``step`` intervals (15 one-minute means at the 1 s feature interval). The forecast is the
   level of an exponential smoothing (ETS(A,N,N)) run over the ``history`` intervals before
   the issue time, with the smoothing weight fitted per asset and sensor in training; the
-  intervals are the quantiles of the errors the same forecast made in training at each
-  step ahead (empirical: no distribution assumed). Pure numpy, vectorised over sensors and
-  issue times: cheap enough for every cycle at 1,000 pumps, and a function of a fixed span
-  of intervals before the issue time (replay-safe, as the scores are).
+  intervals are the forecast plus and minus the 80 % and 95 % quantiles of the absolute
+  errors the same forecast made in training at each step ahead (empirical: no
+  distribution assumed; symmetric, so a trend in the training hours does not carry into
+  every later interval). Pure numpy, vectorised over sensors and issue times: cheap
+  enough for every cycle at 1,000 pumps, and a function of a fixed span of intervals
+  before the issue time (replay-safe, as the scores are).
 * **long** (hourly, ``long_forecast``): the next 24 hourly means from the hourly history,
   with statsforecast (Nixtla) models, refitted each hour.
+
+**Recalibrated from what came** (both horizons): a forecast's interval, as trained or as
+the model gives it, is widened or narrowed by a factor per asset, sensor, horizon and
+level (``scale80``, ``scale95``): the quantile, at the interval's level, of how far the
+matured forecasts of the last hours reached in units of their own unscaled half-width
+(``reach``, ``calibrated_scale``; 1 with fewer than ``MIN_MATURED`` of them). The store
+computes it hourly over the stored forecasts and actuals (``sensorwatch forecast``); the
+backtest (``bench/forecast.py``) computes the same quantiles in numpy.
 """
 
 from __future__ import annotations
@@ -22,10 +32,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 ALPHAS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-QUANTILES = (0.025, 0.1, 0.9, 0.975)  # lo95, lo80, hi80, hi95
+LEVELS = (0.8, 0.95)  # the prediction intervals' nominal coverage
 WARM = 30  # the level starts at the mean of the window's first WARM intervals
+MIN_MATURED = 30  # matured forecasts a recalibration needs (fewer: scale 1)
+TINY = 1e-12  # a half-width never divides by less
+CALIBRATION_LAG_S = 3600  # a short forecast uses the newest recalibration computed at least this long before it
 
 
 @dataclass(frozen=True)
@@ -41,18 +55,20 @@ class ShortSpec:
 
 @dataclass(frozen=True)
 class ShortProfile:
-    """One sensor of one asset: the smoothing weight and, per step ahead, the quantiles
-    (``QUANTILES``) of actual - forecast in training."""
+    """One sensor of one asset: the smoothing weight and, per step ahead, the half-widths
+    of its intervals (per ``LEVELS``: that quantile of |actual - forecast| in training)."""
 
     alpha: float
-    quantiles: tuple[tuple[float, ...], ...]  # steps x 4
+    half_widths: tuple[tuple[float, ...], ...]  # steps x LEVELS
 
     def to_json(self) -> dict:
-        return {"alpha": self.alpha, "quantiles": [list(q) for q in self.quantiles]}
+        return {"alpha": self.alpha, "half_widths": [list(w) for w in self.half_widths]}
 
     @classmethod
     def from_json(cls, d: dict) -> ShortProfile:
-        return cls(float(d["alpha"]), tuple(tuple(float(v) for v in q) for q in d["quantiles"]))
+        if "half_widths" not in d:  # a model trained before: signed quantiles (2.5, 10, 90, 97.5 %) per step
+            return cls(float(d["alpha"]), tuple(((q[2] - q[1]) / 2, (q[3] - q[0]) / 2) for q in d["quantiles"]))
+        return cls(float(d["alpha"]), tuple(tuple(float(v) for v in w) for w in d["half_widths"]))
 
 
 def levels(windows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -91,8 +107,8 @@ def windows_and_targets(values: np.ndarray, origins: np.ndarray, spec: ShortSpec
 def fit_short(values: np.ndarray, spec: ShortSpec) -> list[ShortProfile] | None:
     """Per sensor (column of ``values``: one asset's training rows on the interval grid,
     oldest first): the weight whose forecasts missed the step means least (mean absolute
-    error over every origin and step), and the quantiles of those misses per step. None
-    when training is too short for two origins."""
+    error over every origin and step), and the ``LEVELS`` quantiles of those misses' sizes
+    per step. None when training is too short for two origins."""
     first, last = spec.history, len(values) - spec.step * spec.steps
     origins = np.arange(first, last + 1, spec.origin_every)
     if len(origins) < 2:
@@ -106,33 +122,107 @@ def fit_short(values: np.ndarray, spec: ShortSpec) -> list[ShortProfile] | None:
     best = np.argmin(np.nan_to_num(mae, nan=np.inf), axis=1)
     profiles = []
     for s, b in enumerate(best):
-        e = errors[:, :, s, b]
         with _quiet():
-            q = np.nan_to_num(np.nanquantile(e, QUANTILES, axis=0).T)  # steps x 4
-        profiles.append(ShortProfile(float(alphas[b]), tuple(tuple(row) for row in q)))
+            half = np.nan_to_num(np.nanquantile(np.abs(errors[:, :, s, b]), LEVELS, axis=0).T)  # steps x LEVELS
+        profiles.append(ShortProfile(float(alphas[b]), tuple(tuple(row) for row in half)))
     return profiles
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """Per issue time, step and sensor: the forecast and its 80 % and 95 % intervals."""
+    """Per issue time, step and sensor: the forecast, its 80 % and 95 % intervals and the
+    factors their half-widths were recalibrated by (1: as trained or fitted)."""
 
     mean: np.ndarray  # issues x steps x sensors
     lo80: np.ndarray
     hi80: np.ndarray
     lo95: np.ndarray
     hi95: np.ndarray
+    scale80: np.ndarray | float = 1.0  # broadcast to mean's shape
+    scale95: np.ndarray | float = 1.0
+
+    def scaled(self, scale80: np.ndarray | float, scale95: np.ndarray | float) -> Forecast:
+        """The intervals' half-widths (each side's) times the factors (the factors so far
+        replaced: they apply to the unscaled widths)."""
+        def side(bound: np.ndarray, old: np.ndarray | float, new: np.ndarray | float) -> np.ndarray:
+            return self.mean + (bound - self.mean) / old * new
+        shape = np.shape(self.mean)
+        return Forecast(self.mean, side(self.lo80, self.scale80, scale80), side(self.hi80, self.scale80, scale80),
+                        side(self.lo95, self.scale95, scale95), side(self.hi95, self.scale95, scale95),
+                        np.broadcast_to(scale80, shape), np.broadcast_to(scale95, shape))
 
 
 def forecast_short(values: np.ndarray, origins: np.ndarray, profiles: list[ShortProfile],
-                   spec: ShortSpec) -> Forecast:
+                   spec: ShortSpec, scales: np.ndarray | None = None) -> Forecast:
     """The short forecasts issued at ``origins`` (row positions in ``values``, each with
-    ``history`` rows before it) for the sensors of ``profiles`` (columns of ``values``)."""
+    ``history`` rows before it) for the sensors of ``profiles`` (columns of ``values``);
+    ``scales`` (issues x sensors x LEVELS, default 1): the recalibration of each issue's
+    intervals."""
     back = origins[:, None] - spec.history + np.arange(spec.history)[None, :]
     level = levels(values[back], np.array([p.alpha for p in profiles]))  # issues x sensors
-    q = np.array([p.quantiles for p in profiles]).transpose(1, 0, 2)  # steps x sensors x 4
+    half = np.array([p.half_widths for p in profiles]).transpose(1, 0, 2)  # steps x sensors x LEVELS
     mean = np.repeat(level[:, None, :], spec.steps, axis=1)
-    return Forecast(mean, mean + q[..., 1], mean + q[..., 2], mean + q[..., 0], mean + q[..., 3])
+    made = Forecast(mean, mean - half[..., 0], mean + half[..., 0], mean - half[..., 1], mean + half[..., 1])
+    return made if scales is None else made.scaled(scales[:, None, :, 0], scales[:, None, :, 1])
+
+
+def reach(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+          scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """How far each matured forecast's actual landed from the forecast, in units of the
+    interval's unscaled half-width on that side (``scale``: the factor it was issued
+    with): <= 1 inside the interval as trained. NaN where there is no actual."""
+    up = actual >= mean
+    half = np.where(up, hi - mean, mean - lo) / scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(actual - mean) / np.maximum(half, TINY)
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """Stored recalibrations (``forecast_calibration`` rows of one horizon) by the hour they
+    were computed for; what forecasts issued at given times use: the newest computed at
+    least ``lag`` before the issue (the hourly job has that long to write it, so a live
+    cycle and a later replay of it use the same one)."""
+
+    at: tuple[np.datetime64, ...] = ()  # ascending, naive UTC
+    scales: tuple[dict[str, np.ndarray], ...] = ()  # per time: asset -> sensors x LEVELS
+    lag: np.timedelta64 = np.timedelta64(CALIBRATION_LAG_S, "s")
+
+    @classmethod
+    def of_rows(cls, rows: pd.DataFrame, sensors: tuple[str, ...], lag_s: int = CALIBRATION_LAG_S) -> Recalibration:
+        """Rows of ``asset_id``, ``sensor``, ``calibrated_at`` (naive UTC), ``scale80``,
+        ``scale95``; a sensor without a row gets 1."""
+        at, scales = [], []
+        position = {s: i for i, s in enumerate(sensors)}
+        for when, group in rows.groupby("calibrated_at", sort=True):
+            per_asset: dict[str, np.ndarray] = {}
+            for row in group.itertuples(index=False):
+                if row.sensor in position:
+                    per_asset.setdefault(row.asset_id, np.ones((len(sensors), len(LEVELS))))[position[row.sensor]] = \
+                        (row.scale80, row.scale95)
+            at.append(np.datetime64(pd.Timestamp(when), "s"))
+            scales.append(per_asset)
+        return cls(tuple(at), tuple(scales), np.timedelta64(lag_s, "s"))
+
+    def for_issues(self, asset: str, issues: np.ndarray, sensors: int) -> np.ndarray | None:
+        """issues x sensors x LEVELS for one asset's issue times (naive UTC); None where
+        none of them has a recalibration (the intervals as trained)."""
+        if not self.at:
+            return None
+        which = np.searchsorted(np.asarray(self.at), np.asarray(issues, dtype="datetime64[s]") - self.lag,
+                                side="right") - 1
+        ones = np.ones((sensors, len(LEVELS)))
+        out = np.stack([self.scales[w].get(asset, ones) if w >= 0 else ones for w in which])
+        return None if np.all(out == 1.0) else out
+
+
+def calibrated_scale(reaches: np.ndarray, level: float, minimum: int = MIN_MATURED) -> float:
+    """The factor that makes ``level`` of these matured forecasts' intervals cover their
+    actuals: the ``level`` quantile of their ``reach`` (1 with fewer than ``minimum``).
+    The store's ``percentile`` computes the same (``statements.forecast_calibration``)."""
+    r = np.asarray(reaches, dtype=np.float64)
+    r = r[np.isfinite(r)]
+    return float(np.quantile(r, level)) if len(r) >= minimum else 1.0
 
 
 # ---- long horizon: hourly, statsforecast ---------------------------------------------
@@ -155,7 +245,6 @@ def long_forecast(series: dict[str, np.ndarray], method: str, steps: int = LONG_
     """Hourly histories (id -> values, oldest first, NaN: a missing hour) -> the next
     ``steps`` hours of each (issues = 1, sensors = 1). A history shorter than 3 points
     gets no forecast."""
-    import pandas as pd
     from statsforecast import StatsForecast
 
     frames = []

@@ -24,6 +24,7 @@ import pandas as pd
 from features.compute import whole_assets
 from models import instrument, residuals
 from models.detector import Detector
+from models.forecasting import Recalibration
 from models.shipped import ShippedModel, detector_for
 from schemas import ANOMALY_SCORES, SENSOR_FORECASTS, SENSOR_NAMES
 from schemas.time import utc
@@ -35,7 +36,8 @@ SCORE_COLUMNS = ("asset_id", "interval_start", "score", "threshold", "exceeds", 
 
 # What the short forecast produces; the job adds lineage.
 FORECAST_COLUMNS = ("asset_id", "sensor", "horizon", "issued_at", "target_start", "step_s", "steps_ahead", "forecast",
-                    "actual", "lo80", "hi80", "lo95", "hi95", "limit_low", "limit_high", "p_beyond_limit", "method")
+                    "actual", "lo80", "hi80", "lo95", "hi95", "scale80", "scale95", "limit_low", "limit_high",
+                    "p_beyond_limit", "method")
 # Operating limits: asset ("*": every asset) -> sensor -> (low, high), None where there is none.
 Limits = dict[str, dict[str, tuple[float | None, float | None]]]
 SHORT_METHOD = "ets_trained"  # bench/forecast.py's name for models.forecasting.forecast_short
@@ -95,12 +97,12 @@ def both_schema():
 
 
 def scored_and_forecast(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: int,
-                        limits: Limits | None = None) -> list[pd.DataFrame]:
+                        limits: Limits | None = None, recalibration: Recalibration | None = None) -> list[pd.DataFrame]:
     """``score_frame`` and ``forecast_frame`` of the same rows (each asset put on the interval
     grid once), as frames of ``BOTH_COLUMNS`` (the other's columns empty); none empty."""
     on_grid = _assets_on_grid(detector, rows, grid.index())
     made = {"score": score_frame(detector, rows, grid, on_grid),
-            "forecast": forecast_frame(detector, rows, grid, every_s, limits, on_grid)}
+            "forecast": forecast_frame(detector, rows, grid, every_s, limits, on_grid, recalibration)}
     return [frame.assign(**{OUTPUT: kind}, **{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
                                               for c in BOTH_COLUMNS[1:] if c not in frame.columns})[list(BOTH_COLUMNS)]
             for kind, frame in made.items() if len(frame)]
@@ -142,21 +144,25 @@ def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid,
 
 
 def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: int,
-                   limits: Limits | None = None, on_grid: dict[str, tuple] | None = None) -> pd.DataFrame:
+                   limits: Limits | None = None, on_grid: dict[str, tuple] | None = None,
+                   recalibration: Recalibration | None = None) -> pd.DataFrame:
     """Feature rows of any assets (as ``score_frame``) -> ``FORECAST_COLUMNS``: each
     asset's short forecasts issued at ``grid.issues(every_s)``, every sensor, every step,
-    with the probability of being beyond the sensor's operating ``limits``; and the actual
-    mean of each period of the cycle before each issue time (``steps_ahead`` 0), what the
-    forecasts of it are compared with. Both depend only on the intervals before the issue
-    time (replay-safe)."""
+    their intervals recalibrated (``recalibration``: the stored ones each issue time may
+    use; none: as trained), with the probability of being beyond the sensor's operating
+    ``limits``; and the actual mean of each period of the cycle before each issue time
+    (``steps_ahead`` 0), what the forecasts of it are compared with. Both depend only on
+    the intervals before the issue time and the stored recalibrations (replay-safe)."""
     index, spec = grid.index(), detector.forecasts
     issues = grid.issues(every_s)
     positions = index.get_indexer(issues)
     positions = np.where(positions < 0, len(index), positions)  # an issue at the grid's end: after its last row
     parts = []
     on_grid = on_grid if on_grid is not None else _assets_on_grid(detector, rows, index)
+    recalibration = recalibration or Recalibration()
     for asset, (frame, _) in on_grid.items():
-        made = detector.short_forecast(asset, frame.reset_index(drop=True), positions)
+        made = detector.short_forecast(asset, frame.reset_index(drop=True), positions,
+                                       recalibration.for_issues(asset, issues.to_numpy(), len(SENSOR_NAMES)))
         if made is None:
             continue
         n_issue, n_steps, n_sensors = made.mean.shape
@@ -167,7 +173,8 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
             "asset_id": asset, "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), n_issue * n_steps),
             "horizon": "short", "issued_at": issue, "target_start": issue + (ahead - 1) * step,
             "step_s": int(grid.interval_s * spec.step), "steps_ahead": ahead.astype(np.int32),
-            **{name: getattr(made, name).ravel() for name in ("mean", "lo80", "hi80", "lo95", "hi95")},
+            **{name: np.broadcast_to(getattr(made, name), made.mean.shape).ravel()
+               for name in ("mean", "lo80", "hi80", "lo95", "hi95", "scale80", "scale95")},
             "method": SHORT_METHOD,
         }).rename(columns={"mean": "forecast"}))
         parts.append(_actuals(asset, detector, frame, index, positions, every_s // grid.interval_s, spec.step,
@@ -223,11 +230,11 @@ def with_limits(forecasts: pd.DataFrame, limits: Limits) -> pd.DataFrame:
 
 
 def both_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid, every_s: int,
-                 limits: Limits) -> Iterator[pd.DataFrame]:
+                 limits: Limits, recalibration: Recalibration | None = None) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` in each Spark Python worker: ``scored_and_forecast`` per batch of whole assets."""
     detector = detector_for(model)
     for frame in whole_assets(batches):
-        yield from scored_and_forecast(detector, frame, grid, every_s, limits)
+        yield from scored_and_forecast(detector, frame, grid, every_s, limits, recalibration)
 
 
 def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid) -> Iterator[pd.DataFrame]:

@@ -14,6 +14,7 @@ from functools import partial
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from models.forecasting import Recalibration
 from models.serving import (
     FORECAST_COLUMNS,
     OUTPUT,
@@ -37,12 +38,15 @@ def score_features(rows: DataFrame, model: ShippedModel, columns: list[str], gri
 
 
 def score_and_forecast(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid, every_s: int,
-                       limits: Limits, partitions: int | None = None) -> DataFrame:
+                       limits: Limits, recalibration: Recalibration | None = None,
+                       partitions: int | None = None) -> DataFrame:
     """Both in one pass over the rows (one shuffle, each asset on the grid once):
     ``models.serving.BOTH_COLUMNS``; ``scores_of`` and ``forecasts_of`` take them apart
-    (cache it first: both read it)."""
+    (cache it first: both read it). ``recalibration`` (the stored interval recalibrations
+    the issues may use) travels with the task."""
     return _ordered(rows, columns, partitions).mapInPandas(
-        partial(both_batches, model=model, grid=grid, every_s=every_s, limits=limits), both_schema())
+        partial(both_batches, model=model, grid=grid, every_s=every_s, limits=limits, recalibration=recalibration),
+        both_schema())
 
 
 def scores_of(both: DataFrame) -> DataFrame:

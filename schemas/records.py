@@ -366,6 +366,9 @@ SENSOR_FORECASTS = Table(
         Field("actual", Kind.DOUBLE, doc="steps_ahead 0: the period's observed mean"),
         Field("lo80", Kind.DOUBLE), Field("hi80", Kind.DOUBLE),
         Field("lo95", Kind.DOUBLE), Field("hi95", Kind.DOUBLE),
+        Field("scale80", Kind.DOUBLE, doc="the factor the 80 % interval's half-widths were recalibrated by at issue "
+                                          "(forecast_calibration; 1: as trained or fitted)"),
+        Field("scale95", Kind.DOUBLE, doc="the same for the 95 % interval"),
         Field("limit_low", Kind.DOUBLE, doc="the sensor's operating limits (forecast.limits), null: none"),
         Field("limit_high", Kind.DOUBLE),
         Field("p_beyond_limit", Kind.DOUBLE,
@@ -375,6 +378,28 @@ SENSOR_FORECASTS = Table(
     ),
     partition_by=(_DAY,),
     primary_key=("asset_id", "sensor", "horizon", "issued_at", "target_start", "day"),
+    clustered_by="asset_id",
+)
+
+FORECAST_CALIBRATION = Table(
+    name="forecast_calibration",
+    doc="Per asset, sensor and horizon, hourly (sensorwatch forecast): the factors the forecasts' interval "
+        "half-widths are recalibrated by, so that 80 % and 95 % of the matured forecasts of the last "
+        "forecast.calibration_h hours (short) or forecast.history_h hours (long) would have covered their "
+        "actuals (models.forecasting.calibrated_scale). "
+        "The long forecasts issued at calibrated_at use it; the short ones issued from an hour after it on.",
+    fields=(
+        Field("asset_id", Kind.STRING, nullable=False),
+        Field("sensor", Kind.STRING, nullable=False),
+        Field("horizon", Kind.STRING, nullable=False, doc="short | long"),
+        Field("calibrated_at", Kind.TIMESTAMP, nullable=False,
+              doc="the hour it was computed for: from forecasts issued before it whose periods had ended by it"),
+        Field("matured", Kind.INT, nullable=False, doc="the matured forecast periods it was computed from"),
+        Field("scale80", Kind.DOUBLE, nullable=False), Field("scale95", Kind.DOUBLE, nullable=False),
+        Field("run_id", Kind.STRING, nullable=False, doc="the forecast run that wrote it (job_runs.run_id)"),
+    ),
+    partition_by=(_DAY,),
+    primary_key=("asset_id", "sensor", "horizon", "calibrated_at", "day"),
     clustered_by="asset_id",
 )
 
@@ -399,11 +424,12 @@ LIMIT_ALERTS = Table(
     clustered_by="asset_id",
 )
 
-RETAINED: tuple[Table, ...] = (SENSOR_FEATURES, ANOMALY_SCORES, CHALLENGER_SCORES, SENSOR_FORECASTS)
+RETAINED: tuple[Table, ...] = (SENSOR_FEATURES, ANOMALY_SCORES, CHALLENGER_SCORES, SENSOR_FORECASTS,
+                               FORECAST_CALIBRATION)
 # Tables that live in the SQL store (CrateDB).
 SQL_TABLES: tuple[Table, ...] = (JOB_RUNS, SENSOR_FEATURES, ANOMALY_SCORES, ANOMALY_EVENTS, CHALLENGER_SCORES,
                                  CHALLENGER_EVENTS, ANOMALY_ALERTS, ANOMALY_FEEDBACK, MAINTENANCE_WINDOWS,
                                  THRESHOLD_VERSIONS, PREDICTION_RUNS, FEATURE_DRIFT, SENSOR_FORECASTS,
-                                 LIMIT_ALERTS)
+                                 FORECAST_CALIBRATION, LIMIT_ALERTS)
 # Datasets that live as Parquet on HDFS (Hive/Impala external tables).
 LAKE_TABLES: tuple[Table, ...] = (LANDING_EVENTS, QUARANTINE_EVENTS)

@@ -273,11 +273,14 @@ class Limit(_Strict):
 
 
 class ForecastConf(_Strict):
-    """Sensor forecasts (``models.forecasting``): the long horizon's method and history, and
-    the operating limits whose predicted crossing is in ``v_asset_health`` and alerted."""
+    """Sensor forecasts (``models.forecasting``): the long horizon's method and history, the
+    span of matured forecasts their intervals are recalibrated from, and the operating
+    limits whose predicted crossing is in ``v_asset_health`` and alerted."""
 
     long_method: Literal["seasonal_naive", "auto_ets", "auto_theta"] = "auto_ets"  # bench/forecast.py chose it
     history_h: PositiveInt = 168  # hours of hourly means the long forecast is fitted on
+    calibration_h: PositiveInt = 24  # hours of matured short forecasts their intervals are recalibrated from
+    # (hourly; the long forecasts' from the history_h hours they are fitted on)
     limits: dict[str, Limit] = {}  # sensor -> its limits on every asset
     asset_limits: dict[str, dict[str, Limit]] = {}  # asset -> sensor -> limits (instead of the sensor's)
     alert_probability: float = Field(default=0.5, gt=0, lt=1)  # a predicted_limit alert from this probability

@@ -13,6 +13,7 @@ from models.detector import Detector
 from models.event_merging import classify, merge_conditions, merge_events
 from models.instrument import InstrumentSpec
 from models.serving import SCORE_COLUMNS, Grid, score_frame, score_stream
+from schemas import SENSOR_NAMES
 from tests.test_model import SPEC, sine_rows
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -240,6 +241,36 @@ def test_short_forecasts_are_the_same_from_any_range_and_cover_every_sensor_and_
     later = rows.copy()
     later.loc[later.interval_start >= pd.Timestamp("2026-01-01 00:08:00"), "pressure__mean"] += 50
     pd.testing.assert_frame_equal(forecast_frame(fitted, later, g(420, 480), every_s=60), live)
+
+
+def test_short_forecasts_use_the_stored_recalibration_of_their_issue_time():
+    """A recalibration computed an hour before an issue widens that issue's intervals by its
+    factors (each row says which); a live cycle and a backfill give the same rows; the
+    issues before it keep the intervals as trained."""
+    from models.forecasting import Recalibration, ShortSpec
+    from models.serving import forecast_frame
+
+    small = ShortSpec(history=60, step=5, steps=3, origin_every=10)
+    fitted = Detector.fit({"a1": sine_rows(300, 1), "a2": sine_rows(300, 2)}, SPEC, small)
+    rows = pd.concat([sine_rows(700, 1), sine_rows(700, 2)], ignore_index=True)
+    g = lambda a, b: Grid.for_range(T0 + timedelta(seconds=a), T0 + timedelta(seconds=b), 1, fitted.lookback_rows)
+    computed = pd.Timestamp(T0.replace(tzinfo=None)) + pd.Timedelta(seconds=450) - pd.Timedelta(hours=1)
+    recal = Recalibration.of_rows(pd.DataFrame([{"asset_id": "a1", "sensor": "pressure", "calibrated_at": computed,
+                                                 "scale80": 2.0, "scale95": 3.0}]), SENSOR_NAMES)
+    plain = forecast_frame(fitted, rows, g(300, 600), every_s=60)
+    backfill = forecast_frame(fitted, rows, g(300, 600), every_s=60, recalibration=recal)
+    key = ["asset_id", "sensor", "issued_at", "target_start", "steps_ahead"]
+    a, b = plain.set_index(key), backfill.set_index(key)
+    ahead = b.index.get_level_values("steps_ahead") > 0
+    widened = ahead & (b.index.get_level_values("asset_id") == "a1") & (b.index.get_level_values("sensor") == "pressure") \
+        & (b.index.get_level_values("issued_at") >= computed + pd.Timedelta(hours=1))
+    assert widened.sum() == 3 * 3  # issues 480, 540, 600 x steps
+    assert np.allclose((b.hi80 - b.forecast)[widened], 2.0 * (a.hi80 - a.forecast)[widened])
+    assert np.allclose((b.forecast - b.lo95)[widened], 3.0 * (a.forecast - a.lo95)[widened])
+    assert (b.scale80[widened] == 2.0).all() and (b.scale95[ahead & ~widened] == 1.0).all()
+    pd.testing.assert_frame_equal(b[~widened], a[~widened])
+    live = forecast_frame(fitted, rows, g(480, 540), every_s=60, recalibration=recal).set_index(key)
+    pd.testing.assert_frame_equal(live, b.loc[live.index])
 
 
 def test_one_pass_makes_the_scores_and_forecasts_of_the_separate_frames():

@@ -46,6 +46,7 @@ from pyspark.sql import functions as F
 
 from features.transforms import compute_features
 from models import drift, registry
+from models.forecasting import CALIBRATION_LAG_S, Recalibration
 from models.registry import LoadedModel
 from models.serving import Grid
 from models.shipped import ShippedModel
@@ -252,8 +253,23 @@ def scored_and_forecast_by(store: SqlStore, rows: DataFrame, model: LoadedModel,
     ``rows``, and the threshold version scored with: its files and active thresholds shipped
     with the task, the lookback its own spec needs."""
     shipped, own, version = _shipped_on_own_grid(store, model, grid)
+    recalibration = stored_recalibration(store, own, settings.predict.interval_s)
     return score_and_forecast(rows, shipped, model.detector.spec.columns, own, settings.predict.interval_s,
-                              settings.forecast.limit_table()), version
+                              settings.forecast.limit_table(), recalibration), version
+
+
+def stored_recalibration(store: SqlStore, grid: Grid, every_s: int) -> Recalibration:
+    """The short forecasts' interval recalibrations (``forecast_calibration``) that the
+    issues of ``grid`` may use (``models.forecasting.Recalibration``)."""
+    issues = grid.issues(every_s)
+    if not len(issues):
+        return Recalibration()
+    lag = timedelta(seconds=CALIBRATION_LAG_S)
+    names = ["asset_id", "sensor", "calibrated_at", "scale80", "scale95"]
+    rows = pd.DataFrame(store.query(q.calibrations_for(store.target, "short", utc(issues[0]) - lag,
+                                                       utc(issues[-1]) - lag)), columns=names)
+    rows["calibrated_at"] = pd.to_datetime(rows["calibrated_at"], utc=True).dt.tz_localize(None)
+    return Recalibration.of_rows(rows, SENSOR_NAMES, CALIBRATION_LAG_S)
 
 
 def write_forecasts(store: SqlStore, made: DataFrame, model: LoadedModel, run_id: str) -> int:

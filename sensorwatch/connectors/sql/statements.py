@@ -20,7 +20,17 @@ from typing import Any
 
 from psycopg import sql
 
-from schemas import JOB_RUNS, SENSOR_FEATURES, SENSOR_FORECASTS, SENSOR_NAMES, Table, ddl, sql_type
+from models.forecasting import TINY
+from schemas import (
+    FORECAST_CALIBRATION,
+    JOB_RUNS,
+    SENSOR_FEATURES,
+    SENSOR_FORECASTS,
+    SENSOR_NAMES,
+    Table,
+    ddl,
+    sql_type,
+)
 from schemas.features import column
 from schemas.records import (
     ANOMALY_ALERTS,
@@ -334,6 +344,40 @@ def hourly_means(t: Target, start: datetime, end: datetime) -> Statement:
     return Statement(sql.SQL("SELECT asset_id, date_trunc('hour', 'UTC', interval_start) AS hour, {} FROM {} "
                              "WHERE interval_start >= %s AND interval_start < %s GROUP BY 1, 2 ORDER BY 1, 2").format(
         means, t.table(SENSOR_FEATURES)), (start, end))
+
+
+def forecast_calibration(t: Target, horizon: str, start: datetime, end: datetime, minimum: int) -> Statement:
+    """Per asset and sensor: ``horizon``'s forecasts issued in [start, end) whose periods had
+    ended by ``end`` (their actual is stored, known at ``end``), how many, and the 80 % and
+    95 % percentiles of their reach: |actual - forecast| over the unscaled half-width on
+    that side (``models.forecasting.reach`` and ``calibrated_scale``, in the store); groups
+    with fewer than ``minimum`` matured forecasts are left out (scale 1)."""
+    def reach(level: str) -> Composable:
+        return sql.SQL(
+            "CASE WHEN a.actual >= f.forecast "
+            "THEN (a.actual - f.forecast) / greatest((f.hi{0} - f.forecast) / coalesce(f.scale{0}, 1.0), {1}) "
+            "ELSE (f.forecast - a.actual) / greatest((f.forecast - f.lo{0}) / coalesce(f.scale{0}, 1.0), {1}) END"
+        ).format(sql.SQL(level), sql.SQL(repr(TINY)))
+    return Statement(sql.SQL(
+        "SELECT f.asset_id, f.sensor, f.horizon, count(*) AS matured, "
+        "percentile({r80}, 0.8) AS scale80, percentile({r95}, 0.95) AS scale95 "
+        "FROM {t} f JOIN {t} a ON a.asset_id = f.asset_id AND a.sensor = f.sensor AND a.horizon = f.horizon "
+        "AND a.target_start = f.target_start AND a.steps_ahead = 0 "
+        "WHERE f.horizon = %s AND f.steps_ahead > 0 AND f.issued_at >= %s AND f.issued_at < %s "
+        "AND a.issued_at <= %s AND f.forecast IS NOT NULL AND a.actual IS NOT NULL "
+        "GROUP BY f.asset_id, f.sensor, f.horizon HAVING count(*) >= %s").format(
+        r80=reach("80"), r95=reach("95"), t=t.table(SENSOR_FORECASTS)), (horizon, start, end, end, minimum))
+
+
+def calibrations_for(t: Target, horizon: str, first: datetime, last: datetime) -> Statement:
+    """``horizon``'s recalibrations that forecasts issued between two times may use: those
+    computed in (``first``, ``last``] and the newest at or before ``first``."""
+    table = t.table(FORECAST_CALIBRATION)
+    return Statement(sql.SQL(
+        "SELECT asset_id, sensor, calibrated_at, scale80, scale95 FROM {0} WHERE horizon = %s "
+        "AND calibrated_at <= %s AND calibrated_at >= (SELECT coalesce(max(calibrated_at), %s) FROM {0} "
+        "WHERE horizon = %s AND calibrated_at <= %s) ORDER BY calibrated_at").format(table),
+        (horizon, last, first, horizon, first))
 
 
 def top_events_of(t: Target, asset: str, top: int) -> Statement:
