@@ -29,7 +29,7 @@ from psycopg import sql
 from pyspark.sql import functions as F
 
 from features.transforms import compute_features
-from schemas import ANOMALY_SCORES, SENSOR_FEATURES, Field, Kind, Table
+from schemas import ANOMALY_SCORES, SENSOR_FEATURES, SENSOR_FORECASTS, SENSOR_NAMES, Field, Kind, Table
 from sensorwatch import services
 from sensorwatch.config import Settings, load_settings
 from sensorwatch.connectors.sql import SqlStore, SqlWriteFailed, bulk_upsert
@@ -227,9 +227,17 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     return out
 
 
+def indexed(table: Table) -> Table:
+    """The same table with every column indexed (what the result tables' values were until measured here)."""
+    return dataclasses.replace(table, name=f"{table.name}_indexed", fields=tuple(
+        dataclasses.replace(f, indexed=True) for f in table.fields))
+
+
 def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
     """The two writers on the score rows' shape (14 columns, two arrays; the predict
-    cycle's 180k rows at 1,000 pumps), each inserting then updating, from 4 partitions."""
+    cycle's 180k rows at 1,000 pumps), each inserting then updating, from 4 partitions;
+    and the job's writer into the table with every column indexed (``http_bulk_indexed``:
+    before) beside the table as declared (values not indexed)."""
     settings = isolated(base, "bench_score_writers")
     store = SqlStore(settings)
     start = F.lit(START)
@@ -239,14 +247,51 @@ def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
         .alias("interval_start"),
         F.rand(1).alias("score"), F.lit(0.7).alias("threshold"), (F.rand(2) > 0.8).alias("exceeds"),
         F.lit(False).alias("is_anomaly"), F.array(F.lit("pressure"), F.lit("current")).alias("top_sensors"),
-        F.array(F.lit(0.6), F.rand(3)).alias("top_contributions"), F.lit("sensorwatch-detector").alias("model_name"),
+        F.array(F.lit(0.6), F.rand(3)).alias("top_contributions"),
+        F.when(F.rand(4) > 0.99, F.lit("frozen")).alias("instrument_check"),
+        F.when(F.rand(4) > 0.99, F.lit("pressure")).alias("instrument_sensor"),
+        F.when(F.rand(4) > 0.99, start).alias("instrument_since"), F.lit("sensorwatch-detector").alias("model_name"),
         F.lit(3).alias("model_version"), F.lit("run-1").alias("run_id"),
         F.lit("date=2026-01-05/hour=0").alias("source_partition"), F.lit(0).alias("threshold_version"),
         start.alias("day")).repartition(4, "asset_id").cache()
     df.count()
+    before = indexed(ANOMALY_SCORES)
     out = time_writers(store, [
         ("http_bulk", ANOMALY_SCORES, lambda: bulk_upsert(store, df, ANOMALY_SCORES)),
+        ("http_bulk_indexed", before, lambda: bulk_upsert(store, df, before)),
         ("psycopg_upsert", ANOMALY_SCORES, lambda: psycopg_upsert(settings, df, ANOMALY_SCORES))], rows, "score writer")
+    df.unpersist()
+    return out
+
+
+def compare_forecast_writers(spark, base: Settings, assets: int = 1000) -> dict:
+    """The job's writer on a cycle's short-forecast rows at ``assets`` pumps (8 sensors x
+    (15 steps ahead + 3 actuals): 144k rows), into ``sensor_forecasts`` as declared (values
+    not indexed) and with every column indexed (before), each inserting then updating."""
+    settings = isolated(base, "bench_forecast_writers")
+    store = SqlStore(settings)
+    start = F.lit(START)
+    per_asset = len(SENSOR_NAMES) * 18
+    rows = assets * per_asset
+    ahead = (F.col("id") % 18).cast("int")
+    df = spark.range(rows).select(
+        F.format_string("pump-%04d", (F.col("id") / per_asset).cast("int")).alias("asset_id"),
+        F.element_at(F.array(*map(F.lit, SENSOR_NAMES)), ((F.col("id") / 18) % len(SENSOR_NAMES)).cast("int") + 1)
+        .alias("sensor"), F.lit("short").alias("horizon"), start.alias("issued_at"),
+        (start + F.make_dt_interval(F.lit(0), F.lit(0), ahead, F.lit(0))).alias("target_start"),
+        F.lit(60).alias("step_s"), F.greatest(ahead - 2, F.lit(0)).alias("steps_ahead"),
+        F.when(ahead > 2, F.rand(1)).alias("forecast"), F.when(ahead <= 2, F.rand(2)).alias("actual"),
+        *(F.when(ahead > 2, F.rand(3) + d).alias(c) for c, d in (("lo80", -1), ("hi80", 1), ("lo95", -2), ("hi95", 2))),
+        *(F.when(ahead > 2, F.lit(1.0)).alias(c) for c in ("scale80", "scale95")),
+        F.lit(None).cast("double").alias("limit_low"), F.when(F.col("id") % 8 == 4, F.lit(95.0)).alias("limit_high"),
+        F.when(F.col("id") % 8 == 4, F.rand(5)).alias("p_beyond_limit"), F.lit("ets_trained").alias("method"),
+        F.lit("sensorwatch-detector").alias("model_name"), F.lit(3).alias("model_version"),
+        F.lit("run-1").alias("run_id"), start.alias("day")).repartition(4, "asset_id").cache()
+    df.count()
+    before = indexed(SENSOR_FORECASTS)
+    out = time_writers(store, [
+        ("http_bulk", SENSOR_FORECASTS, lambda: bulk_upsert(store, df, SENSOR_FORECASTS)),
+        ("http_bulk_indexed", before, lambda: bulk_upsert(store, df, before))], rows, "forecast writer")
     df.unpersist()
     return out
 
@@ -257,6 +302,8 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=50, help="assets at N (doubled at 2N)")
     ap.add_argument("--no-writers", action="store_true", help="skip the bulk-writer comparisons")
     ap.add_argument("--only-writers", action="store_true", help="only the bulk-writer comparisons")
+    ap.add_argument("--only-result-writers", action="store_true",
+                    help="only the writes of the prediction's results (scores, forecasts)")
     args = ap.parse_args()
     base = load_settings()
     services.up(base)
@@ -266,7 +313,7 @@ def main() -> None:
     tag = f"b{int(time.time())}"
 
     result: dict = {}
-    if not args.only_writers:
+    if not (args.only_writers or args.only_result_writers):
         warm = one_run(spark, base, f"{tag}_warm", 5, 600)  # JIT, Python workers: not measured
         print(f"warm-up: {warm}", flush=True)
         runs = {}
@@ -284,9 +331,12 @@ def main() -> None:
             "runs": runs,
         }
     if not args.no_writers:
-        result["writers"] = compare_writers(spark, base, args.assets, seconds)
+        if not args.only_result_writers:
+            result["writers"] = compare_writers(spark, base, args.assets, seconds)
         result["score_writers"] = compare_score_writers(spark, base)
-    for name in (f"{tag}_warm", f"{tag}_n", f"{tag}_2n", "bench_writers", "bench_score_writers"):
+        result["forecast_writers"] = compare_forecast_writers(spark, base)
+    for name in (f"{tag}_warm", f"{tag}_n", f"{tag}_2n", "bench_writers", "bench_score_writers",
+                 "bench_forecast_writers"):
         SqlStore(base.with_overrides(sql={"schema": name})).drop_schema()
     print(json.dumps(result))
 

@@ -19,10 +19,10 @@ Short horizon (what each prediction cycle issues: the 15 one-minute means ahead,
     own next-interval forecasts for 900 s, averaged per minute (no intervals of its own).
 Long horizon (hourly, the next 24 h): seasonal_naive (24 h ago: the baseline), auto_ets and
 auto_theta (statsforecast, a daily season), origins every 6 h after 3 days (17 origins in 8
-days: 5, in 5 days, were too few to tell a coverage within 5 points); the production method
-also recalibrated (``+recalibrated``: issued hourly from the second day on, each origin's
-intervals scaled by the recalibration of its own hour from the forecasts of the
-``forecast.history_h`` hours before it, as ``sensorwatch forecast`` does). SKAB's file holds
+days: 5, in 5 days, were too few to tell a coverage within 5 points); each also recalibrated
+(``+recalibrated``: issued hourly from the second day on, each origin's intervals scaled by
+the recalibration of its own hour from the forecasts of the ``forecast.history_h`` hours
+before it, as ``sensorwatch forecast`` does). SKAB's file holds
 2.6 hours: the short horizon only.
 
 MASE here is the method's mean absolute error over the baseline's on the same origins and
@@ -58,7 +58,6 @@ from sensorwatch.sources.simulator import simulate
 SPEC = fc.ShortSpec()
 SETTINGS = load_settings("local")  # the prediction cycle and the recalibration span production runs with
 RECALIBRATED = "+recalibrated"  # a method's name with its intervals recalibrated as production does
-LONG_PRODUCTION = SETTINGS.forecast.long_method
 # What production can run: every cycle (short, 8,000 series at 1,000 pumps within seconds), every hour (long).
 CHEAP = {"short": ("naive", "ets_trained"), "long": ("seasonal_naive", "auto_ets", "auto_theta")}
 HISTORY = 3600  # the intervals before an origin that auto_ets and the LSTM may read (the test's first inputs)
@@ -221,10 +220,10 @@ def short_backtest(train: dict[str, np.ndarray], test: dict[str, np.ndarray], ev
 
 
 def long_backtest(hourly: dict[str, np.ndarray], first_origin: int, every: int, span_h: int) -> dict:
-    """Hourly series (id -> values) -> every long method from origins every ``every`` hours;
-    the production method (``LONG_PRODUCTION``) also recalibrated as ``sensorwatch forecast``
-    does: issued every hour from ``span_h`` before the first origin (at the earliest from
-    the second day, when a daily season is fitted), each origin's intervals
+    """Hourly series (id -> values) -> every long method from origins every ``every`` hours,
+    each also recalibrated as ``sensorwatch forecast`` does (``+recalibrated``): issued every
+    hour from ``span_h`` before the first origin (at the earliest from the second day, when
+    a daily season is fitted), each origin's intervals
     scaled per series by ``calibrated_scale`` of the reach of the forecasts of the ``span_h``
     hours before it whose hours had passed. ``seconds``: the origins' forecasts only."""
     errors: dict[str, list] = {}
@@ -233,16 +232,14 @@ def long_backtest(hourly: dict[str, np.ndarray], first_origin: int, every: int, 
     length = min(len(v) for v in hourly.values())
     origins = list(range(first_origin, length - fc.LONG_STEPS + 1, every))
     for method in ("seasonal_naive", "auto_ets", "auto_theta"):
-        issues = range(max(2 * fc.DAY, first_origin - span_h), origins[-1] + 1) if method == LONG_PRODUCTION \
-            else origins
+        issues = range(max(2 * fc.DAY, first_origin - span_h), origins[-1] + 1)
         made, timing[method] = {}, 0.0
         for o in issues:
             started = time.perf_counter()
             made[o] = fc.long_forecast({k: v[:o] for k, v in hourly.items()}, method)
             timing[method] += (time.perf_counter() - started) if o in origins else 0.0
-        variants = {method: {o: made[o] for o in origins}}
-        if method == LONG_PRODUCTION:
-            variants[method + RECALIBRATED] = {o: recalibrated_long(hourly, made, o, span_h) for o in origins}
+        variants = {method: {o: made[o] for o in origins},
+                    method + RECALIBRATED: {o: recalibrated_long(hourly, made, o, span_h) for o in origins}}
         for name, per_origin in variants.items():
             per_origin_err, per_origin_band = [], []
             for o, forecasts in per_origin.items():

@@ -30,7 +30,10 @@ Timed:
   worker (sampled from /proc every 0.2 s); ``scaling_ratio_4x`` = cycle(4N) / cycle(N) for
   the sizes N and 4N of the list (linear: 4.0);
 * end to end: ``sensorwatch submit predict --run --at T`` for ``--assets``, as a scheduled
-  task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done).
+  task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done);
+* result tables (``compare_result_indexing``, unless ``--no-indexing``): the warm cycle into
+  ``anomaly_scores`` and ``sensor_forecasts`` as declared (their values not indexed) and into
+  the same tables with every column indexed (before), side by side, inserting then replaying.
 
 The last line is one JSON object with ``cycle_s`` (the warm cycle), ``interval_s``,
 ``worker_rss_mib``, ``submit_s`` (end to end) of the first scorer, the same of the others
@@ -40,6 +43,7 @@ under ``scorers``, ``udf_vs_direct``, ``scaling_ratio_4x`` and the stage seconds
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -61,10 +65,12 @@ from models import registry
 from models.detector import Detector
 from models.serving import Grid, score_frame
 from models.spark_scoring import score_features
+from schemas import ANOMALY_SCORES, SENSOR_FORECASTS, Table
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.connectors.sql import SqlStore
+from sensorwatch.connectors.sql import statements as q
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
 from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
 from sensorwatch.runtime.spark import SCORER_ENV, get_spark
@@ -166,6 +172,34 @@ def end_to_end(settings) -> float:
     return round(seconds, 1)
 
 
+def all_indexed(table: Table) -> Table:
+    """``table`` with every column indexed: how the result tables were declared before."""
+    return dataclasses.replace(table, fields=tuple(dataclasses.replace(f, indexed=True) for f in table.fields))
+
+
+def compare_result_indexing(spark, settings) -> dict:
+    """The cycle into result tables as declared (values not indexed) and into the same
+    tables with every column indexed (before), side by side: each in a fresh SQL schema
+    over the same landing zone, inserting (A, B), then replaying (A, B) the same cycle."""
+    variants = {}
+    for variant in ("declared", "indexed"):
+        schema = f"{settings.sql.schema_}_{variant}"
+        variants[variant] = settings.with_overrides(sql={"schema": schema})
+        store = SqlStore(variants[variant])
+        store.drop_schema()
+        if variant == "indexed":
+            for table in (ANOMALY_SCORES, SENSOR_FORECASTS):
+                store.execute(q.create_table(store.target, all_indexed(table)))
+    out: dict = {v: {} for v in variants}
+    for run in ("insert", "replay"):
+        for variant, sized in variants.items():
+            out[variant][run] = timed_cycle(spark, sized)
+            print(f"result tables {variant}, {run}: {out[variant][run]}", flush=True)
+    for sized in variants.values():
+        SqlStore(sized).drop_schema()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=1000)
@@ -173,6 +207,8 @@ def main() -> None:
                         help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
+    parser.add_argument("--no-indexing", action="store_true",
+                        help="skip the cycle into result tables with every column indexed (before) beside as declared")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
     base = load_settings("local")
@@ -219,6 +255,7 @@ def main() -> None:
     chosen = by_scorer[scorers[0]]
     first, warm, after_idle, e2e = chosen["first"], chosen["warm"], chosen["after_idle"], chosen["submit_s"]
     settings = with_scorer(spark, settings, scorers[0])
+    indexing = {} if args.no_indexing else compare_result_indexing(spark, settings)
 
     # -- scaling: warm cycles for each fleet size -------------------------------------------
     scaling = {}
@@ -257,7 +294,7 @@ def main() -> None:
         "cycle_share": chosen["cycle_share"], "worker_rss_mib": chosen["worker_rss_mib"], "submit_s": e2e,
         "first_cycle_s": first["cycle_s"], "first": first, "warm_cycle_s": warm["cycle_s"], "warm": warm,
         "after_idle_cycle_s": after_idle["cycle_s"], "after_idle": after_idle,
-        "end_to_end_s": e2e, "scaling_ratio_4x": ratio, "scaling": scaling,
+        "end_to_end_s": e2e, "scaling_ratio_4x": ratio, "scaling": scaling, "result_indexing": indexing,
         "feature_rows": n_rows, "windows": windows,
         "udf_s": round(udf_s, 2), "udf_cold_s": round(cold, 2), "direct_s": round(direct_s, 2),
         "udf_windows_per_s": round(windows / udf_s), "direct_windows_per_s": round(windows / direct_s),

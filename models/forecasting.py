@@ -268,7 +268,9 @@ def long_forecast(series: dict[str, np.ndarray], method: str, steps: int = LONG_
         for key, rows in result.groupby("unique_id", sort=False):
             cols = [name, f"{name}-lo-80", f"{name}-hi-80", f"{name}-lo-95", f"{name}-hi-95"]
             mean, lo80, hi80, lo95, hi95 = (rows[c].to_numpy(np.float64)[None, :, None] for c in cols)
-            out[str(key)] = Forecast(mean, lo80, hi80, lo95, hi95)
+            # an interval holds its forecast (AutoTheta's can sit a rounding error beside it on a noiseless series)
+            out[str(key)] = Forecast(mean, np.minimum(lo80, mean), np.maximum(hi80, mean), np.minimum(lo95, mean),
+                                     np.maximum(hi95, mean))
     return out
 
 

@@ -156,9 +156,11 @@ VIEWS: tuple[View, ...] = (
          "SELECT asset_id, interval_start, score, threshold, exceeds, is_anomaly, top_sensors[1] AS main_sensor,\n"
          "  instrument_check, instrument_sensor, model_version, threshold_version\nFROM {anomaly_scores}"),
     View("v_forecast_vs_actual", "Each forecast (short: one-minute means, long: hourly) with its 80 % and 95 % "
-         "intervals and, once the period has passed, its actual mean; steps_ahead says how far ahead it was made.",
+         "intervals (and the factors they were recalibrated by) and, once the period has passed, its actual mean; "
+         "steps_ahead says how far ahead it was made.",
          "SELECT f.asset_id, f.sensor, f.horizon, f.issued_at, f.target_start, f.steps_ahead, f.forecast,\n"
-         "  f.lo80, f.hi80, f.lo95, f.hi95, a.actual, f.limit_low, f.limit_high, f.p_beyond_limit, f.method\n"
+         "  f.lo80, f.hi80, f.lo95, f.hi95, f.scale80, f.scale95, a.actual, f.limit_low, f.limit_high,\n"
+         "  f.p_beyond_limit, f.method\n"
          "FROM {sensor_forecasts} f\n"
          "LEFT JOIN {sensor_forecasts} a ON a.asset_id = f.asset_id AND a.sensor = f.sensor AND a.horizon = f.horizon\n"
          "  AND a.target_start = f.target_start AND a.steps_ahead = 0\n"

@@ -277,7 +277,7 @@ class ForecastConf(_Strict):
     span of matured forecasts their intervals are recalibrated from, and the operating
     limits whose predicted crossing is in ``v_asset_health`` and alerted."""
 
-    long_method: Literal["seasonal_naive", "auto_ets", "auto_theta"] = "auto_ets"  # bench/forecast.py chose it
+    long_method: Literal["seasonal_naive", "auto_ets", "auto_theta"] = "auto_theta"  # bench/forecast.py chose it
     history_h: PositiveInt = 168  # hours of hourly means the long forecast is fitted on
     calibration_h: PositiveInt = 24  # hours of matured short forecasts their intervals are recalibrated from
     # (hourly; the long forecasts' from the history_h hours they are fitted on)

@@ -359,7 +359,7 @@ def test_bi_views_answer_and_the_bi_role_reads_but_cannot_write(pipeline, spark,
             # every example of docs/bi.md for the SQL store, as this login, as a BI tool sends it
             bi.execute(f'SET search_path TO "{schema}"')
             examples = doc_sql_blocks("sql")
-            assert len(examples) == 9
+            assert len(examples) == 10
             for example in examples:
                 bi.execute(example).fetchall()
             # a label from the BI tool: INSERT into anomaly_feedback, and nothing else
