@@ -227,17 +227,19 @@ def compare_writers(spark, base: Settings, assets: int, seconds: int) -> dict:
     return out
 
 
-def indexed(table: Table) -> Table:
-    """The same table with every column indexed (what the result tables' values were until measured here)."""
-    return dataclasses.replace(table, name=f"{table.name}_indexed", fields=tuple(
-        dataclasses.replace(f, indexed=True) for f in table.fields))
+def values_unindexed(table: Table, keep: tuple[str, ...] = ("run_id", "steps_ahead")) -> Table:
+    """The same table with its value columns not indexed (as sensor_features'): only the key
+    and ``keep`` (what the views and statements filter the whole table by) indexed."""
+    key = set(table.primary_key) | set(keep)
+    return dataclasses.replace(table, name=f"{table.name}_unindexed", fields=tuple(
+        f if f.name in key else dataclasses.replace(f, indexed=False) for f in table.fields))
 
 
 def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
     """The two writers on the score rows' shape (14 columns, two arrays; the predict
     cycle's 180k rows at 1,000 pumps), each inserting then updating, from 4 partitions;
-    and the job's writer into the table with every column indexed (``http_bulk_indexed``:
-    before) beside the table as declared (values not indexed)."""
+    and the job's writer into the table with its values not indexed
+    (``http_bulk_values_unindexed``, as sensor_features') beside the table as declared."""
     settings = isolated(base, "bench_score_writers")
     store = SqlStore(settings)
     start = F.lit(START)
@@ -255,10 +257,12 @@ def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
         F.lit("date=2026-01-05/hour=0").alias("source_partition"), F.lit(0).alias("threshold_version"),
         start.alias("day")).repartition(4, "asset_id").cache()
     df.count()
-    before = indexed(ANOMALY_SCORES)
+    store.execute(q.create_table(store.target, ANOMALY_SCORES))
+    bulk_upsert(store, df, ANOMALY_SCORES)  # warm-up (the session's first Python workers), not measured
+    unindexed = values_unindexed(ANOMALY_SCORES)
     out = time_writers(store, [
         ("http_bulk", ANOMALY_SCORES, lambda: bulk_upsert(store, df, ANOMALY_SCORES)),
-        ("http_bulk_indexed", before, lambda: bulk_upsert(store, df, before)),
+        ("http_bulk_values_unindexed", unindexed, lambda: bulk_upsert(store, df, unindexed)),
         ("psycopg_upsert", ANOMALY_SCORES, lambda: psycopg_upsert(settings, df, ANOMALY_SCORES))], rows, "score writer")
     df.unpersist()
     return out
@@ -266,8 +270,8 @@ def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
 
 def compare_forecast_writers(spark, base: Settings, assets: int = 1000) -> dict:
     """The job's writer on a cycle's short-forecast rows at ``assets`` pumps (8 sensors x
-    (15 steps ahead + 3 actuals): 144k rows), into ``sensor_forecasts`` as declared (values
-    not indexed) and with every column indexed (before), each inserting then updating."""
+    (15 steps ahead + 3 actuals): 144k rows), into ``sensor_forecasts`` as declared and with
+    its values not indexed, each inserting then updating."""
     settings = isolated(base, "bench_forecast_writers")
     store = SqlStore(settings)
     start = F.lit(START)
@@ -288,10 +292,11 @@ def compare_forecast_writers(spark, base: Settings, assets: int = 1000) -> dict:
         F.lit("sensorwatch-detector").alias("model_name"), F.lit(3).alias("model_version"),
         F.lit("run-1").alias("run_id"), start.alias("day")).repartition(4, "asset_id").cache()
     df.count()
-    before = indexed(SENSOR_FORECASTS)
+    unindexed = values_unindexed(SENSOR_FORECASTS)
     out = time_writers(store, [
         ("http_bulk", SENSOR_FORECASTS, lambda: bulk_upsert(store, df, SENSOR_FORECASTS)),
-        ("http_bulk_indexed", before, lambda: bulk_upsert(store, df, before))], rows, "forecast writer")
+        ("http_bulk_values_unindexed", unindexed, lambda: bulk_upsert(store, df, unindexed))], rows,
+        "forecast writer")
     df.unpersist()
     return out
 

@@ -5,8 +5,8 @@ scoring of the same windows.
     .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
                                       [--scorers onnx,tensorflow]
 
-Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering one cycle
-(``predict.interval_s``, 3 minutes) plus the lookback its windows need, seeded into a
+Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering three cycles
+(``predict.interval_s``, 3 minutes each) plus the lookback their windows need, seeded into a
 fresh landing zone on HDFS; the configured detector (conf ``model.detector``: W=60,
 LSTM(64)) trained for ``--epochs`` on a few of the pumps and registered as champion in a
 scratch MLflow store (the weights do not change the cost of scoring).
@@ -14,10 +14,12 @@ scratch MLflow store (the weights do not change the cost of scoring).
 Timed:
 * the cycle, for each scorer of ``--scorers`` in turn (``predict.scorer``: the LSTM's forward
   pass in ONNX Runtime, or in TensorFlow, the previous path): ``run_predict`` for the interval
-  ending at T, as the schedule runs it, with its stages (read, features, scoring, write --
-  write includes the events update); then the same cycle warm (workers up), and after 70 s
-  idle (Spark has ended the idle Python workers: what each cycle of ``predict --continuous``
-  at a 3-minute trigger meets). Each scorer's workers come from a daemon of their own (its
+  ending at T - 2 cycles, as the schedule runs it, with its stages (read, features, scoring,
+  write -- write includes the events update); then the next cycle warm (T - 1 cycle: new
+  intervals, workers up), the one after 70 s idle (T: Spark has ended the idle Python
+  workers, what each cycle of ``predict --continuous`` at a 3-minute trigger meets), and a
+  replay of T (every row rewritten: an update, what the warm cycle measured before
+  2026-12-06). Each scorer's workers come from a daemon of their own (its
   environment names the scorer), so the first scorer's first cycle also warms the JVM;
   then ``sensorwatch submit predict --run`` with that scorer (below);
 * UDF vs direct: the same feature rows scored (a) in Spark through ``mapInPandas`` (warm
@@ -30,10 +32,7 @@ Timed:
   worker (sampled from /proc every 0.2 s); ``scaling_ratio_4x`` = cycle(4N) / cycle(N) for
   the sizes N and 4N of the list (linear: 4.0);
 * end to end: ``sensorwatch submit predict --run --at T`` for ``--assets``, as a scheduled
-  task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done);
-* result tables (``compare_result_indexing``, unless ``--no-indexing``): the warm cycle into
-  ``anomaly_scores`` and ``sensor_forecasts`` as declared (their values not indexed) and into
-  the same tables with every column indexed (before), side by side, inserting then replaying.
+  task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done).
 
 The last line is one JSON object with ``cycle_s`` (the warm cycle), ``interval_s``,
 ``worker_rss_mib``, ``submit_s`` (end to end) of the first scorer, the same of the others
@@ -43,7 +42,6 @@ under ``scorers``, ``udf_vs_direct``, ``scaling_ratio_4x`` and the stage seconds
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -65,12 +63,10 @@ from models import registry
 from models.detector import Detector
 from models.serving import Grid, score_frame
 from models.spark_scoring import score_features
-from schemas import ANOMALY_SCORES, SENSOR_FORECASTS, Table
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.connectors.sql import SqlStore
-from sensorwatch.connectors.sql import statements as q
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
 from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
 from sensorwatch.runtime.spark import SCORER_ENV, get_spark
@@ -137,11 +133,11 @@ def cleanup(settings) -> None:
     SqlStore(settings).drop_schema()
 
 
-def timed_cycle(spark, settings) -> dict:
+def timed_cycle(spark, settings, at: datetime = END) -> dict:
     sampler = PeakRss()
     sampler.start()
     t0 = time.monotonic()
-    summary = run_predict(spark, settings, at=END)
+    summary = run_predict(spark, settings, at=at)
     cycle_s = time.monotonic() - t0
     return {"cycle_s": round(cycle_s, 1), **{f"{k}_s": v for k, v in summary.details.seconds.items()},
             **{f"write_{k}_s": v for k, v in summary.details.write_split.items()},
@@ -172,34 +168,6 @@ def end_to_end(settings) -> float:
     return round(seconds, 1)
 
 
-def all_indexed(table: Table) -> Table:
-    """``table`` with every column indexed: how the result tables were declared before."""
-    return dataclasses.replace(table, fields=tuple(dataclasses.replace(f, indexed=True) for f in table.fields))
-
-
-def compare_result_indexing(spark, settings) -> dict:
-    """The cycle into result tables as declared (values not indexed) and into the same
-    tables with every column indexed (before), side by side: each in a fresh SQL schema
-    over the same landing zone, inserting (A, B), then replaying (A, B) the same cycle."""
-    variants = {}
-    for variant in ("declared", "indexed"):
-        schema = f"{settings.sql.schema_}_{variant}"
-        variants[variant] = settings.with_overrides(sql={"schema": schema})
-        store = SqlStore(variants[variant])
-        store.drop_schema()
-        if variant == "indexed":
-            for table in (ANOMALY_SCORES, SENSOR_FORECASTS):
-                store.execute(q.create_table(store.target, all_indexed(table)))
-    out: dict = {v: {} for v in variants}
-    for run in ("insert", "replay"):
-        for variant, sized in variants.items():
-            out[variant][run] = timed_cycle(spark, sized)
-            print(f"result tables {variant}, {run}: {out[variant][run]}", flush=True)
-    for sized in variants.values():
-        SqlStore(sized).drop_schema()
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=1000)
@@ -207,8 +175,6 @@ def main() -> None:
                         help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
-    parser.add_argument("--no-indexing", action="store_true",
-                        help="skip the cycle into result tables with every column indexed (before) beside as declared")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
     base = load_settings("local")
@@ -216,7 +182,7 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
     spec, fspec = base.model.spec(), base.features.spec()
     interval_s = base.predict.interval_s
-    seconds = interval_s + spec.lookback_rows + fspec.lookback_s + 1
+    seconds = 3 * interval_s + spec.lookback_rows + fspec.lookback_s + 1  # three cycles ending at END
     spark = get_spark(base, "bench-predict", model_runtime=True)  # as the predict job
 
     # -- setup (untimed): events in the landing zone, a champion ---------------------------
@@ -237,25 +203,33 @@ def main() -> None:
 
     # -- the cycles and the scheduled run, each scorer in turn --------------------------------
     by_scorer = {}
-    for scorer in scorers:
+    for k, scorer in enumerate(scorers):
         scored = with_scorer(spark, settings, scorer)
-        first = timed_cycle(spark, scored)  # this scorer's first: its daemon and workers start, load the model
+        # A scorer after the first writes into a schema of its own: its cycles insert new rows, as the first's do.
+        scored = scored.with_overrides(sql={"schema": f"{settings.sql.schema_}_{k}"}) if k else scored
+        cycle = timedelta(seconds=interval_s)
+        first = timed_cycle(spark, scored, END - 2 * cycle)  # this scorer's first: its daemon and workers start
         print(f"[{scorer}] cycle: {first['intervals_scored']:,d} intervals scored for {args.assets} assets in "
               f"{first['cycle_s']:.1f} s (interval {interval_s} s): {first}", flush=True)
-        warm = timed_cycle(spark, scored)  # the same cycle again: workers up, model loaded
-        print(f"[{scorer}] warm cycle (workers up, model loaded): {warm}", flush=True)
+        warm = timed_cycle(spark, scored, END - cycle)  # the next cycle: new intervals, workers up, model loaded
+        print(f"[{scorer}] warm cycle (the next interval; workers up, model loaded): {warm}", flush=True)
         time.sleep(IDLE_S)  # Spark ends Python workers idle for a minute: a continuous cycle gets new ones
-        after_idle = timed_cycle(spark, scored)
-        print(f"[{scorer}] cycle after {IDLE_S} s idle (new workers forked from the daemon): {after_idle}", flush=True)
+        after_idle = timed_cycle(spark, scored, END)
+        print(f"[{scorer}] the next cycle after {IDLE_S} s idle (new workers forked from the daemon): {after_idle}",
+              flush=True)
+        replay = timed_cycle(spark, scored, END)  # the same interval again: every row rewritten (an update)
+        print(f"[{scorer}] replay of the last cycle (its rows updated): {replay}", flush=True)
         e2e = end_to_end(scored)
-        print(f"[{scorer}] end to end (spark-submit of the predict job to done): {e2e:.1f} s", flush=True)
-        by_scorer[scorer] = {"first": first, "warm": warm, "after_idle": after_idle, "submit_s": e2e,
-                             "cycle_s": warm["cycle_s"], "cycle_share": round(warm["cycle_s"] / interval_s, 3),
-                             "worker_rss_mib": max(c["worker_peak_mib"] for c in (first, warm, after_idle))}
+        print(f"[{scorer}] end to end (spark-submit of the predict job to done; a replay): {e2e:.1f} s", flush=True)
+        by_scorer[scorer] = {"first": first, "warm": warm, "after_idle": after_idle, "replay": replay,
+                             "submit_s": e2e, "cycle_s": warm["cycle_s"],
+                             "cycle_share": round(warm["cycle_s"] / interval_s, 3),
+                             "worker_rss_mib": max(c["worker_peak_mib"] for c in (first, warm, after_idle, replay))}
+    for k in range(1, len(scorers)):
+        SqlStore(settings.with_overrides(sql={"schema": f"{settings.sql.schema_}_{k}"})).drop_schema()
     chosen = by_scorer[scorers[0]]
     first, warm, after_idle, e2e = chosen["first"], chosen["warm"], chosen["after_idle"], chosen["submit_s"]
     settings = with_scorer(spark, settings, scorers[0])
-    indexing = {} if args.no_indexing else compare_result_indexing(spark, settings)
 
     # -- scaling: warm cycles for each fleet size -------------------------------------------
     scaling = {}
@@ -294,14 +268,16 @@ def main() -> None:
         "cycle_share": chosen["cycle_share"], "worker_rss_mib": chosen["worker_rss_mib"], "submit_s": e2e,
         "first_cycle_s": first["cycle_s"], "first": first, "warm_cycle_s": warm["cycle_s"], "warm": warm,
         "after_idle_cycle_s": after_idle["cycle_s"], "after_idle": after_idle,
-        "end_to_end_s": e2e, "scaling_ratio_4x": ratio, "scaling": scaling, "result_indexing": indexing,
+        "replay_cycle_s": chosen["replay"]["cycle_s"], "replay": chosen["replay"],
+        "end_to_end_s": e2e, "scaling_ratio_4x": ratio, "scaling": scaling,
         "feature_rows": n_rows, "windows": windows,
         "udf_s": round(udf_s, 2), "udf_cold_s": round(cold, 2), "direct_s": round(direct_s, 2),
         "udf_windows_per_s": round(windows / udf_s), "direct_windows_per_s": round(windows / direct_s),
         "udf_vs_direct": round(direct_s / udf_s, 2), "rows_direct": len(direct), "events": len(events),
         "arrow_batch_rows": settings.predict.arrow_batch_rows, "spark_master": settings.spark.master,
-        "scorers": {s: {k: v for k, v in r.items() if k not in ("first", "warm", "after_idle")} | {
+        "scorers": {s: {k: v for k, v in r.items() if k not in ("first", "warm", "after_idle", "replay")} | {
             "first_cycle_s": r["first"]["cycle_s"], "after_idle_cycle_s": r["after_idle"]["cycle_s"],
+            "replay_cycle_s": r["replay"]["cycle_s"],
             "warm_stages": {k: v for k, v in r["warm"].items() if k.endswith("_s")}} for s, r in by_scorer.items()},
     }
     print(f"scoring {windows:,d} windows: pandas UDF {udf_s:.1f} s warm ({cold:.1f} s cold, model load included), "
