@@ -36,24 +36,45 @@ def smooth(values: np.ndarray, rows: int) -> np.ndarray:
         return np.nanmean(sliding_window_view(padded, rows, axis=0), axis=-1)
 
 
+FIXED_SCALE = 2.0 ** 32  # the baseline's sums are exact integers in units of 2^-32
+FIXED_LIMIT = 1e6  # errors are clipped to this before (far beyond any guard)
+
+
+def _window_means(values: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the finite values of each ``rows``-row window of ``values`` (window t:
+    rows t .. t + rows - 1) and how many there were. Summed in fixed point (int64, units of
+    ``1 / FIXED_SCALE``) by differences of running sums: exact, so a window's mean is bit
+    for bit the same whatever range it was computed in (a float running sum would not be),
+    at O(1) per window instead of O(rows). An int64 running sum may wrap around; the
+    difference of two is still the window's exact sum (modular arithmetic; the sum itself
+    stays far inside int64)."""
+    finite = np.isfinite(values)
+    fixed = np.where(finite, np.rint(np.clip(values, -FIXED_LIMIT, FIXED_LIMIT) * FIXED_SCALE), 0.0).astype(np.int64)
+    zero = np.zeros((1, *values.shape[1:]), dtype=np.int64)
+    with np.errstate(over="ignore"):
+        sums = np.cumsum(np.concatenate([zero, fixed]), axis=0)
+        window_sums = sums[rows:] - sums[:-rows]
+    counts = np.cumsum(np.concatenate([zero, finite.astype(np.int64)]), axis=0)
+    window_counts = counts[rows:] - counts[:-rows]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return window_sums / FIXED_SCALE / window_counts, window_counts
+
+
 def debias(signed: np.ndarray, rows: int, guard: float, smoothing: int) -> np.ndarray:
     """Signed errors (rows x model columns) minus an adapting baseline with a guard: per
     column, the mean of its previous ``rows`` signed errors whose trailing ``smoothing``-row mean
     was within ``guard`` (training spreads). A small shift of the operating point is
     absorbed within ``rows`` rows; a large one (a fault) never enters the baseline, so it is
     never absorbed. Fewer than ``rows // 4`` such errors: no baseline (0). ``rows`` 0: the
-    errors unchanged. Each window is averaged on its own (as ``smooth``), so a row's value
-    does not depend on where the computed range starts."""
+    errors unchanged. The window means are exact (``_window_means``), so a row's value does
+    not depend on where the computed range starts."""
     if rows <= 0:
         return signed
     recent = smooth(signed, smoothing)
     kept = np.where(np.abs(recent) < guard, signed, np.nan)
     padded = np.concatenate([np.full((rows, *signed.shape[1:]), np.nan), kept[:-1]])  # row t sees t-rows .. t-1
-    windows = sliding_window_view(padded, rows, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window: no baseline
-        base = np.nanmean(windows, axis=-1)
-    base[np.isfinite(windows).sum(axis=-1) < max(1, rows // 4)] = 0.0
+    base, seen = _window_means(padded, rows)
+    base[seen < max(1, rows // 4)] = 0.0
     return signed - np.nan_to_num(base, nan=0.0)
 
 

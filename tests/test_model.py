@@ -129,6 +129,23 @@ def test_the_baseline_absorbs_a_small_shift_but_never_a_large_one():
     np.testing.assert_array_equal(residuals.debias(signed[400 - lookback:], 200, 1.5, 30)[lookback:], debiased[400:])
 
 
+def test_the_baselines_window_means_are_the_means_of_the_finite_values():
+    """The exact fixed-point window means (``residuals._window_means``) against numpy's
+    mean of each window's finite values: equal to 1e-9, missing values skipped, counted."""
+    rng = np.random.default_rng(11)
+    values = rng.normal(0, 2.0, (500, 3))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[100:160, 1] = np.nan  # a window with nothing in it
+    means, counts = residuals._window_means(values, 50)
+    windows = np.lib.stride_tricks.sliding_window_view(values, 50, axis=0)
+    assert means.shape == counts.shape == (451, 3)
+    np.testing.assert_array_equal(counts, np.isfinite(windows).sum(axis=-1))
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
+        expected = np.nanmean(windows, axis=-1)
+    np.testing.assert_allclose(means, expected, rtol=0, atol=1e-9)
+    assert np.isnan(means[110, 1]) and counts[110, 1] == 0
+
+
 def test_rows_without_the_model_columns_are_refused(detector):
     with pytest.raises(ModelError, match="pressure__mean"):
         detector.score("a1", sine_rows(50, 1).drop(columns=[column("pressure", "mean")]))

@@ -13,8 +13,9 @@ task, unpacked once per Python worker) makes the scores and each sensor's short 
 issued at the end of every cycle the range covers (``models.serving.scored_and_forecast``),
 then lineage columns.
 Load: ``anomaly_scores`` (staged bulk upsert), then the events around what was written
-are rebuilt from the stored scores (``sensorwatch.operations.events``), then the forecasts
-(``sensor_forecasts``), then
+are rebuilt from the stored scores (``sensorwatch.operations.events``) while the forecasts
+are upserted (``sensor_forecasts``; the short ones' intervals recalibrated by the stored
+``forecast_calibration``), then
 the monitoring rows (``monitoring_row``: pure, from the run's measured figures), then the
 alerts that are due go to Kafka (``sensorwatch.operations.alerts``).
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -225,14 +227,18 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         if not done.rows_out:
             return done
         bulk_upsert(store, scores, ANOMALY_SCORES, seconds=done.write_split)
-        # The monitoring figures come from small projections, computed in this process.
-        scored: pd.DataFrame = scores.select("asset_id", "score", "is_anomaly").toPandas()
-        started = time.monotonic()
-        done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
-        done.write_split["events"] = round(time.monotonic() - started, 2)
-        lap("write")
-        done.forecasts = write_forecasts(store, forecasts_of(both), model, run_id)
-        lap("forecast")
+        # The forecasts' upsert (Spark's writers) runs while the events are rebuilt (SQL from
+        # this process): the two wait on different things. Both are done before the run commits.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forecasts") as pool:
+            forecasts = pool.submit(write_forecasts, store, forecasts_of(both), model, run_id)
+            # The monitoring figures come from small projections, computed in this process.
+            scored: pd.DataFrame = scores.select("asset_id", "score", "is_anomaly").toPandas()
+            started = time.monotonic()
+            done.open_events = update_events(store, sorted(scored["asset_id"].unique()), grid, spec.min_duration)
+            done.write_split["events"] = round(time.monotonic() - started, 2)
+            lap("write")
+            done.forecasts = forecasts.result()
+            lap("forecast")  # what is left of the forecasts' upsert once the events are written
         done.stats = score_stats(scored)
         reference = model.detector.training.get("reference", {})
         if reference:
