@@ -348,15 +348,20 @@ FEATURE_DRIFT = Table(
 # The large tables: their day partitions older than sql.retention_days are dropped.
 FORECAST_HORIZONS = ("short", "long")
 
+# One forecast series: an asset's sensor at one horizon (the key's head of the forecast tables).
+_SERIES: tuple[Field, ...] = (
+    Field("asset_id", Kind.STRING, nullable=False),
+    Field("sensor", Kind.STRING, nullable=False),
+    Field("horizon", Kind.STRING, nullable=False, doc="short | long"),
+)
+
 SENSOR_FORECASTS = Table(
     name="sensor_forecasts",
     doc="Per asset and sensor: where it is heading. short: the next minutes' means, issued by every prediction "
         "cycle; long: the next 24 hourly means, issued hourly (sensorwatch forecast); each with 80 % and 95 % "
         "prediction intervals and, where the sensor has operating limits, the probability of being beyond one.",
     fields=(
-        Field("asset_id", Kind.STRING, nullable=False),
-        Field("sensor", Kind.STRING, nullable=False),
-        Field("horizon", Kind.STRING, nullable=False, doc="short | long"),
+        *_SERIES,
         Field("issued_at", Kind.TIMESTAMP, nullable=False,
               doc="the forecast's origin: the data before it is what it knows (UTC)"),
         Field("target_start", Kind.TIMESTAMP, nullable=False, doc="the start of the forecast period (UTC)"),
@@ -391,9 +396,7 @@ FORECAST_CALIBRATION = Table(
         "actuals (models.forecasting.calibrated_scale). "
         "The long forecasts issued at calibrated_at use it; the short ones issued from an hour after it on.",
     fields=(
-        Field("asset_id", Kind.STRING, nullable=False),
-        Field("sensor", Kind.STRING, nullable=False),
-        Field("horizon", Kind.STRING, nullable=False, doc="short | long"),
+        *_SERIES,
         Field("calibrated_at", Kind.TIMESTAMP, nullable=False,
               doc="the hour it was computed for: from forecasts issued before it whose periods had ended by it"),
         Field("matured", Kind.INT, nullable=False, doc="the matured forecast periods it was computed from"),
