@@ -172,7 +172,7 @@ def reach(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     interval's unscaled half-width on that side (``scale``: the factor it was issued
     with): <= 1 inside the interval as trained. NaN where there is no actual."""
     up = actual >= mean
-    half = np.where(up, hi - mean, mean - lo) / scale
+    half = np.where(up, hi - mean, mean - lo) / np.maximum(scale, TINY)  # a factor of 0: a zero-width interval
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.abs(actual - mean) / np.maximum(half, TINY)
 

@@ -20,6 +20,7 @@ def test_reach_measures_each_side_in_units_of_the_unscaled_half_width():
     assert reach[:3] == pytest.approx([0.5, 1.5, 1.0])  # 1/2; 1.5/1; 2/(4/2)
     assert np.isnan(reach[3])
     assert np.isfinite(fc.reach(np.array([1.0]), np.array([0.0]), np.array([0.0]), np.array([0.0])))  # zero width
+    assert np.isfinite(fc.reach(np.array([1.0]), np.array([0.0]), np.array([0.0]), np.array([0.0]), scale=0.0))
 
 
 def test_a_calibrated_scale_makes_the_level_of_the_matured_intervals_cover():

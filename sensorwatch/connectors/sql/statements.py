@@ -353,11 +353,12 @@ def forecast_calibration(t: Target, horizon: str, start: datetime, end: datetime
     that side (``models.forecasting.reach`` and ``calibrated_scale``, in the store); groups
     with fewer than ``minimum`` matured forecasts are left out (scale 1)."""
     def reach(level: str) -> Composable:
+        scale = sql.SQL("greatest(coalesce(f.scale{0}, 1.0), {1})").format(sql.SQL(level), sql.SQL(repr(TINY)))
         return sql.SQL(
             "CASE WHEN a.actual >= f.forecast "
-            "THEN (a.actual - f.forecast) / greatest((f.hi{0} - f.forecast) / coalesce(f.scale{0}, 1.0), {1}) "
-            "ELSE (f.forecast - a.actual) / greatest((f.forecast - f.lo{0}) / coalesce(f.scale{0}, 1.0), {1}) END"
-        ).format(sql.SQL(level), sql.SQL(repr(TINY)))
+            "THEN (a.actual - f.forecast) / greatest((f.hi{0} - f.forecast) / {2}, {1}) "
+            "ELSE (f.forecast - a.actual) / greatest((f.forecast - f.lo{0}) / {2}, {1}) END"
+        ).format(sql.SQL(level), sql.SQL(repr(TINY)), scale)
     return Statement(sql.SQL(
         "SELECT f.asset_id, f.sensor, f.horizon, count(*) AS matured, "
         "percentile({r80}, 0.8) AS scale80, percentile({r95}, 0.95) AS scale95 "
