@@ -13,9 +13,9 @@ the ``predicted_limit`` alerts that are due (``sensorwatch.operations.alerts``).
 First, the intervals' recalibration (``recalibrate``): from the forecasts issued in the
 hours before the issue hour whose periods have ended (the short ones of the last
 ``forecast.calibration_h`` hours, the long ones of the ``forecast.history_h`` hours the
-long forecast is fitted on), per asset, sensor and horizon, the factors that would have made 80 % and 95 % of
-them cover their actuals (computed in the store), upserted into ``forecast_calibration``
-for the issue hour. The long forecasts issued now use them at once; the prediction cycles'
+long forecast is fitted on), per asset, sensor and horizon, the factors that would have
+made 80 % and 95 % of them cover their actuals (computed in the store), upserted into
+``forecast_calibration`` for the issue hour. The long forecasts issued now use them at once; the prediction cycles'
 short ones from an hour later (``models.forecasting.Recalibration``).
 """
 
