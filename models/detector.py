@@ -159,18 +159,6 @@ class Detector:
             return {}
         return instrument.check_all(readings, profiles, self.checks)
 
-    def short_forecast(self, asset_id: str, rows: pd.DataFrame, issues: np.ndarray,
-                       scales: np.ndarray | None = None) -> forecasting.Forecast | None:
-        """Each sensor's short forecast (``models.forecasting.forecast_short``) issued at the
-        row positions ``issues`` of one asset's rows (on the interval grid, each with the
-        spec's ``history`` rows before it), its intervals recalibrated by ``scales`` (issues
-        x sensors x levels; default as trained); None where training made no forecaster
-        for it."""
-        profiles, readings = self.calibration(asset_id).forecasters(), self._readings(rows)
-        if profiles is None or readings is None or not len(issues):
-            return None
-        return forecasting.forecast_short(readings, issues, profiles, self.forecasts, scales)
-
     def score(self, asset_id: str, rows: pd.DataFrame) -> pd.DataFrame:
         """One asset's feature rows (consecutive intervals, oldest first) -> per row:
 

@@ -158,12 +158,29 @@ def forecast_short(values: np.ndarray, origins: np.ndarray, profiles: list[Short
     ``history`` rows before it) for the sensors of ``profiles`` (columns of ``values``);
     ``scales`` (issues x sensors x LEVELS, default 1): the recalibration of each issue's
     intervals."""
+    made = forecast_fleet(values[None], origins, [profiles], spec, None if scales is None else scales[None])
+    return Forecast(*(np.broadcast_to(getattr(made, f), made.mean.shape)[0] for f in FIELDS))
+
+
+FIELDS = ("mean", "lo80", "hi80", "lo95", "hi95", "scale80", "scale95")  # a Forecast's arrays
+
+
+def forecast_fleet(values: np.ndarray, origins: np.ndarray, profiles: list[list[ShortProfile]], spec: ShortSpec,
+                   scales: np.ndarray | None = None) -> Forecast:
+    """``forecast_short`` for many assets on one grid at once (one smoothing pass for all:
+    the same arithmetic per element, so the same bits as one asset at a time): ``values``
+    assets x rows x sensors, ``profiles`` per asset, ``scales`` assets x issues x sensors x
+    LEVELS; the Forecast's arrays get a leading assets axis."""
     back = origins[:, None] - spec.history + np.arange(spec.history)[None, :]
-    level = levels(values[back], np.array([p.alpha for p in profiles]))  # issues x sensors
-    half = np.array([p.half_widths for p in profiles]).transpose(1, 0, 2)  # steps x sensors x LEVELS
-    mean = np.repeat(level[:, None, :], spec.steps, axis=1)
-    made = Forecast(mean, mean - half[..., 0], mean + half[..., 0], mean - half[..., 1], mean + half[..., 1])
-    return made if scales is None else made.scaled(scales[:, None, :, 0], scales[:, None, :, 1])
+    n_assets, n_issues, n_sensors = len(values), len(origins), values.shape[2]
+    windows = values[:, back].reshape(n_assets * n_issues, spec.history, n_sensors)
+    alpha = np.repeat(np.array([[p.alpha for p in per] for per in profiles]), n_issues, axis=0)
+    level = levels(windows, alpha).reshape(n_assets, n_issues, n_sensors)
+    half = np.array([[p.half_widths for p in per] for per in profiles]).transpose(0, 2, 1, 3)  # a x steps x s x L
+    mean = np.repeat(level[:, :, None, :], spec.steps, axis=2)  # assets x issues x steps x sensors
+    h80, h95 = half[:, None, ..., 0], half[:, None, ..., 1]
+    made = Forecast(mean, mean - h80, mean + h80, mean - h95, mean + h95)
+    return made if scales is None else made.scaled(scales[:, :, None, :, 0], scales[:, :, None, :, 1])
 
 
 def reach(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray,

@@ -24,7 +24,7 @@ import pandas as pd
 from features.compute import whole_assets
 from models import instrument, residuals
 from models.detector import Detector
-from models.forecasting import Recalibration
+from models.forecasting import FIELDS, LEVELS, Recalibration, forecast_fleet
 from models.shipped import ShippedModel, detector_for
 from schemas import ANOMALY_SCORES, SENSOR_FORECASTS, SENSOR_NAMES
 from schemas.time import utc
@@ -157,33 +157,46 @@ def forecast_frame(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: 
     issues = grid.issues(every_s)
     positions = index.get_indexer(issues)
     positions = np.where(positions < 0, len(index), positions)  # an issue at the grid's end: after its last row
-    parts = []
     on_grid = on_grid if on_grid is not None else _assets_on_grid(detector, rows, index)
-    recalibration = recalibration or Recalibration()
+    assets, readings, profiles = [], [], []
     for asset, (frame, _) in on_grid.items():
-        made = detector.short_forecast(asset, frame.reset_index(drop=True), positions,
-                                       recalibration.for_issues(asset, issues.to_numpy(), len(SENSOR_NAMES)))
-        if made is None:
-            continue
-        n_issue, n_steps, n_sensors = made.mean.shape
-        issue = np.repeat(issues.to_numpy(), n_steps * n_sensors)
-        ahead = np.tile(np.repeat(np.arange(1, n_steps + 1), n_sensors), n_issue)
-        step = pd.Timedelta(seconds=grid.interval_s * spec.step)
-        parts.append(pd.DataFrame({
-            "asset_id": asset, "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), n_issue * n_steps),
-            "horizon": "short", "issued_at": issue, "target_start": issue + (ahead - 1) * step,
-            "step_s": int(grid.interval_s * spec.step), "steps_ahead": ahead.astype(np.int32),
-            **{name: np.broadcast_to(getattr(made, name), made.mean.shape).ravel()
-               for name in ("mean", "lo80", "hi80", "lo95", "hi95", "scale80", "scale95")},
-            "method": SHORT_METHOD,
-        }).rename(columns={"mean": "forecast"}))
-        parts.append(_actuals(asset, detector, frame, index, positions, every_s // grid.interval_s, spec.step,
-                              grid.interval_s))
-    if not parts:
+        forecasters, values = detector.calibration(asset).forecasters(), detector._readings(frame)
+        if forecasters is not None and values is not None:
+            assets.append(asset)
+            readings.append(values)
+            profiles.append(forecasters)
+    if not assets or not len(positions):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FORECAST_COLUMNS})
-    out = with_limits(pd.concat(parts, ignore_index=True), limits or {})[list(FORECAST_COLUMNS)]
+    values = np.stack(readings)  # assets x rows x sensors: every asset on the same grid
+    made = forecast_fleet(values, positions, profiles, spec,
+                          _fleet_scales(recalibration or Recalibration(), assets, issues.to_numpy(), values.shape[2]))
+    n_assets, n_issue, n_steps, n_sensors = made.mean.shape
+    issue = np.tile(np.repeat(issues.to_numpy(), n_steps * n_sensors), n_assets)
+    ahead = np.tile(np.repeat(np.arange(1, n_steps + 1), n_sensors), n_assets * n_issue)
+    step = pd.Timedelta(seconds=grid.interval_s * spec.step)
+    forecasts = pd.DataFrame({
+        "asset_id": np.repeat(np.asarray(assets, dtype=object), n_issue * n_steps * n_sensors),
+        "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), n_assets * n_issue * n_steps),
+        "horizon": "short", "issued_at": issue, "target_start": issue + (ahead - 1) * step,
+        "step_s": int(grid.interval_s * spec.step), "steps_ahead": ahead.astype(np.int32),
+        **{name: np.broadcast_to(getattr(made, name), made.mean.shape).ravel() for name in FIELDS},
+        "method": SHORT_METHOD,
+    }).rename(columns={"mean": "forecast"})
+    actuals = _actuals(assets, values, index, positions, every_s // grid.interval_s, spec.step, grid.interval_s)
+    out = with_limits(pd.concat([forecasts, actuals], ignore_index=True), limits or {})[list(FORECAST_COLUMNS)]
     # a period with no data before it (the history all missing) has no forecast, one without data no actual
     return out[out["forecast"].notna() | out["actual"].notna()].reset_index(drop=True)
+
+
+def _fleet_scales(recalibration: Recalibration, assets: list[str], issues: np.ndarray,
+                  sensors: int) -> np.ndarray | None:
+    """assets x issues x sensors x levels: each asset's stored recalibration per issue
+    (1 where none); None where no asset has one."""
+    per_asset = [recalibration.for_issues(a, issues, sensors) for a in assets]
+    if all(s is None for s in per_asset):
+        return None
+    ones = np.ones((len(issues), sensors, len(LEVELS)))
+    return np.stack([ones if s is None else s for s in per_asset])
 
 
 def _on_grid(rows: pd.DataFrame, index: pd.DatetimeIndex, columns: list[str]) -> pd.DataFrame:
@@ -192,23 +205,24 @@ def _on_grid(rows: pd.DataFrame, index: pd.DatetimeIndex, columns: list[str]) ->
     return rows.drop_duplicates("interval_start").set_index("interval_start").reindex(index)[columns]
 
 
-def _actuals(asset: str, detector: Detector, frame: pd.DataFrame, index: pd.DatetimeIndex, positions: np.ndarray,
+def _actuals(assets: list[str], values: np.ndarray, index: pd.DatetimeIndex, positions: np.ndarray,
              cycle_rows: int, step: int, interval_s: int) -> pd.DataFrame:
     """The actual mean of each period (``step`` rows) of the cycle (``cycle_rows``) before
-    each issue position: ``steps_ahead`` 0 rows (none where a cycle is not whole periods)."""
-    readings = detector._readings(frame)
-    if readings is None or cycle_rows % step or not len(positions):
+    each issue position, per asset (``values``: assets x rows x sensors): ``steps_ahead`` 0
+    rows (none where a cycle is not whole periods)."""
+    if cycle_rows % step:
         return pd.DataFrame()
     periods = cycle_rows // step
     rows = positions[:, None] - cycle_rows + np.arange(cycle_rows)[None, :]  # issues x cycle_rows
+    n_assets, n_sensors = len(assets), values.shape[2]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        means = np.nanmean(readings[rows].reshape(len(positions), periods, step, -1), axis=2)  # issues x periods x s
-    n_sensors = means.shape[2]
-    target = np.repeat(index[rows[:, ::step].ravel()].to_numpy(), n_sensors)
+        means = np.nanmean(values[:, rows].reshape(n_assets, len(positions), periods, step, n_sensors), axis=3)
+    target = np.tile(np.repeat(index[rows[:, ::step].ravel()].to_numpy(), n_sensors), n_assets)
     known = target + np.timedelta64(int(interval_s * step), "s")  # a period's actual is known at its end
     return pd.DataFrame({
-        "asset_id": asset, "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), means.shape[0] * periods),
+        "asset_id": np.repeat(np.asarray(assets, dtype=object), len(positions) * periods * n_sensors),
+        "sensor": np.tile(np.asarray(SENSOR_NAMES, dtype=object), n_assets * len(positions) * periods),
         "horizon": "short", "issued_at": known, "target_start": target,
         "step_s": int(interval_s * step), "steps_ahead": np.int32(0), "actual": means.ravel(),
         "method": SHORT_METHOD})
