@@ -34,7 +34,7 @@ from models import forecasting
 from models.serving import Limits, with_limits
 from schemas import FORECAST_CALIBRATION, SENSOR_FORECASTS, SENSOR_NAMES
 from schemas.features import column
-from schemas.time import TimeRange, now
+from schemas.time import TimeRange, interval_floor, naive_utc, now
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
@@ -76,7 +76,7 @@ def run_long_forecast(spark: SparkSession, settings: Settings,
         if hourly.empty:
             record.status = "noop"
             return record.summary()
-        hourly["hour"] = pd.to_datetime(hourly["hour"], utc=True).dt.tz_localize(None)
+        hourly["hour"] = naive_utc(hourly["hour"])
         record.details.assets = int(hourly["asset_id"].nunique())
         per_asset = partial(long_rows, history=history, method=conf.long_method, limits=conf.limit_table(),
                             run_id=record.run_id, scales=scales.get("long", {}))
@@ -100,7 +100,7 @@ def recalibrate(store: SqlStore, issued: datetime, spans_h: dict[str, int], run_
     ``spans_h`` hours before it (``statements.forecast_calibration``), upserted into
     ``forecast_calibration``; returns it per horizon."""
     scales: dict[str, Scales] = {}
-    day = issued.replace(hour=0)
+    day = interval_floor(issued, 86400)  # the day partition
     for horizon, hours in spans_h.items():
         rows = store.query(q.forecast_calibration(store.target, horizon, issued - timedelta(hours=hours), issued,
                                                   forecasting.MIN_MATURED))

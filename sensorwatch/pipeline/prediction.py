@@ -67,7 +67,7 @@ from schemas import (
 )
 from schemas.errors import SensorwatchError
 from schemas.features import Selection
-from schemas.time import TimeRange, interval_floor, now, utc
+from schemas.time import TimeRange, interval_floor, naive_utc, now, utc
 from sensorwatch.config import PredictConf, Settings
 from sensorwatch.connectors.sql import SqlStore, bulk_upsert
 from sensorwatch.connectors.sql import statements as q
@@ -274,7 +274,7 @@ def stored_recalibration(store: SqlStore, grid: Grid, every_s: int) -> Recalibra
     names = ["asset_id", "sensor", "calibrated_at", "scale80", "scale95"]
     rows = pd.DataFrame(store.query(q.calibrations_for(store.target, "short", utc(issues[0]) - lag,
                                                        utc(issues[-1]) - lag)), columns=names)
-    rows["calibrated_at"] = pd.to_datetime(rows["calibrated_at"], utc=True).dt.tz_localize(None)
+    rows["calibrated_at"] = naive_utc(rows["calibrated_at"])
     return Recalibration.of_rows(rows, SENSOR_NAMES, CALIBRATION_LAG_S)
 
 
