@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -123,6 +124,25 @@ def create(t: q.Target, table: Table) -> str:
         '"packed" TEXT', '"packed" TEXT INDEX OFF STORAGE WITH (columnstore = false)')
 
 
+def refreshed_each_s(table: Table) -> Table:
+    """The same table under another name with CrateDB's periodic refresh (each second, its
+    default; the result tables' declaration before 2026-12-06): their declaration has none,
+    each writer refreshing at its end."""
+    return dataclasses.replace(table, name=f"{table.name}_refresh_each_s", refresh_interval_ms=1000)
+
+
+def cratedb_cpu_s() -> float:
+    """CrateDB's JVM's CPU seconds so far (user + system), 0 where it is not found."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if b"io.crate.bootstrap" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return 0.0
+
+
 def psycopg_upsert(settings: Settings, df, table: Table) -> None:
     """``df`` into ``table`` through ``psycopg_writer`` from the Spark partitions."""
     cols = table.column_names
@@ -142,7 +162,7 @@ def time_writers(store: SqlStore, writers: list, rows: int, label: str) -> dict:
         store.execute(create(store.target, table))
         out[name] = {}
         for run in ("insert", "update"):
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), cratedb_cpu_s()
             try:
                 write()
             except SqlWriteFailed as exc:  # e.g. the merge's INSERT ... SELECT over CrateDB's query breaker
@@ -156,8 +176,11 @@ def time_writers(store: SqlStore, writers: list, rows: int, label: str) -> dict:
                 out[name][run] = {"failed": f"{stored:,d} of {rows:,d} rows in the table after {took:.1f} s"}
                 print(f"{label} {name} ({run}): failed: {out[name][run]['failed']}", flush=True)
                 break
-            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(rows / took)}
-            print(f"{label} {name} ({run}): {rows:,d} rows in {took:.2f}s ({rows / took:,.0f} rows/s)", flush=True)
+            cpu = cratedb_cpu_s() - cpu0
+            out[name][run] = {"seconds": round(took, 2), "rows_per_s": round(rows / took),
+                              "cratedb_cpu_s": round(cpu, 1)}
+            print(f"{label} {name} ({run}): {rows:,d} rows in {took:.2f}s ({rows / took:,.0f} rows/s), "
+                  f"CrateDB's CPU {cpu:.1f} s", flush=True)
     return out
 
 
@@ -238,8 +261,9 @@ def values_unindexed(table: Table, keep: tuple[str, ...] = ("run_id", "steps_ahe
 def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
     """The two writers on the score rows' shape (14 columns, two arrays; the predict
     cycle's 180k rows at 1,000 pumps), each inserting then updating, from 4 partitions;
-    and the job's writer into the table with its values not indexed
-    (``http_bulk_values_unindexed``, as sensor_features') beside the table as declared."""
+    and the job's writer into the table refreshed each second (``http_bulk_refresh_each_s``,
+    the previous declaration) and with its values not indexed (``http_bulk_values_unindexed``,
+    as sensor_features') beside the table as declared."""
     settings = isolated(base, "bench_score_writers")
     store = SqlStore(settings)
     start = F.lit(START)
@@ -259,9 +283,10 @@ def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
     df.count()
     store.execute(q.create_table(store.target, ANOMALY_SCORES))
     bulk_upsert(store, df, ANOMALY_SCORES)  # warm-up (the session's first Python workers), not measured
-    unindexed = values_unindexed(ANOMALY_SCORES)
+    unindexed, each_s = values_unindexed(ANOMALY_SCORES), refreshed_each_s(ANOMALY_SCORES)
     out = time_writers(store, [
         ("http_bulk", ANOMALY_SCORES, lambda: bulk_upsert(store, df, ANOMALY_SCORES)),
+        ("http_bulk_refresh_each_s", each_s, lambda: bulk_upsert(store, df, each_s)),
         ("http_bulk_values_unindexed", unindexed, lambda: bulk_upsert(store, df, unindexed)),
         ("psycopg_upsert", ANOMALY_SCORES, lambda: psycopg_upsert(settings, df, ANOMALY_SCORES))], rows, "score writer")
     df.unpersist()
@@ -270,8 +295,9 @@ def compare_score_writers(spark, base: Settings, rows: int = 180_000) -> dict:
 
 def compare_forecast_writers(spark, base: Settings, assets: int = 1000) -> dict:
     """The job's writer on a cycle's short-forecast rows at ``assets`` pumps (8 sensors x
-    (15 steps ahead + 3 actuals): 144k rows), into ``sensor_forecasts`` as declared and with
-    its values not indexed, each inserting then updating."""
+    (15 steps ahead + 3 actuals): 144k rows), into ``sensor_forecasts`` as declared, refreshed
+    each second (the previous declaration) and with its values not indexed, each inserting
+    then updating."""
     settings = isolated(base, "bench_forecast_writers")
     store = SqlStore(settings)
     start = F.lit(START)
@@ -292,9 +318,10 @@ def compare_forecast_writers(spark, base: Settings, assets: int = 1000) -> dict:
         F.lit("sensorwatch-detector").alias("model_name"), F.lit(3).alias("model_version"),
         F.lit("run-1").alias("run_id"), start.alias("day")).repartition(4, "asset_id").cache()
     df.count()
-    unindexed = values_unindexed(SENSOR_FORECASTS)
+    unindexed, each_s = values_unindexed(SENSOR_FORECASTS), refreshed_each_s(SENSOR_FORECASTS)
     out = time_writers(store, [
         ("http_bulk", SENSOR_FORECASTS, lambda: bulk_upsert(store, df, SENSOR_FORECASTS)),
+        ("http_bulk_refresh_each_s", each_s, lambda: bulk_upsert(store, df, each_s)),
         ("http_bulk_values_unindexed", unindexed, lambda: bulk_upsert(store, df, unindexed))], rows,
         "forecast writer")
     df.unpersist()

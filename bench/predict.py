@@ -79,40 +79,62 @@ IDLE_S = 70  # past Spark's idle-worker limit (60 s): what each cycle of predict
 
 class PeakRss(threading.Thread):
     """Peak resident memory of the Spark driver JVM and of each Python worker, sampled from
-    /proc while a stage runs (the daemon forks one worker per task slot)."""
+    /proc while a stage runs (the daemon forks one worker per task slot), and the CPU seconds
+    each kind of process spent meanwhile (the driver JVM, the Python workers, CrateDB, this
+    process, the other services): where a cycle's two cores go."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.peaks: dict[int, tuple[str, int]] = {}
+        # CPU seconds per process over the stage: (kind, at the first sample, at the last)
+        self.cpu: dict[int, tuple[str, float, float]] = {}
         self._halt = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._sweep(first=True)
 
     def run(self) -> None:
         while not self._halt.is_set():
-            for pid in os.listdir("/proc"):
-                if pid.isdigit():
-                    self._sample(int(pid))
+            self._sweep()
             time.sleep(0.2)
 
-    def _sample(self, pid: int) -> None:
+    def _sweep(self, first: bool = False) -> None:
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                self._sample(int(pid), first)
+
+    def _sample(self, pid: int, first: bool = False) -> None:
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            kind = "driver" if "SparkSubmit" in cmd and "pyspark-shell" in cmd else \
-                "worker" if any(m in cmd for m in ("pyspark.daemon", "pyspark.worker", "worker_daemon")) else None
-            if kind is None:
-                return
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return  # the process ended meanwhile
+        kind = "driver" if "SparkSubmit" in cmd and "pyspark-shell" in cmd else \
+            "worker" if any(m in cmd for m in ("pyspark.daemon", "pyspark.worker", "worker_daemon")) else \
+            "cratedb" if "io.crate" in cmd else "bench" if pid == os.getpid() else "other"
+        cpu_s = (int(stat[11]) + int(stat[12])) / self._tick  # utime + stime
+        began = self.cpu[pid][1] if pid in self.cpu else (cpu_s if first else 0.0)  # a new process: all of it
+        self.cpu[pid] = (kind, began, cpu_s)
+        if kind not in ("driver", "worker"):
+            return
+        try:
             rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                        if line.startswith("VmRSS:"))
         except (OSError, StopIteration, ValueError):
-            return  # the process ended meanwhile
+            return
         self.peaks[pid] = (kind, max(rss, self.peaks.get(pid, (kind, 0))[1]))
 
     def stop(self) -> dict[str, float]:
         self._halt.set()
         self.join()
+        self._sweep()
+        cpu: dict[str, float] = {}
+        for kind, began, last in self.cpu.values():
+            cpu[kind] = cpu.get(kind, 0.0) + last - began
         workers = [kb for kind, kb in self.peaks.values() if kind == "worker"]
         return {"driver_peak_mib": round(max((kb for kind, kb in self.peaks.values() if kind == "driver"),
                                              default=0) / 1024),
-                "worker_peak_mib": round(max(workers, default=0) / 1024), "python_processes": len(workers)}
+                "worker_peak_mib": round(max(workers, default=0) / 1024), "python_processes": len(workers),
+                **{f"cpu_{kind}_s": round(s, 1) for kind, s in sorted(cpu.items())}}
 
 
 def fleet(spark, base, scratch: Path, assets: int, seconds: int, tag: str):

@@ -134,6 +134,9 @@ class Table:
     clustered_by: str | None = None  # CrateDB routing column
     shards: int = 4
     replicas: str = "0-1"
+    # CrateDB's periodic refresh (the rows written since made searchable), in ms; 0: none,
+    # the writers refresh at their end; None: the store's default (each second).
+    refresh_interval_ms: int | None = None
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.all_fields]
@@ -237,4 +240,5 @@ def ddl(table: Table, dialect: str, *, location: str | None = None, shards: int 
         sql += f"\nCLUSTERED INTO {shards or table.shards} SHARDS"
     if table.partition_by:
         sql += "\nPARTITIONED BY (" + ", ".join(_q(f.name, dialect) for f in table.partition_by) + ")"
-    return sql + f"\nWITH (number_of_replicas = '{replicas or table.replicas}')"
+    refresh = "" if table.refresh_interval_ms is None else f", refresh_interval = {table.refresh_interval_ms}"
+    return sql + f"\nWITH (number_of_replicas = '{replicas or table.replicas}'{refresh})"

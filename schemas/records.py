@@ -147,7 +147,9 @@ ANOMALY_SCORES = Table(
     doc="Per asset and feature interval: the detector's score, threshold and flags, the sensors "
         "behind the score, and lineage (model version, run, landing partition).",
     # Every column indexed: with the values not indexed (as sensor_features') CrateDB wrote these
-    # rows slower, not faster (bench/features_run.py --only-result-writers).
+    # rows slower, not faster. No periodic refresh: each writer refreshes at its end (bulk_upsert);
+    # refreshing each second while a cycle's 180k rows arrive cost CrateDB twice the CPU
+    # (bench/features_run.py --only-result-writers).
     fields=(
         Field("asset_id", Kind.STRING, nullable=False),
         Field("interval_start", Kind.TIMESTAMP, nullable=False, doc="the scored feature interval (UTC)"),
@@ -171,6 +173,7 @@ ANOMALY_SCORES = Table(
     partition_by=(_DAY,),
     primary_key=("asset_id", "interval_start", "day"),
     clustered_by="asset_id",
+    refresh_interval_ms=0,
 )
 
 ANOMALY_EVENTS = Table(
@@ -386,6 +389,7 @@ SENSOR_FORECASTS = Table(
     partition_by=(_DAY,),
     primary_key=("asset_id", "sensor", "horizon", "issued_at", "target_start", "day"),
     clustered_by="asset_id",
+    refresh_interval_ms=0,  # as anomaly_scores': the writers refresh at their end
 )
 
 FORECAST_CALIBRATION = Table(

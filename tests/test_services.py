@@ -46,6 +46,41 @@ def test_sql_tables_are_created_from_schemas(live_services):
                             "AND table_schema=%s", (live_services.sql.schema_,)).fetchone()[0] == 1
 
 
+def test_result_tables_are_refreshed_by_their_writers_not_each_second(store_isolated):
+    """The scores table is declared without CrateDB's periodic refresh (its writers refresh
+    at their end). A table created before that gets the setting from the next
+    create_tables, once; with it, a row is searchable after a refresh and not before."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from schemas import ANOMALY_SCORES
+    from sensorwatch.connectors.sql import statements as q
+
+    store = SqlStore(store_isolated)
+    assert ANOMALY_SCORES.refresh_interval_ms == 0
+    store.execute(q.create_table(store.target, replace(ANOMALY_SCORES, refresh_interval_ms=None)))  # as before
+    stored = lambda: [r[0] for r in store.query(q.refresh_interval(store.target, ANOMALY_SCORES))]
+    assert stored() == [1000]  # CrateDB's default: each second
+    altered = lambda: [s.text() for s in store.create_tables((ANOMALY_SCORES,))
+                       if s.text().startswith("ALTER TABLE")]
+    assert altered() == [f"ALTER TABLE {store.name(ANOMALY_SCORES)} SET (refresh_interval = 0)"]
+    assert stored() == [0]
+    assert altered() == []  # once: no cluster-state change each run
+
+    day = datetime(2026, 1, 5, tzinfo=UTC)
+    store.execute(q.upsert_values(store.target, ANOMALY_SCORES), [
+        {"asset_id": "p1", "interval_start": day, "threshold": 1.0, "exceeds": False, "is_anomaly": False,
+         "model_name": "m", "model_version": 1, "run_id": "r", "source_partition": "date=2026-01-05/hour=0",
+         "day": day}.get(c) for c in ANOMALY_SCORES.column_names])
+    count = f"SELECT count(*) FROM {store.name(ANOMALY_SCORES)}"
+    import time
+
+    time.sleep(1.5)  # past the default interval: only no periodic refresh keeps the row unsearchable
+    assert store.query(count)[0][0] == 0
+    store.refresh(ANOMALY_SCORES)
+    assert store.query(count)[0][0] == 1
+
+
 def test_unreachable_sql_store_is_retried_then_clear(live_services):
     broken = live_services.with_overrides(sql={"port": 1, "retry_backoff_s": 0.01})
     with pytest.raises(SqlUnavailable, match=r"127\.0\.0\.1:1/doc unreachable after 3 attempt"):

@@ -167,7 +167,8 @@ class SqlStore:
     # -- tables, rows, views ---------------------------------------------------------
     def create_tables(self, tables: tuple[Table, ...] = SQL_TABLES) -> list[Statement]:
         """CREATE TABLE IF NOT EXISTS each table, then add columns declared since it was
-        created (new nullable fields); returns the statements run."""
+        created (new nullable fields) and set a refresh interval declared since; returns
+        the statements run."""
         done = []
         for table in tables:
             done.append(q.create_table(self.target, table))
@@ -177,6 +178,10 @@ class SqlStore:
                 if existing and f.name not in existing:
                     done.append(q.add_column(self.target, table, f.name))
                     self.execute(done[-1])
+            if table.refresh_interval_ms is not None and \
+                    [r[0] for r in self.query(q.refresh_interval(self.target, table))] != [table.refresh_interval_ms]:
+                done.append(q.set_refresh_interval(self.target, table, table.refresh_interval_ms))
+                self.execute(done[-1])
         return done
 
     def create_views(self) -> list[Statement]:

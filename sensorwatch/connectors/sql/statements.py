@@ -95,6 +95,17 @@ def add_column(t: Target, table: Table, column: str) -> Statement:
         t.table(table), sql.Identifier(column), sql.SQL(sql_type(kind, DIALECT))))
 
 
+def refresh_interval(t: Target, table: Table) -> Statement:
+    """The table's periodic refresh as stored (ms; no row: no such table)."""
+    return Statement(sql.SQL("SELECT settings['refresh_interval'] FROM information_schema.tables "
+                             "WHERE table_schema = %s AND table_name = %s"), (t.schema, table.name))
+
+
+def set_refresh_interval(t: Target, table: Table, ms: int) -> Statement:
+    """A table made before its declared refresh interval: set (every partition, and those to come)."""
+    return Statement(sql.SQL("ALTER TABLE {} SET (refresh_interval = {})").format(t.table(table), sql.Literal(ms)))
+
+
 def drop_table(t: Target, table: Table) -> Statement:
     return Statement(sql.SQL("DROP TABLE IF EXISTS {}").format(t.table(table)))
 
