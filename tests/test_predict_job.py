@@ -265,6 +265,28 @@ def test_event_reads_are_bounded_by_rows_and_an_assets_long_event_is_read_alone(
     assert reads({a: usual for a in ("b", "a")}, 1, 1) == [["a"], ["b"]]  # alone, whatever its length
 
 
+def test_an_assets_newest_score_is_read_from_the_run_on_else_over_its_history(store_isolated):
+    """The events' is_open needs each asset's newest score row: read from the span's start
+    (the newest day partitions only: not every row the store keeps, which grows with the
+    retention), and over the whole history for an asset with no row there."""
+    from sensorwatch.operations.events import _newest
+
+    store = SqlStore(store_isolated)
+    store.create_tables((ANOMALY_SCORES,))
+    rows = [("a", datetime(2026, 1, 3, 10, tzinfo=UTC)), ("a", datetime(2026, 1, 5, 9, 30, tzinfo=UTC)),
+            ("b", datetime(2026, 1, 3, 11, tzinfo=UTC))]
+    store.execute_many(q.upsert_values(store.target, ANOMALY_SCORES), [
+        [{"asset_id": a, "interval_start": t, "threshold": 1.0, "exceeds": False, "is_anomaly": False,
+          "model_name": "m", "model_version": 1, "run_id": "r", "source_partition": "x",
+          "day": t.replace(hour=0, minute=0)}.get(c) for c in ANOMALY_SCORES.column_names] for a, t in rows])
+    store.refresh(ANOMALY_SCORES)
+    since = datetime(2026, 1, 5, 9, tzinfo=UTC)
+    bounded = store.query(q.newest_score(store.target, ["a", "b"], since=since))
+    assert [(r.asset_id, pd.Timestamp(r.newest)) for r in bounded] == [("a", pd.Timestamp("2026-01-05 09:30", tz="UTC"))]
+    assert _newest(store, ["a", "b"], since, q.CHAMPION) == {"a": pd.Timestamp("2026-01-05 09:30", tz="UTC"),
+                                                              "b": pd.Timestamp("2026-01-03 11:00", tz="UTC")}
+
+
 def test_events_rebuilt_a_read_at_a_time_equal_one_pass_over_all(pipeline):
     # The backfill's scores of all 4 pumps in a schema of their own; the events rebuilt in
     # one read, then again one asset a read (the driver's memory bound).

@@ -41,7 +41,7 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
     spans = {a: (lo, hi) for a in assets}
     for touching in store.query(q.events_touching(store.target, assets, lo, hi, tables)):
         spans[touching.asset_id] = (min(lo, touching.first_start), max(hi, touching.last_end))
-    newest = {r.asset_id: pd.Timestamp(r.newest) for r in store.query(q.newest_score(store.target, assets, tables))}
+    newest = _newest(store, assets, lo, tables)
     # Events are per asset: merged a read at a time, only the events kept.
     merged = [classify(merge_events(_exceeding(store, chunk, spans, tables), grid.interval_s, newest),
                        merge_conditions(_conditions(store, chunk, spans, tables), grid.interval_s, newest))
@@ -55,6 +55,17 @@ def update_events(store: SqlStore, assets: list[str], grid: Grid, min_duration: 
              and spans[key.asset_id][0] <= key.event_start < spans[key.asset_id][1]]
     store.delete_keys(tables.events, stale)
     return int(events["is_open"].sum()) if len(events) else 0
+
+
+def _newest(store: SqlStore, assets: list[str], since: datetime, tables: q.ScoreTables) -> dict[str, pd.Timestamp]:
+    """Each asset's newest stored score row's interval: looked for from ``since`` first
+    (where the run has just written: the newest day partitions read, not the whole history
+    the store keeps), over every row for an asset without one there."""
+    newest = {r.asset_id: pd.Timestamp(r.newest) for r in store.query(q.newest_score(store.target, assets, tables,
+                                                                                       since=since))}
+    if older := [a for a in assets if a not in newest]:
+        newest |= {r.asset_id: pd.Timestamp(r.newest) for r in store.query(q.newest_score(store.target, older, tables))}
+    return newest
 
 
 def reads(spans: dict[str, tuple[datetime, datetime]], interval_s: int, rows: int) -> list[list[str]]:

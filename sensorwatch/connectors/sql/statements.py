@@ -43,6 +43,7 @@ from schemas.records import (
     MAINTENANCE_WINDOWS,
     THRESHOLD_VERSIONS,
 )
+from schemas.time import interval_floor
 from schemas.views import COMMITTED
 
 Composable = sql.Composable
@@ -293,10 +294,16 @@ def exceedances(t: Target, assets: Sequence[str], start: datetime, end: datetime
         (list(assets), start, end, *params))
 
 
-def newest_score(t: Target, assets: Sequence[str], tables: ScoreTables = CHAMPION) -> Statement:
+def newest_score(t: Target, assets: Sequence[str], tables: ScoreTables = CHAMPION,
+                 since: datetime | None = None) -> Statement:
+    """Per asset, its newest score row's interval; with ``since``, among the rows from then
+    on only (their day partitions alone read; none: every row the table keeps)."""
     version, params = tables.where()
-    return Statement(sql.SQL("SELECT asset_id, max(interval_start) AS newest FROM {} WHERE asset_id = ANY(%s){} "
-                             "GROUP BY asset_id").format(t.table(tables.scores), version), (list(assets), *params))
+    bound, since_params = (sql.SQL(" AND interval_start >= %s AND \"day\" >= %s"),
+                           (since, interval_floor(since, 86_400))) if since is not None else (sql.SQL(""), ())
+    return Statement(sql.SQL("SELECT asset_id, max(interval_start) AS newest FROM {} WHERE asset_id = ANY(%s){}{} "
+                             "GROUP BY asset_id").format(t.table(tables.scores), bound, version),
+                     (list(assets), *since_params, *params))
 
 
 def event_keys_starting(t: Target, assets: Sequence[str], start: datetime, end: datetime,
