@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import zipfile
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,22 @@ class Calibration:
     instrument_profiles: list[dict[str, Any]] | None = None
     forecast_profiles: list[dict[str, Any]] | None = None
 
+    # Parsed once per calibration (a worker scores an asset every cycle; parsing its profiles
+    # each time cost a tenth of the scoring pass): the saved fields are never reassigned.
     def profiles(self) -> list[instrument.SensorProfile] | None:
+        return self._profiles
+
+    def forecasters(self) -> list[forecasting.ShortProfile] | None:
+        return self._forecasters
+
+    @cached_property
+    def _profiles(self) -> list[instrument.SensorProfile] | None:
         if not self.instrument_profiles:
             return None
         return [instrument.SensorProfile.from_json(p) for p in self.instrument_profiles]
 
-    def forecasters(self) -> list[forecasting.ShortProfile] | None:
+    @cached_property
+    def _forecasters(self) -> list[forecasting.ShortProfile] | None:
         if not self.forecast_profiles:
             return None
         return [forecasting.ShortProfile.from_json(p) for p in self.forecast_profiles]

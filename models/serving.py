@@ -109,9 +109,18 @@ def scored_and_forecast(detector: Detector, rows: pd.DataFrame, grid: Grid, ever
 
 
 def _assets_on_grid(detector: Detector, rows: pd.DataFrame, index: pd.DatetimeIndex) -> dict[str, tuple]:
-    """Per asset: its rows on the grid (``_on_grid``) and which grid intervals it has rows for."""
-    return {asset: (_on_grid(group, index, detector.spec.columns), index.isin(group["interval_start"]))
-            for asset, group in rows.groupby("asset_id", sort=True)}
+    """Per asset (in order): its rows on the grid ``index`` (a missing interval: an
+    all-missing row; of two rows of one interval the first), the model's columns only,
+    indexed by interval; and which grid intervals it has rows for. All assets placed at once."""
+    columns = detector.spec.columns
+    assets, asset_of = np.unique(rows["asset_id"].to_numpy(dtype=object), return_inverse=True)
+    at = index.get_indexer(rows["interval_start"])
+    placed = (at >= 0) & ~rows.duplicated(["asset_id", "interval_start"]).to_numpy()
+    values = np.full((len(assets), len(index), len(columns)), np.nan)
+    values[asset_of[placed], at[placed]] = rows[columns].to_numpy(np.float64)[placed]
+    has = np.zeros((len(assets), len(index)), dtype=bool)
+    has[asset_of[placed], at[placed]] = True
+    return {asset: (pd.DataFrame(values[i], index=index, columns=columns), has[i]) for i, asset in enumerate(assets)}
 
 
 def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid,
@@ -197,12 +206,6 @@ def _fleet_scales(recalibration: Recalibration, assets: list[str], issues: np.nd
         return None
     ones = np.ones((len(issues), sensors, len(LEVELS)))
     return np.stack([ones if s is None else s for s in per_asset])
-
-
-def _on_grid(rows: pd.DataFrame, index: pd.DatetimeIndex, columns: list[str]) -> pd.DataFrame:
-    """One asset's feature rows on the interval grid ``index`` (a missing interval: an
-    all-missing row), its ``columns`` only, indexed by interval."""
-    return rows.drop_duplicates("interval_start").set_index("interval_start").reindex(index)[columns]
 
 
 def _actuals(assets: list[str], values: np.ndarray, index: pd.DatetimeIndex, positions: np.ndarray,
