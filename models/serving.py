@@ -115,7 +115,9 @@ def _assets_on_grid(detector: Detector, rows: pd.DataFrame, index: pd.DatetimeIn
     columns = detector.spec.columns
     assets, asset_of = np.unique(rows["asset_id"].to_numpy(dtype=object), return_inverse=True)
     at = index.get_indexer(rows["interval_start"])
-    placed = (at >= 0) & ~rows.duplicated(["asset_id", "interval_start"]).to_numpy()
+    on = np.flatnonzero(at >= 0)
+    _, first = np.unique(asset_of[on] * len(index) + at[on], return_index=True)  # each cell's first row
+    placed = on[first]
     values = np.full((len(assets), len(index), len(columns)), np.nan)
     values[asset_of[placed], at[placed]] = rows[columns].to_numpy(np.float64)[placed]
     has = np.zeros((len(assets), len(index)), dtype=bool)

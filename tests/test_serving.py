@@ -52,6 +52,20 @@ def test_any_range_gives_the_same_scores_to_the_same_intervals(detector):
     assert len(shares) == SPEC.top_sensors and shares == sorted(shares, reverse=True) and 0 < shares[0] <= 1
 
 
+def test_rows_in_any_order_or_twice_for_an_interval_score_as_the_rows_once_in_order(detector):
+    """A batch's rows are placed on the grid all at once: shuffled, an interval's row
+    repeated with other values after it (the first row of an interval is the one scored) and
+    rows outside the grid give the same scores as the clean rows."""
+    rows = two_assets()
+    clean = score_frame(detector, rows, grid(190, 400))
+    twice = rows.sample(40, random_state=3).assign(pressure__mean=1e6)  # later copies: ignored
+    messy = pd.concat([rows.sample(frac=1, random_state=1), twice], ignore_index=True)
+    messy = pd.concat([messy, messy.head(5).assign(interval_start=lambda r: r.interval_start + pd.Timedelta(days=9))])
+    pd.testing.assert_frame_equal(score_frame(detector, messy, grid(190, 400)), clean, check_exact=True)
+    wrong_first = pd.concat([twice, rows], ignore_index=True)  # the copies first: they are the rows scored
+    assert not score_frame(detector, wrong_first, grid(190, 400))["score"].equals(clean["score"])
+
+
 def test_an_instrument_condition_is_the_same_from_any_range_and_reaches_back_to_where_it_began(detector):
     """a1's pressure sticks at row 320: every range that scores a row flags it alike, with
     ``since`` at the stuck row or, when that is further back, the detector's lookback."""
