@@ -91,11 +91,14 @@ def _exceeding(store: SqlStore, assets: list[str], spans: dict[str, tuple[dateti
     with ``after_exceeding`` (whether the asset's previous score row was above it too: a
     run goes on over intervals without data, ``models.event_merging``)."""
     start, end = min(spans[a][0] for a in assets), max(spans[a][1] for a in assets)
-    flags = pd.DataFrame(store.query(q.exceedances(store.target, assets, start, end, tables)),
-                         columns=["asset_id", "interval_start", "exceeds"]).sort_values(["asset_id", "interval_start"])
-    flags["after_exceeding"] = flags.groupby("asset_id")["exceeds"].shift(1)  # None: the first row read
     exceeding = pd.DataFrame(store.query(q.exceeding_scores(store.target, assets, start, end, tables)),
                              columns=list(q.EXCEEDING_COLUMNS))
+    # Every row's flag, of the assets with a row above the threshold only (the others have
+    # no run to start): most of a fleet, most of the time.
+    above = sorted(exceeding["asset_id"].unique())
+    flags = pd.DataFrame(store.query(q.exceedances(store.target, above, start, end, tables)) if above else [],
+                         columns=["asset_id", "interval_start", "exceeds"]).sort_values(["asset_id", "interval_start"])
+    flags["after_exceeding"] = flags.groupby("asset_id")["exceeds"].shift(1)  # None: the first row read
     exceeding = exceeding.merge(flags[["asset_id", "interval_start", "after_exceeding"]],
                                 on=["asset_id", "interval_start"], how="left")
     exceeding["interval_start"] = pd.to_datetime(exceeding["interval_start"], utc=True)
