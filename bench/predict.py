@@ -59,6 +59,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mlflow
+import pandas as pd
 
 from features.compute import features_frame
 from features.transforms import compute_features
@@ -66,6 +67,7 @@ from models import registry
 from models.detector import Detector
 from models.serving import Grid, score_frame
 from models.spark_scoring import score_features
+from schemas import PREDICTION_RUNS
 from sensorwatch import services
 from sensorwatch.config import load_settings
 from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
@@ -111,7 +113,7 @@ class PeakRss(threading.Thread):
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             return  # the process ended meanwhile
-        kind = "driver" if "SparkSubmit" in cmd and "pyspark-shell" in cmd else \
+        kind = "driver" if "SparkSubmit" in cmd else \
             "worker" if any(m in cmd for m in ("pyspark.daemon", "pyspark.worker", "worker_daemon")) else \
             "cratedb" if "io.crate" in cmd else "bench" if pid == os.getpid() else "other"
         cpu_s = (int(stat[11]) + int(stat[12])) / self._tick  # utime + stime
@@ -176,7 +178,7 @@ def with_scorer(spark, settings, scorer: str):
     return settings.with_overrides(predict={"scorer": scorer})
 
 
-def end_to_end(settings, at: datetime = END) -> float:
+def end_to_end(settings, at: datetime = END) -> tuple[float, dict]:
     """``sensorwatch submit predict --run --at at``: spark-submit to done, as a scheduled task."""
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
@@ -184,13 +186,25 @@ def end_to_end(settings, at: datetime = END) -> float:
            "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
            "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s),
            "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer}
-    started = time.monotonic()
+    sampler = PeakRss()
+    sampler.start()
+    began, started = datetime.now(UTC), time.monotonic()
     done = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "submit", "--run", "predict",
                            "--at", at.isoformat()], env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
+    cpu = {k: v for k, v in sampler.stop().items() if k.startswith("cpu_")}
     if done.returncode:
         raise RuntimeError(f"spark-submit failed:\n{done.stderr[-3000:]}")
-    return round(seconds, 1)
+    # Where the seconds went: before the job's run record (spark-submit, the JVM, the Spark
+    # session, imports, the model), its stages, and after them (the commit, the shutdown).
+    store = SqlStore(settings)
+    run = store.query(f"SELECT started_at, duration_s, read_s, features_s, scoring_s, write_s, forecast_s "
+                      f"FROM {store.name(PREDICTION_RUNS)} ORDER BY started_at DESC LIMIT 1")[0]
+    start_up = (pd.Timestamp(run.started_at) - pd.Timestamp(began)).total_seconds()
+    parts = {"start_up_s": round(start_up, 1), "run_s": run.duration_s,
+             "after_s": round(seconds - start_up - run.duration_s, 1),
+             **{k: getattr(run, k) for k in ("read_s", "features_s", "scoring_s", "write_s", "forecast_s")}, **cpu}
+    return round(seconds, 1), parts
 
 
 def main() -> None:
@@ -244,13 +258,14 @@ def main() -> None:
               flush=True)
         replay = timed_cycle(spark, scored, END - cycle)  # the same interval again: every row rewritten (an update)
         print(f"[{scorer}] replay of the last cycle (its rows updated): {replay}", flush=True)
-        e2e = end_to_end(scored)  # the interval after the last: what the next scheduled run meets
-        print(f"[{scorer}] end to end (spark-submit of the predict job to done; the next interval): {e2e:.1f} s",
-              flush=True)
-        e2e_replay = end_to_end(scored)
-        print(f"[{scorer}] end to end, a replay of it: {e2e_replay:.1f} s", flush=True)
+        e2e, e2e_parts = end_to_end(scored)  # the interval after the last: what the next scheduled run meets
+        print(f"[{scorer}] end to end (spark-submit of the predict job to done; the next interval): {e2e:.1f} s "
+              f"{e2e_parts}", flush=True)
+        e2e_replay, replay_parts = end_to_end(scored)
+        print(f"[{scorer}] end to end, a replay of it: {e2e_replay:.1f} s {replay_parts}", flush=True)
         by_scorer[scorer] = {"first": first, "warm": warm, "after_idle": after_idle, "replay": replay,
-                             "submit_s": e2e, "submit_replay_s": e2e_replay, "cycle_s": warm["cycle_s"],
+                             "submit_s": e2e, "submit_replay_s": e2e_replay, "submit": e2e_parts,
+                             "submit_replay": replay_parts, "cycle_s": warm["cycle_s"],
                              "cycle_share": round(warm["cycle_s"] / interval_s, 3),
                              "worker_rss_mib": max(c["worker_peak_mib"] for c in (first, warm, after_idle, replay))}
     for k in range(1, len(scorers)):
@@ -294,7 +309,7 @@ def main() -> None:
     result = {
         "assets": args.assets, "interval_s": interval_s, "scorer": scorers[0], "cycle_s": warm["cycle_s"],
         "cycle_share": chosen["cycle_share"], "worker_rss_mib": chosen["worker_rss_mib"], "submit_s": e2e,
-        "submit_replay_s": chosen["submit_replay_s"],
+        "submit_replay_s": chosen["submit_replay_s"], "submit": chosen["submit"],
         "first_cycle_s": first["cycle_s"], "first": first, "warm_cycle_s": warm["cycle_s"], "warm": warm,
         "after_idle_cycle_s": after_idle["cycle_s"], "after_idle": after_idle,
         "replay_cycle_s": chosen["replay"]["cycle_s"], "replay": chosen["replay"],
