@@ -116,6 +116,8 @@ class PeakRss(threading.Thread):
         kind = "driver" if "SparkSubmit" in cmd else \
             "worker" if any(m in cmd for m in ("pyspark.daemon", "pyspark.worker", "worker_daemon")) else \
             "cratedb" if "io.crate" in cmd else "bench" if pid == os.getpid() else "other"
+        if not cmd.strip() and pid in self.cpu:  # exiting (a zombie has no command line): as it was
+            kind = self.cpu[pid][0]
         cpu_s = (int(stat[11]) + int(stat[12])) / self._tick  # utime + stime
         began = self.cpu[pid][1] if pid in self.cpu else (cpu_s if first else 0.0)  # a new process: all of it
         self.cpu[pid] = (kind, began, cpu_s)
@@ -178,14 +180,16 @@ def with_scorer(spark, settings, scorer: str):
     return settings.with_overrides(predict={"scorer": scorer})
 
 
-def end_to_end(settings, at: datetime = END) -> tuple[float, dict]:
-    """``sensorwatch submit predict --run --at at``: spark-submit to done, as a scheduled task."""
+def end_to_end(settings, at: datetime = END, java_options: str = "") -> tuple[float, dict]:
+    """``sensorwatch submit predict --run --at at``: spark-submit to done, as a scheduled task
+    (``java_options``: given to its JVMs, ``JAVA_TOOL_OPTIONS``)."""
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
            "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri),
            "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
            "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s),
-           "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer}
+           "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer,
+           **({"JAVA_TOOL_OPTIONS": java_options} if java_options else {})}
     sampler = PeakRss()
     sampler.start()
     began, started = datetime.now(UTC), time.monotonic()
@@ -207,6 +211,18 @@ def end_to_end(settings, at: datetime = END) -> tuple[float, dict]:
     return round(seconds, 1), parts
 
 
+def compare_submit_jvm(settings, options: str, interval_s: int) -> None:
+    """The scheduled run with its JVMs as they are and with ``options``, alternating: each
+    first on an interval of its own (new rows), then each on the other's (a replay)."""
+    cycle = timedelta(seconds=interval_s)
+    runs = {}
+    for label, at, java in (("default, new", END - cycle, ""), ("options, new", END, options),
+                            ("default, replay", END, ""), ("options, replay", END - cycle, options)):
+        runs[label] = end_to_end(settings, at, java)
+        print(f"submit, {label}: {runs[label][0]:.1f} s {runs[label][1]}", flush=True)
+    print(json.dumps({"options": options, **{label: {"submit_s": s, **parts} for label, (s, parts) in runs.items()}}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--assets", type=int, default=1000)
@@ -214,6 +230,8 @@ def main() -> None:
                         help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
+    parser.add_argument("--submit-jvm", default="",
+                        help="only the scheduled run, with and without these JVM options (-XX:TieredStopAtLevel=1)")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
     base = load_settings("local")
@@ -239,6 +257,11 @@ def main() -> None:
     registry.promote(settings.model, version)
     print(f"setup: {len(events):,d} events of {args.assets} assets ({seconds} s each) in the landing zone; "
           f"champion v{version} ({detector.training['device']})")
+
+    if args.submit_jvm:  # only the scheduled run, with and without the JVM options, alternating
+        compare_submit_jvm(with_scorer(spark, settings, scorers[0]), args.submit_jvm, interval_s)
+        cleanup(settings)
+        return
 
     # -- the cycles and the scheduled run, each scorer in turn --------------------------------
     by_scorer = {}
