@@ -3,9 +3,9 @@ a scheduled run end to end, and the pandas UDF's scoring throughput against in-p
 scoring of the same windows.
 
     .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
-                                      [--scorers onnx,tensorflow]
+                                      [--scorers onnx,tensorflow] [--submit-jvm JVM_OPTIONS]
 
-Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering three cycles
+Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering four cycles
 (``predict.interval_s``, 3 minutes each) plus the lookback their windows need, seeded into a
 fresh landing zone on HDFS; the configured detector (conf ``model.detector``: W=60,
 LSTM(64)) trained for ``--epochs`` on a few of the pumps and registered as champion in a
