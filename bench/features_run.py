@@ -39,6 +39,7 @@ from sensorwatch.connectors.sql.client import connection_params
 from sensorwatch.pipeline.extract import read_landing
 from sensorwatch.pipeline.featurization import run_features
 from sensorwatch.runtime.spark import get_spark
+from sensorwatch.services.process import cpu_seconds
 from sensorwatch.sources.simulator import simulate
 from tests.landing_seed import seed_landing, series_frame
 
@@ -136,8 +137,7 @@ def cratedb_cpu_s() -> float:
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             if b"io.crate.bootstrap" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+                return cpu_seconds(int(pid))
         except OSError:
             continue
     return 0.0

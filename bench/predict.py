@@ -75,6 +75,7 @@ from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
 from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
 from sensorwatch.runtime.spark import SCORER_ENV, get_spark
+from sensorwatch.services.process import cpu_seconds
 from sensorwatch.sources.simulator import simulate
 from tests.landing_seed import seed_landing, series_frame
 
@@ -94,7 +95,6 @@ class PeakRss(threading.Thread):
         # CPU seconds per process over the stage: (kind, at the first sample, at the last)
         self.cpu: dict[int, tuple[str, float, float]] = {}
         self._halt = threading.Event()
-        self._tick = os.sysconf("SC_CLK_TCK")
         self._sweep(first=True)
 
     def run(self) -> None:
@@ -110,7 +110,7 @@ class PeakRss(threading.Thread):
     def _sample(self, pid: int, first: bool = False) -> None:
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu_s = cpu_seconds(pid)
         except (OSError, IndexError):
             return  # the process ended meanwhile
         kind = "driver" if "SparkSubmit" in cmd else \
@@ -118,7 +118,6 @@ class PeakRss(threading.Thread):
             "cratedb" if "io.crate" in cmd else "bench" if pid == os.getpid() else "other"
         if not cmd.strip() and pid in self.cpu:  # exiting (a zombie has no command line): as it was
             kind = self.cpu[pid][0]
-        cpu_s = (int(stat[11]) + int(stat[12])) / self._tick  # utime + stime
         began = self.cpu[pid][1] if pid in self.cpu else (cpu_s if first else 0.0)  # a new process: all of it
         self.cpu[pid] = (kind, began, cpu_s)
         if kind not in ("driver", "worker"):

@@ -43,6 +43,13 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has used so far (user + system, Linux /proc); OSError
+    where it has gone."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def read_pid(pid_file: Path) -> int | None:
     try:
         pid = int(pid_file.read_text().strip())
