@@ -3,7 +3,7 @@ a scheduled run end to end, and the pandas UDF's scoring throughput against in-p
 scoring of the same windows.
 
     .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
-                                      [--scorers onnx,tensorflow] [--submit-jvm JVM_OPTIONS]
+                                      [--scorers onnx,tensorflow] [--memo on,off] [--submit-jvm JVM_OPTIONS]
 
 Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering four cycles
 (``predict.interval_s``, 3 minutes each) plus the lookback their windows need, seeded into a
@@ -22,7 +22,10 @@ Timed:
   rewritten: an update, what the warm cycle measured before 2026-12-06). Each scorer's
   workers come from a daemon of their own (its environment names the scorer), so the
   first scorer's first cycle also warms the JVM; then ``sensorwatch submit predict --run``
-  with that scorer for the interval ending at T, the next one (below), and its replay;
+  with that scorer for the interval ending at T, the next one (below), and its replay.
+  ``--memo on,off`` runs all of it for each scorer with the forward pass's memo
+  (``predict.memo_dir``, ``models.memo``: a directory of its own, empty at the start) and
+  without it, in that order, each variant into a schema of its own;
 * UDF vs direct: the same feature rows scored (a) in Spark through ``mapInPandas`` (warm
   workers: the model loaded and compiled once per worker by a first pass) and (b) in this
   process with the same detector code and the first scorer. ``udf_vs_direct`` = UDF
@@ -179,6 +182,11 @@ def with_scorer(spark, settings, scorer: str):
     return settings.with_overrides(predict={"scorer": scorer})
 
 
+def with_memo(settings, directory: Path | None):
+    """``settings`` with the forward pass's memo in ``directory`` (None: off)."""
+    return settings.with_overrides(predict={"memo_dir": str(directory) if directory else ""})
+
+
 def end_to_end(settings, at: datetime = END, java_options: str = "") -> tuple[float, dict]:
     """``sensorwatch submit predict --run --at at``: spark-submit to done, as a scheduled task
     (``java_options``: given to its JVMs, ``JAVA_TOOL_OPTIONS``)."""
@@ -188,6 +196,7 @@ def end_to_end(settings, at: datetime = END, java_options: str = "") -> tuple[fl
            "SENSORWATCH__ALERTS__TOPIC": settings.alerts.topic,
            "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s),
            "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer,
+           "SENSORWATCH__PREDICT__MEMO_DIR": settings.predict.memo_dir,
            **({"JAVA_TOOL_OPTIONS": java_options} if java_options else {})}
     sampler = PeakRss()
     sampler.start()
@@ -229,10 +238,13 @@ def main() -> None:
                         help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
+    parser.add_argument("--memo", default="on", help="the forward pass's memo: on, off, or both in turn (on,off)")
     parser.add_argument("--submit-jvm", default="",
                         help="only the scheduled run, with and without these JVM options (-XX:TieredStopAtLevel=1)")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
+    memos = [m == "on" for m in args.memo.split(",") if m in ("on", "off")]
+    variants = [(s, m, s if len(memos) == 1 else f"{s}, memo {'on' if m else 'off'}") for s in scorers for m in memos]
     base = load_settings("local")
     services.up(base)
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
@@ -258,41 +270,42 @@ def main() -> None:
           f"champion v{version} ({detector.training['device']})")
 
     if args.submit_jvm:  # only the scheduled run, with and without the JVM options, alternating
-        compare_submit_jvm(with_scorer(spark, settings, scorers[0]), args.submit_jvm, interval_s)
+        compare_submit_jvm(with_memo(with_scorer(spark, settings, scorers[0]), scratch / "memo" if memos[0] else None),
+                           args.submit_jvm, interval_s)
         cleanup(settings)
         return
 
-    # -- the cycles and the scheduled run, each scorer in turn --------------------------------
+    # -- the cycles and the scheduled run, each scorer (and memo) in turn ----------------------
     by_scorer = {}
-    for k, scorer in enumerate(scorers):
-        scored = with_scorer(spark, settings, scorer)
-        # A scorer after the first writes into a schema of its own: its cycles insert new rows, as the first's do.
+    for k, (scorer, memo, label) in enumerate(variants):
+        scored = with_memo(with_scorer(spark, settings, scorer), scratch / f"memo-{k}" if memo else None)
+        # A variant after the first writes into a schema of its own: its cycles insert new rows, as the first's do.
         scored = scored.with_overrides(sql={"schema": f"{settings.sql.schema_}_{k}"}) if k else scored
         cycle = timedelta(seconds=interval_s)
         first = timed_cycle(spark, scored, END - 3 * cycle)  # this scorer's first: its daemon and workers start
-        print(f"[{scorer}] cycle: {first['intervals_scored']:,d} intervals scored for {args.assets} assets in "
+        print(f"[{label}] cycle: {first['intervals_scored']:,d} intervals scored for {args.assets} assets in "
               f"{first['cycle_s']:.1f} s (interval {interval_s} s): {first}", flush=True)
         warm = timed_cycle(spark, scored, END - 2 * cycle)  # the next cycle: new intervals, workers up, model loaded
-        print(f"[{scorer}] warm cycle (the next interval; workers up, model loaded): {warm}", flush=True)
+        print(f"[{label}] warm cycle (the next interval; workers up, model loaded): {warm}", flush=True)
         time.sleep(IDLE_S)  # Spark ends Python workers idle for a minute: a continuous cycle gets new ones
         after_idle = timed_cycle(spark, scored, END - cycle)
-        print(f"[{scorer}] the next cycle after {IDLE_S} s idle (new workers forked from the daemon): {after_idle}",
+        print(f"[{label}] the next cycle after {IDLE_S} s idle (new workers forked from the daemon): {after_idle}",
               flush=True)
         replay = timed_cycle(spark, scored, END - cycle)  # the same interval again: every row rewritten (an update)
-        print(f"[{scorer}] replay of the last cycle (its rows updated): {replay}", flush=True)
+        print(f"[{label}] replay of the last cycle (its rows updated): {replay}", flush=True)
         e2e, e2e_parts = end_to_end(scored)  # the interval after the last: what the next scheduled run meets
-        print(f"[{scorer}] end to end (spark-submit of the predict job to done; the next interval): {e2e:.1f} s "
+        print(f"[{label}] end to end (spark-submit of the predict job to done; the next interval): {e2e:.1f} s "
               f"{e2e_parts}", flush=True)
         e2e_replay, replay_parts = end_to_end(scored)
-        print(f"[{scorer}] end to end, a replay of it: {e2e_replay:.1f} s {replay_parts}", flush=True)
-        by_scorer[scorer] = {"first": first, "warm": warm, "after_idle": after_idle, "replay": replay,
+        print(f"[{label}] end to end, a replay of it: {e2e_replay:.1f} s {replay_parts}", flush=True)
+        by_scorer[label] = {"first": first, "warm": warm, "after_idle": after_idle, "replay": replay,
                              "submit_s": e2e, "submit_replay_s": e2e_replay, "submit": e2e_parts,
                              "submit_replay": replay_parts, "cycle_s": warm["cycle_s"],
                              "cycle_share": round(warm["cycle_s"] / interval_s, 3),
                              "worker_rss_mib": max(c["worker_peak_mib"] for c in (first, warm, after_idle, replay))}
-    for k in range(1, len(scorers)):
+    for k in range(1, len(variants)):
         SqlStore(settings.with_overrides(sql={"schema": f"{settings.sql.schema_}_{k}"})).drop_schema()
-    chosen = by_scorer[scorers[0]]
+    chosen = by_scorer[variants[0][2]]
     first, warm, after_idle, e2e = chosen["first"], chosen["warm"], chosen["after_idle"], chosen["submit_s"]
     settings = with_scorer(spark, settings, scorers[0])
 
@@ -329,7 +342,8 @@ def main() -> None:
     direct_s = time.monotonic() - started
     windows = args.assets * (len(grid.index()) - spec.window)
     result = {
-        "assets": args.assets, "interval_s": interval_s, "scorer": scorers[0], "cycle_s": warm["cycle_s"],
+        "assets": args.assets, "interval_s": interval_s, "scorer": scorers[0], "memo": memos[0],
+        "cycle_s": warm["cycle_s"],
         "cycle_share": chosen["cycle_share"], "worker_rss_mib": chosen["worker_rss_mib"], "submit_s": e2e,
         "submit_replay_s": chosen["submit_replay_s"], "submit": chosen["submit"],
         "first_cycle_s": first["cycle_s"], "first": first, "warm_cycle_s": warm["cycle_s"], "warm": warm,

@@ -26,6 +26,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from models import covariates, drift, forecasting, instrument, residuals, threshold
+from models.memo import ForecastMemo
 from models.spec import DetectorSpec
 from schemas import SENSOR_NAMES
 from schemas.errors import OperationFailed
@@ -184,12 +185,12 @@ class Detector:
         forecast. A row's score and flags depend on the ``spec.lookback_rows`` rows before it."""
         return self.score_many({asset_id: rows})[asset_id]
 
-    def score_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    def score_many(self, frames: dict[str, pd.DataFrame], memo: ForecastMemo | None = None) -> dict[str, pd.DataFrame]:
         """``score`` for many assets, with one batched forecast for all their windows (how
-        the prediction job scores a batch of assets)."""
+        the prediction job scores a batch of assets; ``memo``: see ``column_errors_many``)."""
         spec = self.spec
         out = {}
-        for asset, column_err in self.column_errors_many(frames).items():
+        for asset, column_err in self.column_errors_many(frames, memo).items():
             cal = self.calibration(asset)
             score, contrib = self._score(column_err)
             score, contrib = self._with_covariates(frames[asset], cal, score, contrib)
@@ -203,27 +204,42 @@ class Detector:
             }, index=frames[asset].index)
         return out
 
-    def column_errors_many(self, frames: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    def column_errors_many(self, frames: dict[str, pd.DataFrame],
+                           memo: ForecastMemo | None = None) -> dict[str, np.ndarray]:
         """Per asset, the signed forecast error (actual - forecast) per row and model column
         (in units of the asset's training spread), with one batched forecast for all assets.
         NaN where there is no forecast: the first ``window`` rows, an all-missing row (a gap
-        on the interval grid), a row whose window is mostly gap."""
+        on the interval grid), a row whose window is mostly gap. With a ``memo`` (frames with
+        an ``interval_start`` column), a window whose input rows the memo holds bit for bit
+        takes the forecast it holds instead of a new one (``models.memo``: the same bits),
+        and each asset's last ``lookback_rows`` rows are remembered for the next cycle."""
         spec = self.spec
-        windows = {}
+        cut = {}  # asset -> (input rows, targets, times, remembered forecasts, rows to forecast)
         for asset, rows in frames.items():
             self._check_columns(rows)
             cal = self.calibration(asset)
             if len(rows) > spec.window:
-                windows[asset] = _windows(rows, spec, np.array(cal.mean), np.array(cal.std))
-        predicted = self._predict(np.concatenate([x for x, _ in windows.values()])) if windows else None
+                inputs, targets = _input_rows(rows, spec, np.array(cal.mean), np.array(cal.std))
+                times = _times(rows) if memo is not None else None
+                known = memo.recall(asset, times, inputs, spec.window) if memo is not None and times is not None \
+                    else np.full(inputs.shape, np.nan, dtype=np.float32)
+                todo = spec.window + np.flatnonzero(~np.isfinite(known[spec.window:]).all(axis=1))
+                cut[asset] = (inputs, targets, times, known, todo)
+        windows = [_cut(inputs, spec.window, todo) for inputs, _, _, _, todo in cut.values()]
+        predicted = self._predict(np.concatenate(windows)) if windows else None
         out, offset = {}, 0
         for asset, rows in frames.items():
             err = np.full((len(rows), len(spec.columns)), np.nan)
-            if asset in windows:
-                x, y = windows[asset]
+            if asset in cut:
+                inputs, targets, times, forecasts, todo = cut[asset]
                 assert predicted is not None  # forecast whenever any asset has windows
-                err[spec.window:] = residuals.signed_errors(predicted[offset:offset + len(x)], y)
-                offset += len(x)
+                forecasts[todo] = predicted[offset:offset + len(todo)]
+                offset += len(todo)
+                if memo is not None and times is not None:
+                    memo.reused += len(rows) - spec.window - len(todo)
+                    memo.forecast += len(todo)
+                    memo.keep(asset, times, inputs, forecasts, self.lookback_rows)
+                err[spec.window:] = residuals.signed_errors(forecasts[spec.window:], targets)
                 present = rows[spec.columns].notna().any(axis=1).to_numpy()
                 err[~present] = np.nan
                 history = sliding_window_view(present[:-1], spec.window).sum(axis=1)
@@ -426,9 +442,28 @@ def _windows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray,
     """(windows of ``spec.window`` consecutive rows as float32, the row after each), in
     units of the asset's training spread. A missing value stays NaN in the targets (no
     error) and becomes 0, the training mean, inside windows."""
+    inputs, targets = _input_rows(rows, spec, mean, std)
+    return _cut(inputs, spec.window, np.arange(spec.window, len(inputs))), targets
+
+
+def _input_rows(rows: pd.DataFrame, spec: DetectorSpec, mean: np.ndarray,
+                std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(every row as the network reads it inside a window: float32, a missing value 0, the
+    rows after the first ``spec.window`` as targets: float64, NaN kept)."""
     values = (rows[spec.columns].to_numpy(np.float64) - mean) / std
-    x = sliding_window_view(np.nan_to_num(values[:-1], nan=0.0), spec.window, axis=0).transpose(0, 2, 1)
-    return x.astype(np.float32), values[spec.window:]
+    return np.nan_to_num(values, nan=0.0).astype(np.float32), values[spec.window:]
+
+
+def _cut(inputs: np.ndarray, window: int, targets: np.ndarray) -> np.ndarray:
+    """The windows (``window`` input rows each) before the rows ``targets``, as one array."""
+    return sliding_window_view(inputs[:-1], window, axis=0).transpose(0, 2, 1)[targets - window]
+
+
+def _times(rows: pd.DataFrame) -> np.ndarray | None:
+    """The rows' interval starts as int64 nanoseconds (None: the frame has none)."""
+    if "interval_start" not in rows.columns:
+        return None
+    return rows["interval_start"].to_numpy("datetime64[ns]").view(np.int64)
 
 
 def _complete(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

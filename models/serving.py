@@ -25,6 +25,7 @@ from features.compute import whole_assets
 from models import instrument, residuals
 from models.detector import Detector
 from models.forecasting import FIELDS, LEVELS, Recalibration, forecast_fleet
+from models.memo import ForecastMemo
 from models.shipped import ShippedModel, detector_for
 from schemas import ANOMALY_SCORES, SENSOR_FORECASTS, SENSOR_NAMES
 from schemas.time import utc
@@ -97,11 +98,12 @@ def both_schema():
 
 
 def scored_and_forecast(detector: Detector, rows: pd.DataFrame, grid: Grid, every_s: int,
-                        limits: Limits | None = None, recalibration: Recalibration | None = None) -> list[pd.DataFrame]:
+                        limits: Limits | None = None, recalibration: Recalibration | None = None,
+                        memo: ForecastMemo | None = None) -> list[pd.DataFrame]:
     """``score_frame`` and ``forecast_frame`` of the same rows (each asset put on the interval
     grid once), as frames of ``BOTH_COLUMNS`` (the other's columns empty); none empty."""
     on_grid = _assets_on_grid(detector, rows, grid.index())
-    made = {"score": score_frame(detector, rows, grid, on_grid),
+    made = {"score": score_frame(detector, rows, grid, on_grid, memo),
             "forecast": forecast_frame(detector, rows, grid, every_s, limits, on_grid, recalibration)}
     return [frame.assign(**{OUTPUT: kind}, **{c: pd.Series([None] * len(frame), index=frame.index, dtype=object)
                                               for c in BOTH_COLUMNS[1:] if c not in frame.columns})[list(BOTH_COLUMNS)]
@@ -126,16 +128,17 @@ def _assets_on_grid(detector: Detector, rows: pd.DataFrame, index: pd.DatetimeIn
 
 
 def score_frame(detector: Detector, rows: pd.DataFrame, grid: Grid,
-                on_grid: dict[str, tuple] | None = None) -> pd.DataFrame:
+                on_grid: dict[str, tuple] | None = None, memo: ForecastMemo | None = None) -> pd.DataFrame:
     """Feature rows of any assets (``asset_id``, naive-UTC ``interval_start``, the model's
-    columns) -> ``SCORE_COLUMNS`` for the rows present in the scored range."""
+    columns) -> ``SCORE_COLUMNS`` for the rows present in the scored range (``memo``: the
+    forward pass's, ``models.memo``; none: every window forecast)."""
     index = grid.index()
     on_grid = on_grid if on_grid is not None else _assets_on_grid(detector, rows, index)
     scored_range = index >= _naive(grid.scored_start)
     frames = {asset: frame.reset_index(names="interval_start") for asset, (frame, _) in on_grid.items()}
     present = {asset: has & scored_range for asset, (_, has) in on_grid.items()}
     parts = []
-    for asset, scored in detector.score_many(frames).items():
+    for asset, scored in detector.score_many(frames, memo).items():
         keep = present[asset]
         if not keep.any():  # rows only in the lookback: nothing of this asset to score
             continue
@@ -249,25 +252,36 @@ def with_limits(forecasts: pd.DataFrame, limits: Limits) -> pd.DataFrame:
 
 
 def both_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid, every_s: int,
-                 limits: Limits, recalibration: Recalibration | None = None) -> Iterator[pd.DataFrame]:
-    """``mapInPandas`` in each Spark Python worker: ``scored_and_forecast`` per batch of whole assets."""
+                 limits: Limits, recalibration: Recalibration | None = None,
+                 memo_dir: str | None = None) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` in each Spark Python worker: ``scored_and_forecast`` per batch of whole
+    assets (``memo_dir``: where the forward pass's memo lives, ``models.memo``; none: off)."""
     detector = detector_for(model)
+    memo = memo_of(detector, memo_dir)
     for frame in whole_assets(batches):
-        yield from scored_and_forecast(detector, frame, grid, every_s, limits, recalibration)
+        yield from scored_and_forecast(detector, frame, grid, every_s, limits, recalibration, memo)
 
 
-def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid) -> Iterator[pd.DataFrame]:
+def score_batches(batches: Iterator[pd.DataFrame], model: ShippedModel, grid: Grid,
+                  memo_dir: str | None = None) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` in each Spark Python worker: the shipped ``model``'s detector
     (unpacked once per process) over ``score_stream``."""
-    return score_stream(batches, detector_for(model), grid)
+    detector = detector_for(model)
+    return score_stream(batches, detector, grid, memo_of(detector, memo_dir))
 
 
-def score_stream(batches: Iterator[pd.DataFrame], detector: Detector, grid: Grid) -> Iterator[pd.DataFrame]:
+def score_stream(batches: Iterator[pd.DataFrame], detector: Detector, grid: Grid,
+                 memo: ForecastMemo | None = None) -> Iterator[pd.DataFrame]:
     """Batches of feature rows sorted by (asset, interval) -> scores. An asset's rows may
     span batches: each is scored once all its rows have arrived, and the assets complete
     in a batch are scored together (one batched forecast)."""
     for frame in whole_assets(batches):
-        yield score_frame(detector, frame, grid)
+        yield score_frame(detector, frame, grid, memo=memo)
+
+
+def memo_of(detector: Detector, memo_dir: str | None) -> ForecastMemo | None:
+    """The forward pass's memo of ``detector``'s network and scorer under ``memo_dir`` (None: off)."""
+    return ForecastMemo.open(memo_dir, detector.onnx_graph(), detector.scorer) if memo_dir else None
 
 
 def _instrument(detector: Detector, asset: str, rows: pd.DataFrame,

@@ -30,22 +30,24 @@ from models.shipped import ShippedModel
 
 
 def score_features(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid,
-                   partitions: int | None = None) -> DataFrame:
+                   partitions: int | None = None, memo_dir: str | None = None) -> DataFrame:
     """``sensor_features``-shaped rows (``asset_id``, ``interval_start``, ``columns``) ->
-    ``models.serving.SCORE_COLUMNS`` for the rows in the grid's scored range."""
-    return _ordered(rows, columns, partitions).mapInPandas(partial(score_batches, model=model, grid=grid),
-                                                           score_schema())
+    ``models.serving.SCORE_COLUMNS`` for the rows in the grid's scored range (``memo_dir``:
+    the workers' forward-pass memo, ``models.memo``; none: off)."""
+    return _ordered(rows, columns, partitions).mapInPandas(
+        partial(score_batches, model=model, grid=grid, memo_dir=memo_dir), score_schema())
 
 
 def score_and_forecast(rows: DataFrame, model: ShippedModel, columns: list[str], grid: Grid, every_s: int,
                        limits: Limits, recalibration: Recalibration | None = None,
-                       partitions: int | None = None) -> DataFrame:
+                       partitions: int | None = None, memo_dir: str | None = None) -> DataFrame:
     """Both in one pass over the rows (one shuffle, each asset on the grid once):
     ``models.serving.BOTH_COLUMNS``; ``scores_of`` and ``forecasts_of`` take them apart
     (cache it first: both read it). ``recalibration`` (the stored interval recalibrations
-    the issues may use) travels with the task."""
+    the issues may use) travels with the task; ``memo_dir``: the workers' forward-pass memo."""
     return _ordered(rows, columns, partitions).mapInPandas(
-        partial(both_batches, model=model, grid=grid, every_s=every_s, limits=limits, recalibration=recalibration),
+        partial(both_batches, model=model, grid=grid, every_s=every_s, limits=limits, recalibration=recalibration,
+                memo_dir=memo_dir),
         both_schema())
 
 

@@ -242,6 +242,18 @@ class PredictConf(_Strict):
     # What runs the LSTM's forward pass in the workers: "onnx" (ONNX Runtime; no TensorFlow in
     # the workers) or "tensorflow" (the previous path; where a GPU is). bench/predict.py compares them.
     scorer: Literal["onnx", "tensorflow"] = "onnx"
+    # Where each node's Python workers keep the forward pass's memo (models/memo.py): the
+    # windows the previous cycle forecast, used again where their inputs are the same bits.
+    # Relative to the repo root; a node-local path on a cluster; empty: every window forecast.
+    memo_dir: str = ""
+
+    @property
+    def memo_path(self) -> str | None:
+        """``memo_dir`` as an absolute path (None: off)."""
+        if not self.memo_dir:
+            return None
+        path = Path(self.memo_dir)
+        return str(path if path.is_absolute() else REPO_ROOT / path)
 
 
 class AlertsConf(_Strict):

@@ -245,7 +245,7 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
             inputs_now = rows.where(F.col("interval_start") >= F.lit(grid.scored_start)).select(*reference)
             done.drift = drift.of_columns(inputs_now.toPandas(), reference)
         if challenger is not None:
-            challenge(store, rows, challenger, grid, run_id, done, cached)
+            challenge(store, rows, challenger, grid, run_id, done, cached, settings.predict.memo_path)
             done.seconds["challenger"] = done.challenger["seconds"]
         return done
     finally:
@@ -261,7 +261,8 @@ def scored_and_forecast_by(store: SqlStore, rows: DataFrame, model: LoadedModel,
     shipped, own, version = _shipped_on_own_grid(store, model, grid)
     recalibration = stored_recalibration(store, own, settings.predict.interval_s)
     return score_and_forecast(rows, shipped, model.detector.spec.columns, own, settings.predict.interval_s,
-                              settings.forecast.limit_table(), recalibration), version
+                              settings.forecast.limit_table(), recalibration,
+                              memo_dir=settings.predict.memo_path), version
 
 
 def stored_recalibration(store: SqlStore, grid: Grid, every_s: int) -> Recalibration:
@@ -315,11 +316,13 @@ def take_over_unfinished(store: SqlStore, run_id: str, started_at: datetime, tab
     return taken
 
 
-def scored_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str) -> DataFrame:
+def scored_by(store: SqlStore, rows: DataFrame, model: LoadedModel, grid: Grid, run_id: str,
+              memo_dir: str | None = None) -> DataFrame:
     """``model``'s score rows (with lineage) for the feature ``rows``: its files and active
     thresholds shipped with the task, the lookback its own spec needs."""
     shipped, own, version = _shipped_on_own_grid(store, model, grid)
-    return with_lineage(score_features(rows, shipped, model.detector.spec.columns, own), model, run_id, version)
+    return with_lineage(score_features(rows, shipped, model.detector.spec.columns, own, memo_dir=memo_dir),
+                        model, run_id, version)
 
 
 def _shipped_on_own_grid(store: SqlStore, model: LoadedModel, grid: Grid) -> tuple[ShippedModel, Grid, int]:
@@ -331,13 +334,13 @@ def _shipped_on_own_grid(store: SqlStore, model: LoadedModel, grid: Grid) -> tup
 
 
 def challenge(store: SqlStore, rows: DataFrame, challenger: LoadedModel, grid: Grid, run_id: str, done: Scored,
-              cached: list[DataFrame]) -> None:
+              cached: list[DataFrame], memo_dir: str | None = None) -> None:
     """The challenger's scores and events, beside the champion's. Any failure is the
     challenger's: noted in ``done.challenger`` (a warning), the run goes on."""
     started = time.monotonic()
     done.challenger = {"version": challenger.version}
     try:
-        scores = scored_by(store, rows, challenger, grid, run_id)
+        scores = scored_by(store, rows, challenger, grid, run_id, memo_dir)
         done.challenger["rows"] = _materialise(scores, cached)
         if done.challenger["rows"]:
             bulk_upsert(store, scores, CHALLENGER_SCORES)
