@@ -77,6 +77,7 @@ from sensorwatch.connectors.hdfs import hdfs_path, webhdfs_client
 from sensorwatch.connectors.sql import SqlStore
 from sensorwatch.pipeline.extract import Span, events_for, read_landing
 from sensorwatch.pipeline.prediction import ARROW_BATCH_CONF, run_predict
+from sensorwatch.runtime import class_archive
 from sensorwatch.runtime.spark import SCORER_ENV, get_spark
 from sensorwatch.services.process import cpu_seconds
 from sensorwatch.sources.simulator import simulate
@@ -187,9 +188,10 @@ def with_memo(settings, directory: Path | None):
     return settings.with_overrides(predict={"memo_dir": str(directory) if directory else ""})
 
 
-def end_to_end(settings, at: datetime = END, java_options: str = "") -> tuple[float, dict]:
+def end_to_end(settings, at: datetime = END, java_options: str = "", archive: bool = True) -> tuple[float, dict]:
     """``sensorwatch submit predict --run --at at``: spark-submit to done, as a scheduled task
-    (``java_options``: given to its JVMs, ``JAVA_TOOL_OPTIONS``)."""
+    (``java_options``: given to its JVMs, ``JAVA_TOOL_OPTIONS``; ``archive``: the driver maps
+    the class archive of ``sensorwatch.runtime.class_archive``, where setup made one)."""
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
            "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri),
@@ -197,7 +199,8 @@ def end_to_end(settings, at: datetime = END, java_options: str = "") -> tuple[fl
            "SENSORWATCH__PREDICT__LATENESS_S": str(settings.predict.lateness_s),
            "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer,
            "SENSORWATCH__PREDICT__MEMO_DIR": settings.predict.memo_dir,
-           **({"JAVA_TOOL_OPTIONS": java_options} if java_options else {})}
+           **({"JAVA_TOOL_OPTIONS": java_options} if java_options else {}),
+           **({} if archive else {class_archive.SWITCH: "off"})}
     sampler = PeakRss()
     sampler.start()
     began, started = datetime.now(UTC), time.monotonic()
@@ -219,15 +222,21 @@ def end_to_end(settings, at: datetime = END, java_options: str = "") -> tuple[fl
     return round(seconds, 1), parts
 
 
-def compare_submit_jvm(settings, options: str, interval_s: int) -> None:
-    """The scheduled run with its JVMs as they are and with ``options``, alternating: each
-    first on an interval of its own (new rows), then each on the other's (a replay)."""
+def compare_submit_jvm(settings, options: str, interval_s: int, rounds: int = 1) -> None:
+    """The scheduled run with its JVMs as they are and with ``options`` (a JVM option, or
+    "no-archive": without the class archive), alternating: each first on an interval of its
+    own (new rows), then each on the other's (a replay); ``rounds`` (at most 2) times, each
+    round on two intervals of its own."""
     cycle = timedelta(seconds=interval_s)
+    java, archive = ("", False) if options == "no-archive" else (options, True)
     runs = {}
-    for label, at, java in (("default, new", END - cycle, ""), ("options, new", END, options),
-                            ("default, replay", END, ""), ("options, replay", END - cycle, options)):
-        runs[label] = end_to_end(settings, at, java)
-        print(f"submit, {label}: {runs[label][0]:.1f} s {runs[label][1]}", flush=True)
+    for k in range(min(rounds, 2)):
+        first, second = END - (2 * k + 1) * cycle, END - 2 * k * cycle
+        for label, at, changed in (("default, new", first, False), ("options, new", second, True),
+                                   ("default, replay", second, False), ("options, replay", first, True)):
+            label = f"{label} {k + 1}"
+            runs[label] = end_to_end(settings, at, java if changed else "", archive if changed else True)
+            print(f"submit, {label}: {runs[label][0]:.1f} s {runs[label][1]}", flush=True)
     print(json.dumps({"options": options, **{label: {"submit_s": s, **parts} for label, (s, parts) in runs.items()}}))
 
 
@@ -240,7 +249,9 @@ def main() -> None:
     parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
     parser.add_argument("--memo", default="on", help="the forward pass's memo: on, off, or both in turn (on,off)")
     parser.add_argument("--submit-jvm", default="",
-                        help="only the scheduled run, with and without these JVM options (-XX:TieredStopAtLevel=1)")
+                        help="only the scheduled run, with and without these JVM options (-XX:TieredStopAtLevel=1; "
+                             "no-archive: without the driver's class archive)")
+    parser.add_argument("--rounds", type=int, default=1, help="--submit-jvm: how many times each pair")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
     memos = [m == "on" for m in args.memo.split(",") if m in ("on", "off")]
@@ -271,7 +282,7 @@ def main() -> None:
 
     if args.submit_jvm:  # only the scheduled run, with and without the JVM options, alternating
         compare_submit_jvm(with_memo(with_scorer(spark, settings, scorers[0]), scratch / "memo" if memos[0] else None),
-                           args.submit_jvm, interval_s)
+                           args.submit_jvm, interval_s, args.rounds)
         cleanup(settings)
         return
 

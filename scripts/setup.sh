@@ -55,6 +55,10 @@ fi
 # The JVM components, pinned in jvm/*/pom.xml: resolved from Maven Central once (a stamp per
 # pom; a second run runs no mvn at all).
 .venv/bin/python -m sensorwatch.runtime.jvm
+# The Spark driver's class-data archive (AppCDS), once per Java runtime and Spark version: a
+# local driver JVM then starts ~4 s sooner (sensorwatch/runtime/class_archive.py).
+# Its own lines only (the session's JVM talks on stderr); a failure is a warning, never fatal.
+{ .venv/bin/python -m sensorwatch.runtime.class_archive 2>&1 | grep '^setup:'; } || true
 
 # An environment of its own for a dependency group of pyproject.toml (pinned by its
 # constraints file), reinstalled when either changes: group_env DIR GROUP CONSTRAINTS [--with-project].

@@ -32,3 +32,46 @@ def test_an_unresolvable_pin_is_a_clear_error_with_mavens_answer(tmp_path, monke
     assert not any((tmp_path / "cache").rglob(jvm.STAMP))  # nothing half-resolved counts as done
     with pytest.raises(ValueError, match="unknown JVM component"):
         jvm.resolve("zookeeper")
+
+
+def test_a_local_driver_gets_the_class_archive_once_it_exists_and_a_cluster_driver_never(tmp_path):
+    from sensorwatch.runtime import class_archive
+
+    path = class_archive.archive_path(tmp_path)
+    assert path is not None and path.parent == tmp_path / "jvm"
+    assert class_archive.java_options(tmp_path) == ""  # none made yet: no option
+    path.parent.mkdir()
+    path.write_bytes(b"")
+    options = class_archive.java_options(tmp_path)
+    assert options.startswith(f"-XX:SharedArchiveFile={path} ") and "-Xlog:cds=off" in options
+
+
+def test_the_class_archive_option_joins_the_drivers_own_on_local_masters_only(monkeypatch):
+    from sensorwatch.runtime import class_archive
+
+    monkeypatch.setattr(class_archive, "java_options", lambda: "-XX:SharedArchiveFile=/a.jsa")
+    conf = {class_archive.DRIVER_OPTIONS: "-Dx=1", "other": "v"}
+    assert class_archive.with_archive(conf, "local[2]") == {class_archive.DRIVER_OPTIONS: "-Dx=1 -XX:SharedArchiveFile=/a.jsa",
+                                                            "other": "v"}
+    assert class_archive.with_archive({}, "local[*]") == {class_archive.DRIVER_OPTIONS: "-XX:SharedArchiveFile=/a.jsa"}
+    assert class_archive.with_archive(conf, "yarn") == conf
+
+
+def test_the_sessions_driver_jvm_maps_the_class_archive_setup_made(spark):
+    """The session's JVM (started by get_spark) has the archive of scripts/setup.sh mapped above
+    the JDK's own: CDS reports three addresses, base, the JDK's archive's top and the top of
+    the mapped archives, and the last two differ only when the dynamic archive is in."""
+    import re
+    import subprocess
+
+    from pyspark import SparkContext
+
+    from sensorwatch.runtime import class_archive
+
+    path = class_archive.archive_path()
+    assert path is not None and path.is_file(), "scripts/setup.sh makes it"
+    info = subprocess.run(["jcmd", str(SparkContext._gateway.proc.pid), "VM.info"], capture_output=True,
+                          text=True, timeout=60).stdout
+    assert f"-XX:SharedArchiveFile={path}" in info
+    base, static_top, top = re.search(r"CDS archive\(s\) mapped at: \[(\w+)-(\w+)-(\w+)\)", info).groups()
+    assert int(top, 16) > int(static_top, 16) > int(base, 16)

@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from models.stderr import native_stderr
 from sensorwatch import logs
 from sensorwatch.config import Settings
-from sensorwatch.runtime import jvm
+from sensorwatch.runtime import class_archive, jvm
 
 DAEMON_MODULE = "spark.python.daemon.module"
 SCORER_ENV = "SENSORWATCH_SCORER"  # the workers' environment: which runtime the daemon imports (predict.scorer)
@@ -26,7 +26,10 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    for key, value in settings.spark.conf.items():
+    conf = dict(settings.spark.conf)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # PySpark starts the JVM: it maps the class archive, if any
+        conf = class_archive.with_archive(conf, settings.spark.master)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     if model_runtime:
         builder = (builder.config(DAEMON_MODULE, "sensorwatch.runtime.worker_daemon")

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sensorwatch.config import ENV_PREFIX, REPO_ROOT, SECRET_ENV, Settings, profile_files, profile_path
-from sensorwatch.runtime import jvm
+from sensorwatch.runtime import class_archive, jvm
 
 # job name -> its spark-submit entry point in jobs/
 JOBS = {
@@ -157,6 +157,7 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
         python = str(jobs_python())
         conf["spark.pyspark.python"] = python
         conf["spark.pyspark.driver.python"] = python
+        conf = class_archive.with_archive(conf, settings.spark.master)
     env = None
     if settings.spark.hadoop_conf_dir:
         conf_dir = Path(settings.spark.hadoop_conf_dir)
