@@ -3,7 +3,7 @@ a scheduled run end to end, and the pandas UDF's scoring throughput against in-p
 scoring of the same windows.
 
     .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
-                                      [--scorers onnx,tensorflow] [--memo on,off] [--submit-jvm JVM_OPTIONS]
+                                      [--scorers onnx,tensorflow] [--memo on,off,previous] [--submit-jvm JVM_OPTIONS]
 
 Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering four cycles
 (``predict.interval_s``, 3 minutes each) plus the lookback their windows need, seeded into a
@@ -25,7 +25,9 @@ Timed:
   with that scorer for the interval ending at T, the next one (below), and its replay.
   ``--memo on,off`` runs all of it for each scorer with the forward pass's memo
   (``predict.memo_dir``, ``models.memo``: a directory of its own, empty at the start) and
-  without it, in that order, each variant into a schema of its own;
+  without it, in that order, each variant into a schema of its own (``previous``: without
+  it, and the scheduled runs without the driver's class archive either: the path before
+  2026-12-07);
 * UDF vs direct: the same feature rows scored (a) in Spark through ``mapInPandas`` (warm
   workers: the model loaded and compiled once per worker by a first pass) and (b) in this
   process with the same detector code and the first scorer. ``udf_vs_direct`` = UDF
@@ -247,15 +249,19 @@ def main() -> None:
                         help="fleet sizes for the scaling figures (empty: skip)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--scorers", default="onnx,tensorflow", help="predict.scorer values, side by side")
-    parser.add_argument("--memo", default="on", help="the forward pass's memo: on, off, or both in turn (on,off)")
+    parser.add_argument("--memo", default="on", help="the forward pass's memo: on, off, or both in turn (on,off); "
+                                                      "previous: off and the scheduled runs without the class archive")
     parser.add_argument("--submit-jvm", default="",
                         help="only the scheduled run, with and without these JVM options (-XX:TieredStopAtLevel=1; "
                              "no-archive: without the driver's class archive)")
     parser.add_argument("--rounds", type=int, default=1, help="--submit-jvm: how many times each pair")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
-    memos = [m == "on" for m in args.memo.split(",") if m in ("on", "off")]
-    variants = [(s, m, s if len(memos) == 1 else f"{s}, memo {'on' if m else 'off'}") for s in scorers for m in memos]
+    # "previous": the path before 2026-12-07, no memo and the scheduled runs without the class archive
+    kinds = [m for m in args.memo.split(",") if m in ("on", "off", "previous")]
+    memos = [m == "on" for m in kinds]
+    variants = [(s, m == "on", m != "previous", s if len(kinds) == 1 else f"{s}, memo {m}")
+                for s in scorers for m in kinds]
     base = load_settings("local")
     services.up(base)
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
@@ -288,7 +294,7 @@ def main() -> None:
 
     # -- the cycles and the scheduled run, each scorer (and memo) in turn ----------------------
     by_scorer = {}
-    for k, (scorer, memo, label) in enumerate(variants):
+    for k, (scorer, memo, archive, label) in enumerate(variants):
         scored = with_memo(with_scorer(spark, settings, scorer), scratch / f"memo-{k}" if memo else None)
         # A variant after the first writes into a schema of its own: its cycles insert new rows, as the first's do.
         scored = scored.with_overrides(sql={"schema": f"{settings.sql.schema_}_{k}"}) if k else scored
@@ -304,10 +310,10 @@ def main() -> None:
               flush=True)
         replay = timed_cycle(spark, scored, END - cycle)  # the same interval again: every row rewritten (an update)
         print(f"[{label}] replay of the last cycle (its rows updated): {replay}", flush=True)
-        e2e, e2e_parts = end_to_end(scored)  # the interval after the last: what the next scheduled run meets
+        e2e, e2e_parts = end_to_end(scored, archive=archive)  # the interval after the last: the next scheduled run's
         print(f"[{label}] end to end (spark-submit of the predict job to done; the next interval): {e2e:.1f} s "
               f"{e2e_parts}", flush=True)
-        e2e_replay, replay_parts = end_to_end(scored)
+        e2e_replay, replay_parts = end_to_end(scored, archive=archive)
         print(f"[{label}] end to end, a replay of it: {e2e_replay:.1f} s {replay_parts}", flush=True)
         by_scorer[label] = {"first": first, "warm": warm, "after_idle": after_idle, "replay": replay,
                              "submit_s": e2e, "submit_replay_s": e2e_replay, "submit": e2e_parts,
@@ -316,7 +322,7 @@ def main() -> None:
                              "worker_rss_mib": max(c["worker_peak_mib"] for c in (first, warm, after_idle, replay))}
     for k in range(1, len(variants)):
         SqlStore(settings.with_overrides(sql={"schema": f"{settings.sql.schema_}_{k}"})).drop_schema()
-    chosen = by_scorer[variants[0][2]]
+    chosen = by_scorer[variants[0][3]]
     first, warm, after_idle, e2e = chosen["first"], chosen["warm"], chosen["after_idle"], chosen["submit_s"]
     settings = with_scorer(spark, settings, scorers[0])
 
