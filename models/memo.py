@@ -73,8 +73,8 @@ class ForecastMemo:
         if kept is None:
             return known
         kept_times, kept_inputs, kept_forecasts = kept
-        at = np.searchsorted(kept_times, times).clip(0, max(len(kept_times) - 1, 0))
-        found = (kept_times[at] == times) if len(kept_times) else np.zeros(len(times), dtype=bool)
+        at = np.searchsorted(kept_times, times).clip(0, len(kept_times) - 1)
+        found = kept_times[at] == times
         same = found & (kept_inputs[at] == inputs).all(axis=1)
         # a row's window is the `window` rows before it: all the same, counted by a running sum
         differ = np.concatenate([[0], np.cumsum(~same)])
@@ -110,7 +110,7 @@ class ForecastMemo:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
             log.warning("forecast memo of %s unreadable (%s): forecast again", asset, exc)
             return None
-        shape_ok = (times.ndim == 1 and times.dtype == np.int64 and inputs.shape == forecasts.shape
+        shape_ok = (times.ndim == 1 and len(times) > 0 and times.dtype == np.int64 and inputs.shape == forecasts.shape
                     and inputs.shape == (len(times), columns) and bool(np.all(np.diff(times) > 0)))
         if not shape_ok:
             log.warning("forecast memo of %s does not fit this model's rows: forecast again", asset)

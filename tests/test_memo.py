@@ -92,15 +92,18 @@ def test_an_unreadable_or_foreign_memo_is_a_miss_and_is_written_again(detector, 
     score_frame(detector, rows, cycle(0), memo=memo)
     (memo.directory / "a1.npz").write_bytes(b"not a memo")
     np.savez(memo.directory / "a2.npz", times=np.arange(3), inputs=np.zeros((3, 2)), forecasts=np.zeros((3, 2)))
+    np.savez(memo.directory / "a3.npz", times=np.zeros(0, np.int64), inputs=np.zeros((0, len(SPEC.columns)), np.float32),
+             forecasts=np.zeros((0, len(SPEC.columns)), np.float32))  # an empty memo: a miss, not an error
+    rows = pd.concat([rows, sine_rows(600, 3)], ignore_index=True)
     forecast = memo.forecast
     with caplog.at_level(logging.WARNING, logger="models.memo"):
         with_memo = score_frame(detector, rows, cycle(1), memo=memo)
     pd.testing.assert_frame_equal(with_memo, score_frame(detector, rows, cycle(1)), check_exact=True)
-    assert memo.forecast - forecast == 2 * (len(cycle(1).index()) - SPEC.window)  # nothing recalled
-    assert "a1 unreadable" in caplog.text and "a2 does not fit" in caplog.text
+    assert memo.forecast - forecast == 3 * (len(cycle(1).index()) - SPEC.window)  # nothing recalled
+    assert "a1 unreadable" in caplog.text and "a2 does not fit" in caplog.text and "a3 does not fit" in caplog.text
     reused = memo.reused
-    score_frame(detector, rows, cycle(2), memo=memo)  # both files written again by the miss
-    assert memo.reused - reused == 2 * (len(cycle(2).index()) - SPEC.window - CYCLE)
+    score_frame(detector, rows, cycle(2), memo=memo)  # the files written again by the miss
+    assert memo.reused - reused == 3 * (len(cycle(2).index()) - SPEC.window - CYCLE)
 
 
 def test_another_network_or_scorer_never_reads_this_ones_memo(detector, tmp_path):
