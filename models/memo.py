@@ -76,11 +76,13 @@ class ForecastMemo:
         at = np.searchsorted(kept_times, times).clip(0, len(kept_times) - 1)
         found = kept_times[at] == times
         same = found & (kept_inputs[at] == inputs).all(axis=1)
-        # a row's window is the `window` rows before it: all the same, counted by a running sum
+        # a row's window is the `window` rows before it: all the same (counted by a running sum),
+        # and the memo's `window` rows before the row's own (its forecast was made from them)
         differ = np.concatenate([[0], np.cumsum(~same)])
         rows = np.arange(window, len(times))
         usable = np.zeros(len(times), dtype=bool)
-        usable[rows] = (differ[rows] - differ[rows - window] == 0) & found[rows]
+        usable[rows] = ((differ[rows] - differ[rows - window] == 0) & found[rows]
+                        & (at[rows] - at[rows - window] == window))
         known[usable] = kept_forecasts[at[usable]]
         return known
 

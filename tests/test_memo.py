@@ -136,3 +136,17 @@ def test_a_retired_networks_memo_is_removed_when_it_has_not_been_used_for_a_week
     os.utime(old, (time.time() - STALE_S - 60,) * 2)
     mine = memo_of(detector, tmp_path)
     assert sorted(d.name for d in (tmp_path / "memo").iterdir()) == sorted([mine.directory.name, "onnx-other"])
+
+
+def test_a_forecast_is_recalled_only_for_the_rows_it_was_made_from(tmp_path):
+    """The memo's rows on a 1 s grid: a frame on the same grid recalls the forecasts whose
+    window it holds; a frame on a 2 s grid with the same values at its times recalls none
+    (the memo's forecast of a row was made from the 1 s rows before it)."""
+    memo = ForecastMemo(tmp_path)
+    columns, window = 2, 3
+    memo.keep("a", np.arange(40, dtype=np.int64), np.ones((40, columns), np.float32),
+              np.full((40, columns), 7.0, np.float32), rows=40)
+    same_grid = memo.recall("a", np.arange(10, 40, dtype=np.int64), np.ones((30, columns), np.float32), window)
+    assert np.isnan(same_grid[:window]).all() and (same_grid[window:] == 7.0).all()
+    coarser = memo.recall("a", np.arange(0, 40, 2, dtype=np.int64), np.ones((20, columns), np.float32), window)
+    assert np.isnan(coarser).all()
