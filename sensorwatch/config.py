@@ -45,6 +45,12 @@ ENV_PREFIX = "SENSORWATCH__"
 SECRET_ENV = {"sql.password": "SENSORWATCH_SQL_PASSWORD", "kafka.password": "SENSORWATCH_KAFKA_PASSWORD"}
 
 
+def in_checkout(path: str | Path) -> Path:
+    """A configured path: as given when absolute, else relative to the repo root."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 # Kafka's own rule for topic names.
 Topic = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")]
@@ -218,8 +224,7 @@ class ModelConf(_Strict):
         """The local store's directory, when ``tracking_uri`` names one."""
         if "://" in self.tracking_uri or self.tracking_uri.startswith("databricks"):
             return None
-        path = Path(self.tracking_uri)
-        return path if path.is_absolute() else REPO_ROOT / path
+        return in_checkout(self.tracking_uri)
 
     @property
     def mlflow_uri(self) -> str:
@@ -250,10 +255,7 @@ class PredictConf(_Strict):
     @property
     def memo_path(self) -> str | None:
         """``memo_dir`` as an absolute path (None: off)."""
-        if not self.memo_dir:
-            return None
-        path = Path(self.memo_dir)
-        return str(path if path.is_absolute() else REPO_ROOT / path)
+        return str(in_checkout(self.memo_dir)) if self.memo_dir else None
 
 
 class AlertsConf(_Strict):
@@ -360,8 +362,7 @@ class Settings(_Strict):
     @property
     def home(self) -> Path:
         """Runtime directory of the embedded services (local profile)."""
-        home = Path(self.embedded.home)
-        return home if home.is_absolute() else REPO_ROOT / home
+        return in_checkout(self.embedded.home)
 
     def with_overrides(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some keys replaced, e.g. ``with_overrides(kafka={"topic": "t"})``."""

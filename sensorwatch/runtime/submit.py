@@ -33,7 +33,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sensorwatch.config import ENV_PREFIX, REPO_ROOT, SECRET_ENV, Settings, profile_files, profile_path
+from sensorwatch.config import (
+    ENV_PREFIX,
+    REPO_ROOT,
+    SECRET_ENV,
+    Settings,
+    in_checkout,
+    profile_files,
+    profile_path,
+)
 from sensorwatch.runtime import class_archive, jvm
 
 # job name -> its spark-submit entry point in jobs/
@@ -160,8 +168,7 @@ def submission(settings: Settings, job: str, args: list[str] | tuple[str, ...] =
         conf = class_archive.with_archive(conf, settings.spark.master)
     env = None
     if settings.spark.hadoop_conf_dir:
-        conf_dir = Path(settings.spark.hadoop_conf_dir)
-        env = {"HADOOP_CONF_DIR": str(conf_dir if conf_dir.is_absolute() else REPO_ROOT / conf_dir)}
+        env = {"HADOOP_CONF_DIR": str(in_checkout(settings.spark.hadoop_conf_dir))}
     application = str(Path(jobs_dir or REPO_ROOT / "jobs") / JOBS[job])
     return Submission(job=job, master=settings.spark.master, application=application,
                       args=["--profile", settings.profile, *args], conf=conf, deploy_mode=deploy_mode,
