@@ -75,3 +75,20 @@ def test_the_sessions_driver_jvm_maps_the_class_archive_setup_made(spark):
     assert f"-XX:SharedArchiveFile={path}" in info
     base, static_top, top = re.search(r"CDS archive\(s\) mapped at: \[(\w+)-(\w+)-(\w+)\)", info).groups()
     assert int(top, 16) > int(static_top, 16) > int(base, 16)
+
+
+def test_a_jobs_python_side_is_prepared_in_another_thread_while_the_session_starts(spark, live_services):
+    """get_spark_while: ``prepare`` runs beside the session's start and its result comes back
+    with the session; its exception is raised once the session is up, not lost."""
+    import threading
+
+    from sensorwatch.runtime.spark import get_spark_while
+
+    session, where = get_spark_while(lambda: threading.current_thread().name, live_services, "test", model_runtime=True)
+    assert session is spark and where != threading.current_thread().name
+
+    def fails():
+        raise ValueError("the model's files are unreadable")
+
+    with pytest.raises(ValueError, match="unreadable"):
+        get_spark_while(fails, live_services, "test", model_runtime=True)

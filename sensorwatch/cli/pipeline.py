@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemas.errors import UsageError
 from schemas.time import TimeRange, parse_time
 from sensorwatch.cli.command import CommandGroup, arg
 from sensorwatch.config import Settings
 from sensorwatch.connectors.sql import SqlStore
+
+if TYPE_CHECKING:
+    from models.registry import LoadedModel
 
 COMMANDS = CommandGroup()
 COMMANDS.group("produce", "produce sensor events into Kafka")
@@ -133,8 +137,7 @@ def train(settings: Settings, *, start: str | None, end: str | None, assets: lis
     arg("--timeout", type=float, help="with --continuous: stop after N seconds (default: never)"))
 def predict(settings: Settings, *, at: str | None, start: str | None, end: str | None, continuous: bool,
             timeout: float | None) -> int:
-    from sensorwatch.pipeline.prediction import run_predict
-    from sensorwatch.runtime.spark import get_spark
+    from sensorwatch.runtime.spark import get_spark, get_spark_while
 
     span, moment = TimeRange.optional(start, end), parse_time(at) if at else None
     if moment and span:
@@ -148,10 +151,26 @@ def predict(settings: Settings, *, at: str | None, start: str | None, end: str |
         cycles = run_continuous(spark, settings, timeout_s=timeout)
         print(json.dumps({"cycles": len(cycles), "rows_out": sum(c.rows_out or 0 for c in cycles)}))
         return 0
-    spark = get_spark(settings, "sensorwatch-predict", model_runtime=True)
-    record = run_predict(spark, settings, moment, span)  # warnings: logged
+    spark, champion = get_spark_while(lambda: _champion_ahead(settings), settings, "sensorwatch-predict",
+                                      model_runtime=True)
+    from sensorwatch.pipeline.prediction import run_predict
+
+    record = run_predict(spark, settings, moment, span, champion)  # warnings: logged
     print(json.dumps(record.to_json(), default=str))
     return 0
+
+
+def _champion_ahead(settings: Settings) -> LoadedModel | None:
+    """The prediction run's modules and its champion, loaded while the JVM starts the session.
+    None where the champion cannot be loaded: the run loads it again, inside its run record,
+    and records why it failed (no champion, an unreadable model, the registry unreachable)."""
+    import sensorwatch.pipeline.prediction  # noqa: F401  (pandas, MLflow, the models: ~2 s of imports)
+    from models import registry
+
+    try:
+        return registry.load(settings.model)
+    except Exception:  # noqa: BLE001  (raised again, and recorded, by the run's own load)
+        return None
 
 
 @COMMANDS.command(

@@ -132,13 +132,16 @@ class PredictDetails(Details):
 
 
 def run_predict(spark: SparkSession, settings: Settings, at: datetime | None = None,
-                span: TimeRange | None = None) -> RunRecord[PredictDetails]:
-    """One prediction run; returns its summary (also in ``job_runs`` and ``prediction_runs``)."""
+                span: TimeRange | None = None, champion: LoadedModel | None = None) -> RunRecord[PredictDetails]:
+    """One prediction run; returns its summary (also in ``job_runs`` and ``prediction_runs``).
+    ``champion``: the registry's champion, loaded beforehand (the command loads it while the
+    JVM starts); None: loaded here."""
     scored = scored_range(settings, at, span)
     store = SqlStore(settings).with_views()
     with recorded_run(store, JOB, PredictDetails()) as record:
         record.covering(scored)
-        model = registry.load(settings.model).scored_with(settings.predict.scorer)
+        champion = champion if champion is not None else registry.load(settings.model)
+        model = champion.scored_with(settings.predict.scorer)
         model.check_inputs(SENSOR_FEATURES.column_names)
         record.details.model, record.details.version = model.name, model.version
         done = Scored()
