@@ -81,6 +81,11 @@ from sensorwatch.pipeline.runs import Details, RunRecord, recorded_run
 log = logging.getLogger(__name__)
 JOB = "predict"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+# Spark sizes an Arrow batch after every row while a byte limit is set (64 MB by default;
+# only its maximum, INT_MAX, turns the check off). The scoring UDF's rows are numbers of a
+# known width, bounded by the row limit (5,000 rows: ~1 MB), so the byte limit never cuts a
+# batch; the check cost 0.3 of the 1.4 JVM CPU seconds of a scoring pass at 1,000 pumps.
+ARROW_BYTES_CONF, NO_BYTE_LIMIT = "spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1)
 STAGES = ("read", "features", "scoring", "write", "forecast")
 
 
@@ -222,6 +227,7 @@ def predict(spark: SparkSession, settings: Settings, store: SqlStore, model: Loa
         _materialise(rows, cached)
         lap("features")
         spark.conf.set(ARROW_BATCH_CONF, str(settings.predict.arrow_batch_rows))
+        spark.conf.set(ARROW_BYTES_CONF, NO_BYTE_LIMIT)
         both, threshold_version = scored_and_forecast_by(store, rows, model, grid, settings)  # one pass, both
         _materialise(both, cached)
         scores = with_lineage(scores_of(both), model, run_id, threshold_version)
