@@ -3,7 +3,8 @@ a scheduled run end to end, and the pandas UDF's scoring throughput against in-p
 scoring of the same windows.
 
     .venv/bin/python bench/predict.py [--assets 1000] [--scaling 250,1000,2000,4000] [--epochs 1]
-                                      [--scorers onnx,tensorflow] [--memo on,off,previous] [--submit-jvm JVM_OPTIONS]
+                                      [--scorers onnx,tensorflow] [--memo on,off,previous]
+                                      [--submit-jvm JVM_OPTIONS | --previous DIR] [--rounds N]
 
 Setup (untimed): ``--assets`` simulated pumps x 8 sensors at 1 Hz, covering four cycles
 (``predict.interval_s``, 3 minutes each) plus the lookback their windows need, seeded into a
@@ -41,6 +42,11 @@ Timed:
   task runs it (spark-submit, a fresh JVM, Spark session and Python workers, to done): the
   interval after the cycles' (new rows, ``submit_s``; a replay until 2026-12-06), then the
   same again (a replay, ``submit_replay_s``).
+
+``--submit-jvm OPTIONS`` (or ``no-archive``) and ``--previous DIR`` (a checkout of an earlier
+commit, ``git worktree add DIR COMMIT``) time only the scheduled run, as it is and changed,
+alternating on consecutive new intervals and then as replays, ``--rounds`` pairs; the last
+line is then their JSON.
 
 The last line is one JSON object with ``cycle_s`` (the warm cycle), ``interval_s``,
 ``worker_rss_mib``, ``submit_s`` (end to end) of the first scorer, the same of the others
@@ -190,10 +196,13 @@ def with_memo(settings, directory: Path | None):
     return settings.with_overrides(predict={"memo_dir": str(directory) if directory else ""})
 
 
-def end_to_end(settings, at: datetime = END, java_options: str = "", archive: bool = True) -> tuple[float, dict]:
+def end_to_end(settings, at: datetime = END, java_options: str = "", archive: bool = True,
+               checkout: Path | None = None) -> tuple[float, dict]:
     """``sensorwatch submit predict --run --at at``: spark-submit to done, as a scheduled task
     (``java_options``: given to its JVMs, ``JAVA_TOOL_OPTIONS``; ``archive``: the driver maps
-    the class archive of ``sensorwatch.runtime.class_archive``, where setup made one)."""
+    the class archive of ``sensorwatch.runtime.class_archive``, where setup made one;
+    ``checkout``: the command, its conf profile and its jobs from that checkout of another
+    commit instead of this one, in this environment)."""
     env = {**os.environ, "SENSORWATCH__STORAGE__ROOT": settings.storage.root,
            "SENSORWATCH__SQL__SCHEMA": settings.sql.schema_,
            "SENSORWATCH__MODEL__TRACKING_URI": str(settings.model.tracking_uri),
@@ -202,12 +211,14 @@ def end_to_end(settings, at: datetime = END, java_options: str = "", archive: bo
            "SENSORWATCH__PREDICT__SCORER": settings.predict.scorer,
            "SENSORWATCH__PREDICT__MEMO_DIR": settings.predict.memo_dir,
            **({"JAVA_TOOL_OPTIONS": java_options} if java_options else {}),
-           **({} if archive else {class_archive.SWITCH: "off"})}
+           **({} if archive else {class_archive.SWITCH: "off"}),
+           **({"PYTHONPATH": str(checkout)} if checkout else {})}
     sampler = PeakRss()
     sampler.start()
     began, started = datetime.now(UTC), time.monotonic()
     done = subprocess.run([sys.executable, "-m", "sensorwatch.cli", "submit", "--run", "predict",
-                           "--at", at.isoformat()], env=env, capture_output=True, text=True)
+                           "--at", at.isoformat()], env=env, capture_output=True, text=True,
+                          cwd=checkout or None)
     seconds = time.monotonic() - started
     cpu = {k: v for k, v in sampler.stop().items() if k.startswith("cpu_")}
     if done.returncode:
@@ -224,22 +235,40 @@ def end_to_end(settings, at: datetime = END, java_options: str = "", archive: bo
     return round(seconds, 1), parts
 
 
-def compare_submit_jvm(settings, options: str, interval_s: int, rounds: int = 1) -> None:
-    """The scheduled run with its JVMs as they are and with ``options`` (a JVM option, or
-    "no-archive": without the class archive), alternating: each first on an interval of its
-    own (new rows), then each on the other's (a replay); ``rounds`` (at most 2) times, each
-    round on two intervals of its own."""
+def previous_checkout(path: str) -> Path:
+    """A checkout of an earlier commit (``git worktree add DIR COMMIT``) to run the scheduled
+    run from; its ``.venv`` is linked to this checkout's (the same environment)."""
+    checkout = Path(path).resolve()
+    if not (checkout / "sensorwatch").is_dir():
+        raise SystemExit(f"--previous {path}: not a checkout of this project")
+    venv = checkout / ".venv"
+    if not venv.exists():
+        venv.symlink_to(Path(__file__).resolve().parents[1] / ".venv")
+    return checkout
+
+
+def compare_submits(settings, other: dict, label: str, interval_s: int, rounds: int = 1) -> None:
+    """The scheduled run as it is and as ``other`` (``end_to_end``'s arguments: JVM options,
+    no class archive, or an earlier commit's checkout) changes it, alternating on consecutive
+    new intervals (``2 * rounds`` of them, after an untimed first run that fills the memo, as
+    the schedule's runs find it; the first of each pair alternates), then each on the other's
+    interval (a replay). The last line is JSON."""
     cycle = timedelta(seconds=interval_s)
-    java, archive = ("", False) if options == "no-archive" else (options, True)
+    ats = [END - (2 * rounds - 1 - i) * cycle for i in range(2 * rounds)]
+    primed, _ = end_to_end(settings, END - 2 * rounds * cycle)
+    print(f"submit, untimed first run (the memo filled): {primed:.1f} s", flush=True)
     runs = {}
-    for k in range(min(rounds, 2)):
-        first, second = END - (2 * k + 1) * cycle, END - 2 * k * cycle
-        for label, at, changed in (("default, new", first, False), ("options, new", second, True),
-                                   ("default, replay", second, False), ("options, replay", first, True)):
-            label = f"{label} {k + 1}"
-            runs[label] = end_to_end(settings, at, java if changed else "", archive if changed else True)
-            print(f"submit, {label}: {runs[label][0]:.1f} s {runs[label][1]}", flush=True)
-    print(json.dumps({"options": options, **{label: {"submit_s": s, **parts} for label, (s, parts) in runs.items()}}))
+    for k in range(rounds):
+        pair = [("now", {}), (label, other)] if k % 2 == 0 else [(label, other), ("now", {})]
+        for (name, kwargs), at in zip(pair, ats[2 * k:2 * k + 2], strict=True):
+            runs[f"{name}, new {k + 1}"] = end_to_end(settings, at, **kwargs)
+        for (name, kwargs), at in zip(pair, reversed(ats[2 * k:2 * k + 2]), strict=True):
+            runs[f"{name}, replay {k + 1}"] = end_to_end(settings, at, **kwargs)
+        for key in [key for key in runs if key.endswith(f" {k + 1}")]:
+            print(f"submit, {key}: {runs[key][0]:.1f} s {runs[key][1]}", flush=True)
+    print(json.dumps({"compared": label, **{key: {"submit_s": s, **parts} for key, (s, parts) in runs.items()},
+                      **{f"submit_s_{name}": sorted(s for key, (s, _) in runs.items() if key.startswith(f"{name}, new"))
+                         for name in ("now", label)}}))
 
 
 def main() -> None:
@@ -254,7 +283,9 @@ def main() -> None:
     parser.add_argument("--submit-jvm", default="",
                         help="only the scheduled run, with and without these JVM options (-XX:TieredStopAtLevel=1; "
                              "no-archive: without the driver's class archive)")
-    parser.add_argument("--rounds", type=int, default=1, help="--submit-jvm: how many times each pair")
+    parser.add_argument("--previous", help="only the scheduled run, from this checkout and from DIR (a checkout of an "
+                                           "earlier commit: git worktree add DIR COMMIT), alternating")
+    parser.add_argument("--rounds", type=int, default=1, help="--submit-jvm, --previous: how many pairs")
     args = parser.parse_args()
     scorers = [s for s in args.scorers.split(",") if s]
     # "previous": the path before 2026-12-07, no memo and the scheduled runs without the class archive
@@ -267,7 +298,9 @@ def main() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-predict-"))
     spec, fspec = base.model.spec(), base.features.spec()
     interval_s = base.predict.interval_s
-    seconds = 4 * interval_s + spec.lookback_rows + fspec.lookback_s + 1  # four cycles ending at END
+    # Four cycles ending at END; the scheduled runs' comparisons need 2 x rounds + 1.
+    cycles = max(4, 2 * args.rounds + 1) if args.submit_jvm or args.previous else 4
+    seconds = cycles * interval_s + spec.lookback_rows + fspec.lookback_s + 1
     spark = get_spark(base, "bench-predict", model_runtime=True)  # as the predict job
 
     # -- setup (untimed): events in the landing zone, a champion ---------------------------
@@ -286,9 +319,14 @@ def main() -> None:
     print(f"setup: {len(events):,d} events of {args.assets} assets ({seconds} s each) in the landing zone; "
           f"champion v{version} ({detector.training['device']})")
 
-    if args.submit_jvm:  # only the scheduled run, with and without the JVM options, alternating
-        compare_submit_jvm(with_memo(with_scorer(spark, settings, scorers[0]), scratch / "memo" if memos[0] else None),
-                           args.submit_jvm, interval_s, args.rounds)
+    if args.submit_jvm or args.previous:  # only the scheduled run, as it is and changed, alternating
+        scheduled = with_memo(with_scorer(spark, settings, scorers[0]), scratch / "memo" if memos[0] else None)
+        if args.previous:
+            compare_submits(scheduled, {"checkout": previous_checkout(args.previous)}, "previous", interval_s,
+                            args.rounds)
+        else:
+            other = {"archive": False} if args.submit_jvm == "no-archive" else {"java_options": args.submit_jvm}
+            compare_submits(scheduled, other, "options", interval_s, args.rounds)
         cleanup(settings)
         return
 
