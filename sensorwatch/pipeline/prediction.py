@@ -82,9 +82,10 @@ log = logging.getLogger(__name__)
 JOB = "predict"
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
 # Spark sizes an Arrow batch after every row while a byte limit is set (64 MB by default;
-# only its maximum, INT_MAX, turns the check off). The scoring UDF's rows are numbers of a
-# known width, bounded by the row limit (5,000 rows: ~1 MB), so the byte limit never cuts a
-# batch; the check cost 0.3 of the 1.4 JVM CPU seconds of a scoring pass at 1,000 pumps.
+# only its maximum, INT_MAX, turns the check off). Set with the row limit for the rest of the
+# run, whose Python passes (scoring, the writers) take rows of a known width bounded by the
+# row limit (5,000 rows of scores: ~1 MB), so the byte limit never cuts a batch; the check
+# cost 0.3 of the 1.4 JVM CPU seconds of a scoring pass at 1,000 pumps.
 ARROW_BYTES_CONF, NO_BYTE_LIMIT = "spark.sql.execution.arrow.maxBytesPerBatch", str(2**31 - 1)
 STAGES = ("read", "features", "scoring", "write", "forecast")
 

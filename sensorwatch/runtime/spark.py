@@ -50,14 +50,14 @@ def get_spark(settings: Settings, app_name: str = "sensorwatch", model_runtime: 
     return spark
 
 
-
 def get_spark_while(prepare: Callable[[], T], settings: Settings, app_name: str = "sensorwatch",
                     model_runtime: bool = False) -> tuple[SparkSession, T]:
     """``get_spark``, with ``prepare`` (the job's Python side: its imports, its model's files)
     run in a second thread meanwhile. The session's start is the JVM's work, during which this
-    process only waits on a socket, so on two cores the two overlap instead of following each
-    other (README, Prediction: ~2 s of a scheduled predict run). Returns the session and what
-    ``prepare`` returned; its exception, if any, is raised once the session is up."""
+    process only waits on a socket, so the two overlap instead of following each other (on two
+    cores the JVM's start is busy too: 0.5-1.5 s of a scheduled predict run's start-up, README,
+    Prediction). Returns the session and what ``prepare`` returned; its exception, if any, is
+    raised once the session is up."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare") as pool:
         prepared = pool.submit(prepare)
         spark = get_spark(settings, app_name, model_runtime)
